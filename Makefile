@@ -1,0 +1,55 @@
+# The one place that knows how to set up, run, lint, test and benchmark the app.
+# `make run` and `make test` are the two commands in the README.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+export FLASK_APP := wsgi.py
+
+.PHONY: run test test-fast lint translations venv dev-venv services bench clean
+
+$(BIN)/python:
+	@scripts/ensure-venv.sh "$(PYTHON)" "$(VENV)"
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $(VENV)/.installed $@
+
+venv: $(VENV)/.installed
+dev-venv: $(VENV)/.installed-dev
+
+translations: $(VENV)/.installed
+	@$(BIN)/pybabel compile -q -d merchant_alliance/translations
+
+## run: set up, migrate, load the Yuyuan Road demo when the database is empty, serve on :5000
+run: venv translations
+	$(BIN)/flask db upgrade
+	$(BIN)/flask demo load --if-empty
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+## test: install what the tests need (PostgreSQL, Chromium, CJK fonts), start services, run every test
+test: dev-venv translations
+	@scripts/test-services.sh
+	@set -a; [ -f instance/test-services.env ] && . instance/test-services.env; set +a; \
+	$(BIN)/ruff check . && $(BIN)/pytest $(PYTEST_ARGS)
+
+## test-fast: the tests without PostgreSQL and the browser
+test-fast: dev-venv translations
+	$(BIN)/pytest -m "not browser" $(PYTEST_ARGS)
+
+lint: dev-venv
+	$(BIN)/ruff check .
+
+## update the catalogues after changing user-facing strings
+translations-update: dev-venv
+	$(BIN)/flask translate update
+
+bench: dev-venv translations
+	@for script in bench/*.py; do [ -e "$$script" ] && $(BIN)/python "$$script"; done; true
+
+clean:
+	rm -rf $(VENV) instance/test-* .pytest_cache

@@ -1,0 +1,128 @@
+"""愚园路 merchant alliance platform: the application factory."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, g, request
+from flask_login import current_user
+
+from config import Config, config_for
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: type[Config] | str | None = None, **overrides: object) -> Flask:
+    """Build the app. `config` is a config class or a name (development, testing, production)."""
+    config_class = config if isinstance(config, type) else config_for(config)
+    config_class.check()
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+        instance_path=str(PROJECT_ROOT / "instance"),
+        instance_relative_config=True,
+    )
+    app.config.from_object(config_class)
+    app.config.update(overrides)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_template_helpers(app)
+    register_error_handlers(app)
+    register_commands(app)
+    configure_logging(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from merchant_alliance import i18n
+    from merchant_alliance.accounts.models import User
+    from merchant_alliance.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale,
+                   timezone_selector=lambda: app.config["BABEL_DEFAULT_TIMEZONE"])
+    limiter.init_app(app)
+
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = i18n.LOGIN_REQUIRED
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+
+def register_blueprints(app: Flask) -> None:
+    from merchant_alliance.accounts.views import bp as accounts_bp
+    from merchant_alliance.alliances.views import bp as alliances_bp
+    from merchant_alliance.notifications.views import bp as notifications_bp
+    from merchant_alliance.public.views import bp as public_bp
+    from merchant_alliance.shops.views import bp as shops_bp
+
+    for blueprint in (public_bp, accounts_bp, alliances_bp, shops_bp, notifications_bp):
+        app.register_blueprint(blueprint)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from merchant_alliance import audit, i18n, navigation
+    from merchant_alliance.notifications.services import unread_count
+
+    app.jinja_env.add_extension("jinja2.ext.do")
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    app.jinja_env.globals["audit_label"] = audit.action_label
+
+    @app.context_processor
+    def layout_context() -> dict:
+        unread = 0
+        nav: list = []
+        if current_user.is_authenticated:
+            if "unread" not in g:
+                g.unread = unread_count(current_user.id)
+            unread = g.unread
+            nav = navigation.items_for(current_user)
+        return {
+            "languages": app.config["LANGUAGES"],
+            "current_locale": i18n.current_locale_code(),
+            "unread_notifications": unread,
+            "nav_items": nav,
+        }
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+        )
+        if request.endpoint != "static":
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    from merchant_alliance.errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from merchant_alliance.cli import register
+
+    register(app)
+
+
+def configure_logging(app: Flask) -> None:
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

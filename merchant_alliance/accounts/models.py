@@ -1,0 +1,198 @@
+"""People and organisation: streets, alliances, users, scoped role memberships, invitations."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from merchant_alliance.extensions import db
+from merchant_alliance.timeutil import utcnow
+
+
+class Role(enum.StrEnum):
+    SHOP_OWNER = "shop_owner"
+    ALLIANCE_LEAD = "alliance_lead"
+    TREASURER = "treasurer"
+    STREET_OFFICER = "street_officer"
+    CONTRACTOR = "contractor"
+    PLATFORM_ADMIN = "platform_admin"
+
+    @property
+    def label(self) -> str:
+        return str(ROLE_LABELS[self])
+
+    @property
+    def scope(self) -> str:
+        """Which kind of object a membership in this role is scoped to."""
+        return ROLE_SCOPES[self]
+
+
+ROLE_LABELS = {
+    Role.SHOP_OWNER: _l("Shop owner"),
+    Role.ALLIANCE_LEAD: _l("Alliance lead"),
+    Role.TREASURER: _l("Alliance treasurer"),
+    Role.STREET_OFFICER: _l("Street safety officer"),
+    Role.CONTRACTOR: _l("Contractor"),
+    Role.PLATFORM_ADMIN: _l("Platform administrator"),
+}
+
+ROLE_SCOPES = {
+    Role.SHOP_OWNER: "shop",
+    Role.ALLIANCE_LEAD: "alliance",
+    Role.TREASURER: "alliance",
+    Role.STREET_OFFICER: "street",
+    Role.CONTRACTOR: "alliance",
+    Role.PLATFORM_ADMIN: "platform",
+}
+
+
+# Stored as the role's value ("shop_owner"), readable in SQL and stable if member names change.
+RoleType = db.Enum(Role, native_enum=False, length=30, validate_strings=True,
+                   values_callable=lambda roles: [r.value for r in roles])
+
+
+class Street(db.Model):
+    __tablename__ = "streets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    district: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    alliances: Mapped[list[Alliance]] = relationship(back_populates="street", order_by="Alliance.name")
+
+    def __repr__(self) -> str:
+        return f"<Street {self.id} {self.name}>"
+
+
+class Alliance(db.Model):
+    __tablename__ = "alliances"
+    __table_args__ = (db.UniqueConstraint("street_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    street_id: Mapped[int] = mapped_column(ForeignKey("streets.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    road: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    street: Mapped[Street] = relationship(back_populates="alliances")
+
+    def __repr__(self) -> str:
+        return f"<Alliance {self.id} {self.name}>"
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    locale: Mapped[str | None] = mapped_column(String(10))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="user", lazy="selectin", cascade="all, delete-orphan",
+        foreign_keys="Membership.user_id",
+    )
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.active
+
+    @property
+    def login_name(self) -> str:
+        return self.phone or self.email or ""
+
+    def roles_in(self, **scope: int | None) -> set[Role]:
+        """The roles this user holds at exactly this scope (shop_id=…, alliance_id=…, street_id=…)."""
+        return {
+            m.role for m in self.memberships
+            if all(getattr(m, key) == value for key, value in scope.items())
+        }
+
+    @property
+    def is_platform_admin(self) -> bool:
+        return any(m.role == Role.PLATFORM_ADMIN for m in self.memberships)
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.name}>"
+
+
+class Membership(db.Model):
+    """A user's role, scoped to one shop, one alliance or one street (platform admins: no scope)."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (
+        CheckConstraint(
+            "(CASE WHEN shop_id IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN alliance_id IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN street_id IS NULL THEN 0 ELSE 1 END) <= 1",
+            name="one_scope",
+        ),
+        Index("ix_memberships_scope", "role", "shop_id", "alliance_id", "street_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[Role] = mapped_column(RoleType)
+    shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id"), index=True)
+    alliance_id: Mapped[int | None] = mapped_column(ForeignKey("alliances.id"), index=True)
+    street_id: Mapped[int | None] = mapped_column(ForeignKey("streets.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    user: Mapped[User] = relationship(back_populates="memberships", foreign_keys=[user_id])
+
+    def __repr__(self) -> str:
+        return f"<Membership {self.role} user={self.user_id}>"
+
+
+class Invitation(db.Model):
+    """A one-time link that grants a role at a scope to whoever accepts it before it expires."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[Role] = mapped_column(RoleType)
+    shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id"), index=True)
+    alliance_id: Mapped[int | None] = mapped_column(ForeignKey("alliances.id"), index=True)
+    street_id: Mapped[int | None] = mapped_column(ForeignKey("streets.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    invited_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    revoked_at: Mapped[datetime | None]
+
+    invited_by: Mapped[User] = relationship(foreign_keys=[invited_by_id])
+    accepted_by: Mapped[User | None] = relationship(foreign_keys=[accepted_by_id])
+    shop = relationship("Shop")
+    alliance: Mapped[Alliance | None] = relationship()
+    street: Mapped[Street | None] = relationship()
+
+    @property
+    def status(self) -> str:
+        if self.revoked_at:
+            return "revoked"
+        if self.accepted_at:
+            return "accepted"
+        if self.expires_at <= utcnow():
+            return "expired"
+        return "pending"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.status == "pending"

@@ -1,0 +1,137 @@
+"""One place that answers "may this user do this to this object?".
+
+Every view and service asks here. A user who may not even *see* an object gets a 404 from
+`require`, so guessing ids in URLs reveals nothing; a user who may see it but not change it gets 403.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import abort
+
+from merchant_alliance.accounts.models import Alliance, Invitation, Role, Street, User
+from merchant_alliance.shops.models import Shop
+
+Rule = Callable[[User, Any], bool]
+
+
+def _has(user: User, role: Role, **scope: int | None) -> bool:
+    return any(
+        m.role == role and all(getattr(m, k) == v for k, v in scope.items()) for m in user.memberships
+    )
+
+
+def _admin(user: User) -> bool:
+    return _has(user, Role.PLATFORM_ADMIN)
+
+
+def _officer_of(user: User, street_id: int) -> bool:
+    return _has(user, Role.STREET_OFFICER, street_id=street_id)
+
+
+def _lead_of(user: User, alliance: Alliance) -> bool:
+    return _has(user, Role.ALLIANCE_LEAD, alliance_id=alliance.id)
+
+
+def _alliance_staff(user: User, alliance: Alliance) -> bool:
+    return _lead_of(user, alliance) or _has(user, Role.TREASURER, alliance_id=alliance.id)
+
+
+def _owns_shop_in(user: User, alliance: Alliance) -> bool:
+    shop_ids = {m.shop_id for m in user.memberships if m.role == Role.SHOP_OWNER}
+    return bool(shop_ids) and any(s in shop_ids for s in alliance_shop_ids(alliance, shop_ids))
+
+
+def alliance_shop_ids(alliance: Alliance, among: set[int | None]) -> set[int]:
+    """Which of the shop ids `among` belong to `alliance` (one small query)."""
+    from sqlalchemy import select
+
+    from merchant_alliance.extensions import db
+
+    ids = {i for i in among if i is not None}
+    if not ids:
+        return set()
+    return set(db.session.scalars(select(Shop.id).where(Shop.alliance_id == alliance.id, Shop.id.in_(ids))))
+
+
+RULES: dict[tuple[type, str], Rule] = {
+    # Streets
+    (Street, "view"): lambda u, s: _admin(u) or _officer_of(u, s.id),
+    (Street, "manage"): lambda u, s: _admin(u),
+    (Street, "invite_officer"): lambda u, s: _admin(u) or _officer_of(u, s.id),
+    (Street, "view_audit"): lambda u, s: _admin(u) or _officer_of(u, s.id),
+    # Alliances
+    (Alliance, "view"): lambda u, a: (
+        _admin(u) or _officer_of(u, a.street_id) or _alliance_staff(u, a)
+        or _has(u, Role.CONTRACTOR, alliance_id=a.id) or _owns_shop_in(u, a)
+    ),
+    (Alliance, "view_register"): lambda u, a: _admin(u) or _officer_of(u, a.street_id) or _alliance_staff(u, a),
+    (Alliance, "manage_shops"): lambda u, a: _admin(u) or _lead_of(u, a),
+    (Alliance, "invite"): lambda u, a: _admin(u) or _lead_of(u, a),
+    (Alliance, "invite_lead"): lambda u, a: _admin(u),
+    (Alliance, "view_audit"): lambda u, a: _admin(u) or _officer_of(u, a.street_id) or _lead_of(u, a),
+    # Shops
+    (Shop, "view"): lambda u, s: (
+        _admin(u) or _has(u, Role.SHOP_OWNER, shop_id=s.id)
+        or _alliance_staff(u, s.alliance) or _officer_of(u, s.alliance.street_id)
+    ),
+    (Shop, "edit"): lambda u, s: _admin(u) or _lead_of(u, s.alliance),
+    (Shop, "invite_owner"): lambda u, s: _admin(u) or _lead_of(u, s.alliance),
+    # Invitations: whoever may issue one at that scope may see and revoke it.
+    (Invitation, "revoke"): lambda u, i: may_invite(u, i.role, shop=i.shop, alliance=i.alliance, street=i.street),
+}
+
+# Which action on the parent object, if refused, means the object should look absent (404).
+VISIBILITY = {Street: "view", Alliance: "view", Shop: "view"}
+
+
+def can(user: User | None, action: str, obj: Any) -> bool:
+    """True when `user` may do `action` to `obj`. Anonymous users may do nothing here."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    rule = RULES.get((type(obj), action))
+    if rule is None:
+        raise KeyError(f"No authorization rule for {type(obj).__name__}.{action}")
+    return bool(rule(user, obj))
+
+
+def require(user: User | None, action: str, obj: Any) -> None:
+    """Abort with 404 when `user` may not see `obj`, 403 when they may see it but not do `action`."""
+    if can(user, action, obj):
+        return
+    view_action = VISIBILITY.get(type(obj))
+    if view_action and view_action != action and can(user, view_action, obj):
+        abort(403)
+    abort(404)
+
+
+def may_invite(user: User, role: Role, *, shop: Shop | None = None, alliance: Alliance | None = None,
+               street: Street | None = None) -> bool:
+    """May `user` invite someone into `role` at this scope?"""
+    if role == Role.SHOP_OWNER and shop is not None:
+        return can(user, "invite_owner", shop)
+    if role == Role.ALLIANCE_LEAD and alliance is not None:
+        return can(user, "invite_lead", alliance) or can(user, "invite", alliance)
+    if role in (Role.TREASURER, Role.CONTRACTOR) and alliance is not None:
+        return can(user, "invite", alliance)
+    if role == Role.STREET_OFFICER and street is not None:
+        return can(user, "invite_officer", street)
+    if role == Role.PLATFORM_ADMIN:
+        return _admin(user)
+    return False
+
+
+def invitable_roles(user: User, *, shop: Shop | None = None, alliance: Alliance | None = None,
+                    street: Street | None = None) -> list[Role]:
+    """The roles `user` may invite someone into at this scope, for building the invitation form."""
+    candidates = {
+        "shop": [Role.SHOP_OWNER],
+        "alliance": [Role.ALLIANCE_LEAD, Role.TREASURER, Role.CONTRACTOR],
+        "street": [Role.STREET_OFFICER],
+    }
+    scope = "shop" if shop else "alliance" if alliance else "street" if street else None
+    if scope is None:
+        return []
+    return [r for r in candidates[scope] if may_invite(user, r, shop=shop, alliance=alliance, street=street)]

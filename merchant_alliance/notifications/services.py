@@ -1,0 +1,53 @@
+"""Notify users in the app. Every domain calls `notify`; the bell and the list read from here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from flask_babel import gettext
+from sqlalchemy import func, select, update
+
+from merchant_alliance.extensions import db
+from merchant_alliance.notifications.models import Notification
+from merchant_alliance.timeutil import utcnow
+
+
+def notify(user_ids: Iterable[int], message: str, link: str = "", **params: Any) -> list[Notification]:
+    """Queue a notification for each user (saved with the caller's commit).
+
+    `message` is an untranslated msgid marked with `N_()` at the call site, with `%(name)s` params.
+    """
+    notes = [Notification(user_id=uid, message=message, params=params, link=link) for uid in set(user_ids)]
+    db.session.add_all(notes)
+    return notes
+
+
+def render_message(note: Notification) -> str:
+    """The notification's text in the current reader's language."""
+    return gettext(note.message, **note.params)
+
+
+def unread_count(user_id: int) -> int:
+    return db.session.scalar(
+        select(func.count()).where(Notification.user_id == user_id, Notification.read_at.is_(None))
+    ) or 0
+
+
+def notifications_for(user_id: int):
+    """A select() of a user's notifications, newest first."""
+    return (
+        select(Notification)
+        .where(Notification.user_id == user_id)
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
+    )
+
+
+def mark_read(user_id: int, notification_id: int | None = None) -> int:
+    """Mark one (or, with no id, every) unread notification of this user as read. Returns how many."""
+    stmt = update(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None))
+    if notification_id is not None:
+        stmt = stmt.where(Notification.id == notification_id)
+    result = db.session.execute(stmt.values(read_at=utcnow()))
+    db.session.commit()
+    return result.rowcount

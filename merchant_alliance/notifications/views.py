@@ -1,0 +1,40 @@
+"""The notification list and marking notifications read."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from merchant_alliance.accounts.forms import ConfirmForm
+from merchant_alliance.accounts.views import safe_next
+from merchant_alliance.extensions import db
+from merchant_alliance.notifications import services
+from merchant_alliance.notifications.models import Notification
+
+bp = Blueprint("notifications", __name__, url_prefix="/notifications")
+
+
+@bp.route("")
+@login_required
+def index():
+    page = db.paginate(services.notifications_for(current_user.id), per_page=30)
+    return render_template("notifications/index.html", page=page, render_message=services.render_message,
+                           confirm_form=ConfirmForm())
+
+
+@bp.route("/<int:notification_id>/open", methods=["POST"])
+@login_required
+def open_notification(notification_id: int):
+    note = db.session.get(Notification, notification_id)
+    if note is None or note.user_id != current_user.id or not ConfirmForm().validate_on_submit():
+        return redirect(url_for("notifications.index"))
+    services.mark_read(current_user.id, note.id)
+    return redirect(safe_next(note.link) if note.link else url_for("notifications.index"))
+
+
+@bp.route("/read-all", methods=["POST"])
+@login_required
+def read_all():
+    if ConfirmForm().validate_on_submit():
+        services.mark_read(current_user.id)
+    return redirect(safe_next(request.form.get("next")) if request.form.get("next") else url_for("notifications.index"))

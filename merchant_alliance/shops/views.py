@@ -1,0 +1,159 @@
+"""The shop register and shop pages."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from merchant_alliance import authz
+from merchant_alliance.accounts.forms import ConfirmForm
+from merchant_alliance.accounts.models import Alliance, Invitation, Membership
+from merchant_alliance.errors import DomainError
+from merchant_alliance.extensions import db
+from merchant_alliance.shops import services
+from merchant_alliance.shops.forms import ImportConfirmForm, ImportUploadForm, ShopForm
+from merchant_alliance.shops.models import Shop
+
+bp = Blueprint("shops", __name__)
+
+
+@bp.before_request
+@login_required
+def require_login() -> None:
+    """Every page here is for logged-in users."""
+
+
+def _form_values(form: ShopForm) -> dict:
+    return {name: getattr(form, name).data for name in services.SHOP_FIELDS}
+
+
+@bp.route("/alliances/<int:alliance_id>/shops")
+def register(alliance_id: int):
+    alliance = db.get_or_404(Alliance, alliance_id)
+    authz.require(current_user, "view_register", alliance)
+    show = request.args.get("show", "active")
+    q = (request.args.get("q") or "").strip()[:50]
+    owners = (
+        select(Membership.shop_id, func.count(Membership.id).label("owners"))
+        .where(Membership.shop_id.is_not(None)).group_by(Membership.shop_id).subquery()
+    )
+    query = (
+        select(Shop.id, Shop.name, Shop.house_number, Shop.business_type, Shop.contact_phone,
+               Shop.facade_width_m, Shop.active, func.coalesce(owners.c.owners, 0).label("owners"))
+        .outerjoin(owners, owners.c.shop_id == Shop.id)
+        .where(Shop.alliance_id == alliance.id)
+    )
+    if show != "all":
+        query = query.where(Shop.active.is_(show != "inactive"))
+    if q:
+        query = query.where(Shop.name.contains(q) | Shop.house_number.contains(q))
+    # House numbers sort by their leading number, so 99 comes before 1018.
+    rows = db.session.execute(query.order_by(func.length(Shop.house_number), Shop.house_number)).all()
+    return render_template(
+        "shops/register.html", alliance=alliance, rows=rows, show=show, q=q,
+        can_manage=authz.can(current_user, "manage_shops", alliance),
+    )
+
+
+@bp.route("/alliances/<int:alliance_id>/shops/new", methods=["GET", "POST"])
+def new_shop(alliance_id: int):
+    alliance = db.get_or_404(Alliance, alliance_id)
+    authz.require(current_user, "manage_shops", alliance)
+    form = ShopForm()
+    if form.validate_on_submit():
+        try:
+            shop = services.create_shop(current_user, alliance, _form_values(form))
+        except DomainError as error:
+            flash(str(error), "error")
+        else:
+            flash(_("Shop %(name)s added to the register.", name=shop.name), "success")
+            return redirect(url_for("shops.shop", shop_id=shop.id))
+    return render_template("shops/edit.html", form=form, alliance=alliance, shop=None)
+
+
+@bp.route("/shops/<int:shop_id>")
+def shop(shop_id: int):
+    shop = db.get_or_404(Shop, shop_id)
+    authz.require(current_user, "view", shop)
+    can_edit = authz.can(current_user, "edit", shop)
+    return render_template(
+        "shops/shop.html", shop=shop, members=services.shop_members(shop), can_edit=can_edit,
+        invitations=list(db.session.scalars(
+            select(Invitation).where(Invitation.shop_id == shop.id).order_by(Invitation.created_at.desc())
+        )) if can_edit else [],
+        confirm_form=ConfirmForm(),
+    )
+
+
+@bp.route("/shops/<int:shop_id>/edit", methods=["GET", "POST"])
+def edit_shop(shop_id: int):
+    shop = db.get_or_404(Shop, shop_id)
+    authz.require(current_user, "edit", shop)
+    form = ShopForm(obj=shop)
+    if form.validate_on_submit():
+        try:
+            services.update_shop(current_user, shop, _form_values(form))
+        except DomainError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            flash(_("The shop's details have been saved."), "success")
+            return redirect(url_for("shops.shop", shop_id=shop.id))
+    return render_template("shops/edit.html", form=form, alliance=shop.alliance, shop=shop)
+
+
+@bp.route("/shops/<int:shop_id>/active", methods=["POST"])
+def set_active(shop_id: int):
+    shop = db.get_or_404(Shop, shop_id)
+    authz.require(current_user, "edit", shop)
+    if ConfirmForm().validate_on_submit():
+        active = request.form.get("active") == "1"
+        services.set_shop_active(current_user, shop, active)
+        flash(_("The shop is active again.") if active else _("The shop has been deactivated."), "success")
+    return redirect(url_for("shops.shop", shop_id=shop.id))
+
+
+@bp.route("/shops/<int:shop_id>/members/<int:membership_id>/remove", methods=["POST"])
+def remove_member(shop_id: int, membership_id: int):
+    shop = db.get_or_404(Shop, shop_id)
+    authz.require(current_user, "edit", shop)
+    membership = db.get_or_404(Membership, membership_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            services.remove_shop_member(current_user, shop, membership)
+        except DomainError as error:
+            flash(str(error), "error")
+        else:
+            flash(_("The person no longer has access to this shop."), "success")
+    return redirect(url_for("shops.shop", shop_id=shop.id))
+
+
+@bp.route("/alliances/<int:alliance_id>/shops/import", methods=["GET", "POST"])
+def import_shops(alliance_id: int):
+    alliance = db.get_or_404(Alliance, alliance_id)
+    authz.require(current_user, "manage_shops", alliance)
+    upload = ImportUploadForm()
+    confirm = ImportConfirmForm()
+    if request.form.get("step") == "confirm":
+        if not confirm.validate_on_submit():
+            abort(400)
+        try:
+            shops = services.import_shops(current_user, alliance, confirm.content.data or "")
+        except DomainError as error:
+            flash(str(error), "error")
+            return redirect(url_for("shops.import_shops", alliance_id=alliance.id))
+        flash(_("%(n)s shops imported.", n=len(shops)), "success")
+        return redirect(url_for("shops.register", alliance_id=alliance.id))
+    preview = None
+    if upload.validate_on_submit():
+        try:
+            text = services.decode_csv(upload.file.data.read(services.MAX_IMPORT_BYTES + 1))
+        except DomainError as error:
+            upload.file.errors.append(str(error))
+        else:
+            preview = services.preview_import(alliance, text)
+            confirm.content.data = text
+    return render_template("shops/import.html", alliance=alliance, upload=upload, confirm=confirm,
+                           preview=preview, field_labels=services.FIELD_LABELS)

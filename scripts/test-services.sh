@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Make sure what the test suite needs is installed and running: PostgreSQL, Chromium, CJK fonts.
+# As root on Debian it installs missing packages and starts PostgreSQL; elsewhere it only checks.
+# It writes instance/test-services.env, which `make test` loads before running pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p instance
+env_file=instance/test-services.env
+: > "$env_file"
+
+is_root() { [ "$(id -u)" = 0 ]; }
+missing=()
+for pkg in postgresql chromium fonts-noto-cjk; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if is_root && command -v apt-get >/dev/null; then
+    echo "Installing ${missing[*]} …"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "Missing Debian packages: ${missing[*]} (run 'sudo apt-get install ${missing[*]}');" \
+         "the tests that need them will be skipped (and fail under CI=true)." >&2
+  fi
+fi
+
+[ -x /usr/bin/chromium ] && echo "CHROMIUM_PATH=/usr/bin/chromium" >> "$env_file"
+
+if [ -n "${TEST_POSTGRES_URL:-}" ]; then
+  echo "TEST_POSTGRES_URL=$TEST_POSTGRES_URL" >> "$env_file"
+elif is_root && command -v pg_lsclusters >/dev/null; then
+  version=$(ls /usr/lib/postgresql | sort -n | tail -1)
+  if ! pg_lsclusters -h | awk '{print $1" "$2}' | grep -q "^$version main$"; then
+    pg_createcluster "$version" main >/dev/null
+  fi
+  pg_ctlcluster "$version" main start 2>/dev/null || true
+  port=$(pg_lsclusters -h | awk -v v="$version" '$1==v && $2=="main" {print $3}')
+  for _ in $(seq 1 30); do
+    su postgres -c "pg_isready -q -p $port" && break
+    sleep 0.5
+  done
+  su postgres -c "psql -q -p $port -tc \"SELECT 1 FROM pg_roles WHERE rolname='merchant_test'\"" | grep -q 1 || \
+    su postgres -c "psql -q -p $port -c \"CREATE ROLE merchant_test LOGIN PASSWORD 'merchant_test' CREATEDB\""
+  su postgres -c "psql -q -p $port -tc \"SELECT 1 FROM pg_database WHERE datname='merchant_test'\"" | grep -q 1 || \
+    su postgres -c "createdb -p $port -O merchant_test merchant_test"
+  echo "TEST_POSTGRES_URL=postgresql+psycopg://merchant_test:merchant_test@127.0.0.1:$port/merchant_test" >> "$env_file"
+fi
+echo "Test services: $(tr '\n' ' ' < "$env_file")"

@@ -1,0 +1,35 @@
+"""What the suite needs from outside Python: PostgreSQL and Chromium.
+
+Locally a missing service skips the tests that need it; under CI=true it fails them instead,
+so a CI run can never pass by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def require_service(name: str, value: str | None, how: str) -> str:
+    """The service's address or path; skip (locally) or fail (in CI) when it is missing."""
+    if value:
+        return value
+    message = f"{name} is not available: {how}"
+    if IN_CI:
+        pytest.fail(f"{message} (CI=true: tests may not skip for a missing service)", pytrace=False)
+    pytest.skip(message)
+
+
+def postgres_url() -> str:
+    return require_service(
+        "PostgreSQL", os.environ.get("TEST_POSTGRES_URL"),
+        "run `make test` (it starts a local cluster) or set TEST_POSTGRES_URL",
+    )
+
+
+def chromium_path() -> str:
+    path = os.environ.get("CHROMIUM_PATH") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
+    return require_service("Chromium", path, "run `make test` as root or apt-get install chromium")
