@@ -7,6 +7,8 @@ from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
+from merchant_alliance.urls import back
+
 
 class DomainError(Exception):
     """A business rule refused an action. The message is translatable and shown to the user."""
@@ -82,7 +84,7 @@ def register_error_handlers(app: Flask) -> None:
         if _wants_json() or request.method == "GET":
             return render_error(error.status_code, str(error))
         flash(str(error), "error")
-        return redirect(request.referrer or request.path)
+        return redirect(back())
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
@@ -21,18 +19,9 @@ from merchant_alliance.errors import DomainError
 from merchant_alliance.extensions import limiter
 from merchant_alliance.i18n import LANG_COOKIE
 from merchant_alliance.mail import send_email
+from merchant_alliance.urls import external_url, safe_next
 
 bp = Blueprint("accounts", __name__)
-
-
-def safe_next(target: str | None) -> str:
-    """`target` if it is a path on this site, else the home page (never an off-site redirect)."""
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//") \
-                and "\\" not in target:
-            return target
-    return url_for("public.index")
 
 
 def _login_key() -> str:
@@ -170,10 +159,3 @@ def set_language():
         return response
     return redirect(target)
 
-
-def external_url(endpoint: str, **values: str) -> str:
-    """An absolute link for emails and invitations, using EXTERNAL_URL when configured."""
-    base = current_app.config.get("EXTERNAL_URL")
-    if base:
-        return base.rstrip("/") + url_for(endpoint, **values)
-    return url_for(endpoint, _external=True, **values)

@@ -11,12 +11,12 @@ from merchant_alliance import audit, authz
 from merchant_alliance.accounts import services
 from merchant_alliance.accounts.forms import ConfirmForm
 from merchant_alliance.accounts.models import Alliance, Invitation, Membership, Role, Street, User
-from merchant_alliance.accounts.views import external_url
 from merchant_alliance.alliances.forms import AllianceForm, InvitationForm, StreetForm
 from merchant_alliance.errors import DomainError
 from merchant_alliance.extensions import db
 from merchant_alliance.mail import send_email
 from merchant_alliance.shops.models import Shop
+from merchant_alliance.urls import back, external_url
 
 bp = Blueprint("alliances", __name__)
 AUDIT_PAGE_SIZE = 50
@@ -162,7 +162,7 @@ def revoke_invitation(invitation_id: int):
             flash(str(error), "error")
         else:
             flash(_("The invitation has been revoked; its link no longer works."), "success")
-    return redirect(request.referrer or url_for("public.index"))
+    return redirect(back())
 
 
 @bp.route("/alliances/<int:alliance_id>/audit")

@@ -6,10 +6,10 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from merchant_alliance.accounts.forms import ConfirmForm
-from merchant_alliance.accounts.views import safe_next
 from merchant_alliance.extensions import db
 from merchant_alliance.notifications import services
 from merchant_alliance.notifications.models import Notification
+from merchant_alliance.urls import safe_next
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 
@@ -37,4 +37,4 @@ def open_notification(notification_id: int):
 def read_all():
     if ConfirmForm().validate_on_submit():
         services.mark_read(current_user.id)
-    return redirect(safe_next(request.form.get("next")) if request.form.get("next") else url_for("notifications.index"))
+    return redirect(safe_next(request.form.get("next"), "notifications.index"))
