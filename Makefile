@@ -23,7 +23,7 @@ venv: $(VENV)/.installed
 dev-venv: $(VENV)/.installed-dev
 
 translations: $(VENV)/.installed
-	@$(BIN)/pybabel compile -q -d merchant_alliance/translations
+	@$(BIN)/pybabel -q compile -d merchant_alliance/translations
 
 ## run: set up, migrate, load the Yuyuan Road demo when the database is empty, serve on :5000
 run: venv translations
