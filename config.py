@@ -68,6 +68,23 @@ class Config:
     # Links in emails are built from this when set (behind a proxy), else from the request.
     EXTERNAL_URL = os.environ.get("EXTERNAL_URL", "")
 
+    # Photos and files: "local" keeps them under STORAGE_LOCAL_ROOT and serves them after an access
+    # check; "s3" uses any S3-compatible store (AWS S3, Aliyun OSS, Tencent COS, MinIO) and hands
+    # browsers presigned links valid for PHOTO_URL_SECONDS.
+    STORAGE_BACKEND = os.environ.get("STORAGE_BACKEND", "local")
+    STORAGE_LOCAL_ROOT = os.environ.get("STORAGE_LOCAL_ROOT", str(INSTANCE_DIR / "files"))
+    S3_BUCKET = os.environ.get("S3_BUCKET", "")
+    S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL", "")  # empty: AWS itself
+    S3_REGION = os.environ.get("S3_REGION", "")
+    S3_ACCESS_KEY_ID = os.environ.get("S3_ACCESS_KEY_ID", "")  # empty: boto3's usual credential chain
+    S3_SECRET_ACCESS_KEY = os.environ.get("S3_SECRET_ACCESS_KEY", "")
+    S3_PREFIX = os.environ.get("S3_PREFIX", "")
+    S3_ADDRESSING_STYLE = os.environ.get("S3_ADDRESSING_STYLE", "")  # "virtual" for Aliyun OSS, Tencent COS
+    PHOTO_URL_SECONDS = int(os.environ.get("PHOTO_URL_SECONDS", 300))
+    MAX_IMAGE_BYTES = int(os.environ.get("MAX_IMAGE_BYTES", 20 * 1024 * 1024))
+    MAX_IMAGE_PIXELS = int(os.environ.get("MAX_IMAGE_PIXELS", 50_000_000))
+    MAX_PHOTOS_PER_UPLOAD = int(os.environ.get("MAX_PHOTOS_PER_UPLOAD", 10))
+
     @classmethod
     def check(cls) -> None:
         """Raise ConfigError when this configuration cannot run safely."""
@@ -86,6 +103,8 @@ class TestingConfig(Config):
     RATELIMIT_STORAGE_URI = "memory://"
     ARGON2_PARAMS = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
     SERVER_NAME = None
+    STORAGE_BACKEND = "local"
+    STORAGE_LOCAL_ROOT = ""  # a temporary directory of each app's own (see merchant_alliance.storage.init_app)
 
 
 class ProductionConfig(Config):
@@ -101,6 +120,11 @@ class ProductionConfig(Config):
             problems.append("SECRET_KEY must be set to a random string of at least 32 characters")
         if not os.environ.get("DATABASE_URL"):
             problems.append("DATABASE_URL must be set (e.g. postgresql+psycopg://user:pass@host/db)")
+        backend = os.environ.get("STORAGE_BACKEND", "local")
+        if backend not in ("local", "s3"):
+            problems.append("STORAGE_BACKEND must be local or s3")
+        if backend == "s3" and not os.environ.get("S3_BUCKET"):
+            problems.append("S3_BUCKET must be set when STORAGE_BACKEND=s3")
         if problems:
             raise ConfigError("Production configuration incomplete: " + "; ".join(problems))
 

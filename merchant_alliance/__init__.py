@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask, g, request
 from flask_login import current_user
 
-from config import Config, config_for
+from config import INSTANCE_DIR, Config, config_for
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,7 +21,7 @@ def create_app(config: type[Config] | str | None = None, **overrides: object) ->
         __name__,
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),
-        instance_path=str(PROJECT_ROOT / "instance"),
+        instance_path=str(INSTANCE_DIR),
         instance_relative_config=True,
     )
     app.config.from_object(config_class)
@@ -38,7 +38,7 @@ def create_app(config: type[Config] | str | None = None, **overrides: object) ->
 
 
 def register_extensions(app: Flask) -> None:
-    from merchant_alliance import i18n
+    from merchant_alliance import i18n, storage
     from merchant_alliance.accounts.models import User
     from merchant_alliance.extensions import babel, csrf, db, limiter, login_manager, migrate
 
@@ -47,7 +47,9 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale,
                    timezone_selector=lambda: app.config["BABEL_DEFAULT_TIMEZONE"])
+    babel.domain_instance = i18n.CatalogueDomain()  # finds translations/zh_CN (see its docstring)
     limiter.init_app(app)
+    storage.init_app(app)
 
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
@@ -57,28 +59,38 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
-        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        return user if user is not None and user.active else None  # deactivating ends open sessions
 
 
 def register_blueprints(app: Flask) -> None:
     from merchant_alliance.accounts.views import bp as accounts_bp
     from merchant_alliance.alliances.views import bp as alliances_bp
     from merchant_alliance.notifications.views import bp as notifications_bp
+    from merchant_alliance.projects.views import bp as projects_bp
     from merchant_alliance.public.views import bp as public_bp
     from merchant_alliance.shops.views import bp as shops_bp
+    from merchant_alliance.storage.views import bp as storage_bp
 
-    for blueprint in (public_bp, accounts_bp, alliances_bp, shops_bp, notifications_bp):
+    for blueprint in (public_bp, accounts_bp, alliances_bp, shops_bp, notifications_bp, storage_bp,
+                      projects_bp):
         app.register_blueprint(blueprint)
 
 
 def register_template_helpers(app: Flask) -> None:
     from merchant_alliance import audit, i18n, navigation
+    from merchant_alliance.money import format_fen
     from merchant_alliance.notifications.services import unread_count
+    from merchant_alliance.projects.models import ProjectState
+    from merchant_alliance.storage.services import photo_url
 
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.globals["audit_label"] = audit.action_label
+    app.jinja_env.globals["photo_url"] = photo_url
+    app.jinja_env.globals["state_label"] = lambda value: ProjectState(value).label
+    app.jinja_env.filters["money"] = format_fen
 
     @app.context_processor
     def layout_context() -> dict:
@@ -96,6 +108,10 @@ def register_template_helpers(app: Flask) -> None:
             "nav_items": nav,
         }
 
+    # Photos on an object store arrive by redirect from its own origin, which img-src must allow.
+    photo_origin = app.extensions["storage"].url_origin()
+    img_src = " ".join(["'self'", "data:", "blob:", *([photo_origin] if photo_origin else [])])
+
     @app.after_request
     def security_headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -103,7 +119,7 @@ def register_template_helpers(app: Flask) -> None:
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault(
             "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+            f"default-src 'self'; img-src {img_src}; style-src 'self'; script-src 'self'; "
             "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
         )
         if request.endpoint != "static":

@@ -11,8 +11,9 @@ from typing import Any
 
 from flask import has_request_context, request
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, ForeignKey, String, select
+from sqlalchemy import JSON, ForeignKey, Index, String, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.local import LocalProxy
 
 from merchant_alliance.extensions import db
 from merchant_alliance.timeutil import utcnow
@@ -20,6 +21,7 @@ from merchant_alliance.timeutil import utcnow
 
 class AuditEvent(db.Model):
     __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_object", "object_type", "object_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -45,6 +47,8 @@ def record(
     **details: Any,
 ) -> AuditEvent:
     """Add an audit event for `actor` doing `action` to `obj` (saved with the caller's commit)."""
+    if isinstance(obj, LocalProxy):  # e.g. current_user: record the user, not the proxy's type
+        obj = obj._get_current_object()
     event = AuditEvent(
         actor_id=getattr(actor, "id", None),
         action=action,
@@ -57,6 +61,15 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+def events_for_object(obj: Any):
+    """A select() of the audit events about one object, newest first."""
+    return (
+        select(AuditEvent)
+        .where(AuditEvent.object_type == type(obj).__name__.lower(), AuditEvent.object_id == obj.id)
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    )
 
 
 def events_for_scope(*, alliance_ids: list[int] | None = None, street_id: int | None = None):
@@ -85,6 +98,11 @@ ACTION_LABELS = {
     "shop_member_removed": _l("Member removed from shop"),
     "shops_imported": _l("Shops imported from CSV"),
 }
+
+
+def register_labels(labels: dict[str, Any]) -> None:
+    """Domains name their own actions here, so the audit log and timelines read naturally."""
+    ACTION_LABELS.update(labels)
 
 
 def action_label(action: str) -> str:

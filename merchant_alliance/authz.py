@@ -12,7 +12,9 @@ from typing import Any
 from flask import abort
 
 from merchant_alliance.accounts.models import Alliance, Invitation, Role, Street, User
-from merchant_alliance.shops.models import Shop
+from merchant_alliance.projects.models import Comment, Project
+from merchant_alliance.shops.models import Shop, Signboard
+from merchant_alliance.storage.models import Photo
 
 Rule = Callable[[User, Any], bool]
 
@@ -42,6 +44,26 @@ def _alliance_staff(user: User, alliance: Alliance) -> bool:
 def _owns_shop_in(user: User, alliance: Alliance) -> bool:
     shop_ids = {m.shop_id for m in user.memberships if m.role == Role.SHOP_OWNER}
     return bool(shop_ids) and any(s in shop_ids for s in alliance_shop_ids(alliance, shop_ids))
+
+
+def _member_on_street(user: User, street: Street) -> bool:
+    """Anyone with a role in one of the street's alliances or shops."""
+    from sqlalchemy import select
+
+    from merchant_alliance.extensions import db
+
+    alliance_ids = {m.alliance_id for m in user.memberships if m.alliance_id}
+    shop_ids = {m.shop_id for m in user.memberships if m.shop_id}
+    if not alliance_ids and not shop_ids:
+        return False
+    query = select(Alliance.id).where(Alliance.street_id == street.id).where(
+        Alliance.id.in_(alliance_ids) | Alliance.id.in_(select(Shop.alliance_id).where(Shop.id.in_(shop_ids)))
+    )
+    return db.session.scalar(query.limit(1)) is not None
+
+
+def _owner_or_lead(user: User, shop: Shop) -> bool:
+    return _has(user, Role.SHOP_OWNER, shop_id=shop.id) or _lead_of(user, shop.alliance)
 
 
 def alliance_shop_ids(alliance: Alliance, among: set[int | None]) -> set[int]:
@@ -79,12 +101,27 @@ RULES: dict[tuple[type, str], Rule] = {
     ),
     (Shop, "edit"): lambda u, s: _admin(u) or _lead_of(u, s.alliance),
     (Shop, "invite_owner"): lambda u, s: _admin(u) or _lead_of(u, s.alliance),
+    (Shop, "propose"): lambda u, s: _owner_or_lead(u, s),
+    # Signboards and renovation projects follow their shop; the alliance's leads review designs.
+    (Signboard, "view"): lambda u, b: can(u, "view", b.shop),
+    (Signboard, "edit"): lambda u, b: _owner_or_lead(u, b.shop),
+    (Project, "view"): lambda u, p: can(u, "view", p.shop),
+    (Project, "propose"): lambda u, p: _owner_or_lead(u, p.shop),
+    (Project, "review"): lambda u, p: _lead_of(u, p.alliance),
+    (Project, "comment"): lambda u, p: can(u, "view", p.shop),
+    (Comment, "view"): lambda u, c: can(u, "view", c.project),
+    (Street, "edit_guidelines"): lambda u, s: _admin(u) or _officer_of(u, s.id),
+    (Street, "view_guidelines"): lambda u, s: _admin(u) or _officer_of(u, s.id) or _member_on_street(u, s),
+    # Photos: a shop's photos go with the shop; the alliance's own with its register. (Public ones: can_view_photo.)
+    (Photo, "view"): lambda u, p: (
+        p.public or (can(u, "view", p.shop) if p.shop is not None else can(u, "view_register", p.alliance))
+    ),
     # Invitations: whoever may issue one at that scope may see and revoke it.
     (Invitation, "revoke"): lambda u, i: may_invite(u, i.role, shop=i.shop, alliance=i.alliance, street=i.street),
 }
 
 # Which action on the parent object, if refused, means the object should look absent (404).
-VISIBILITY = {Street: "view", Alliance: "view", Shop: "view"}
+VISIBILITY = {Street: "view", Alliance: "view", Shop: "view", Photo: "view", Signboard: "view", Project: "view"}
 
 
 def can(user: User | None, action: str, obj: Any) -> bool:
@@ -95,6 +132,11 @@ def can(user: User | None, action: str, obj: Any) -> bool:
     if rule is None:
         raise KeyError(f"No authorization rule for {type(obj).__name__}.{action}")
     return bool(rule(user, obj))
+
+
+def can_view_photo(user: User | None, photo: Photo) -> bool:
+    """Public photos are for everyone, anonymous visitors included; any other follows the rules above."""
+    return photo.public or can(user, "view", photo)
 
 
 def require(user: User | None, action: str, obj: Any) -> None:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import func, select
 
 from merchant_alliance.extensions import db
@@ -37,7 +37,8 @@ def demo_load(if_empty: bool) -> None:
     if if_empty and db.session.scalar(select(func.count(User.id))):
         click.echo("Database already has users; demo data not loaded.")
     else:
-        added = load_demo()
+        with current_app.test_request_context("/"):  # notifications link to pages
+            added = load_demo()
         click.echo("Demo data: " + ", ".join(f"{k} +{v}" for k, v in added.items()))
     click.echo("")
     click.echo(f"Demo logins (password for all: {DEMO_PASSWORD})")

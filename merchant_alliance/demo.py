@@ -68,7 +68,7 @@ def demo_shops() -> list[dict]:
 
 def load_demo() -> dict[str, int]:
     """Create the demo street, alliance, shops and one account per role, once. Returns what was added."""
-    added = {"streets": 0, "alliances": 0, "shops": 0, "users": 0}
+    added = {"streets": 0, "alliances": 0, "shops": 0, "users": 0, "projects": 0}
     street = db.session.scalar(select(Street).where(Street.name == STREET_NAME))
     if street is None:
         street = Street(name=STREET_NAME, district="静安区")
@@ -91,6 +91,7 @@ def load_demo() -> dict[str, int]:
         select(Shop).where(Shop.alliance_id == alliance.id, Shop.house_number == demo_shops()[0]["house_number"])
     )
 
+    users = {}
     for account in DEMO_ACCOUNTS:
         user = db.session.scalar(select(User).where(User.phone == account.phone))
         if user is None:
@@ -105,5 +106,11 @@ def load_demo() -> dict[str, int]:
             "platform": {},
         }[account.role.scope]
         grant_role(user, account.role, **scope)
+        users[account.role] = user
     db.session.commit()
+
+    from merchant_alliance.projects.demo import load_demo_projects
+
+    added["projects"] = load_demo_projects(alliance, users[Role.ALLIANCE_LEAD], DEMO_PASSWORD,
+                                           users[Role.SHOP_OWNER])
     return added

@@ -30,3 +30,9 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def value_enum(enum_class: type, length: int = 30) -> db.Enum:
+    """A column type storing a StrEnum by its value ("shop_owner"): readable in SQL, stable on renames."""
+    return db.Enum(enum_class, native_enum=False, length=length, validate_strings=True,
+                   values_callable=lambda members: [m.value for m in members])

@@ -34,10 +34,13 @@ def items_for(user: User) -> list[NavItem]:
             add(_("Streets"), "alliances.streets")
         elif m.role == Role.STREET_OFFICER:
             add(_("My street"), "alliances.street", street_id=m.street_id)
+            add(_("Design guidelines"), "projects.guidelines", street_id=m.street_id)
         elif m.role in (Role.ALLIANCE_LEAD, Role.TREASURER, Role.CONTRACTOR):
             add(_("My alliance"), "alliances.alliance", alliance_id=m.alliance_id)
             if m.role != Role.CONTRACTOR:
+                add(_("Renovation projects"), "projects.alliance_projects", alliance_id=m.alliance_id)
                 add(_("Shop register"), "shops.register", alliance_id=m.alliance_id)
         elif m.role == Role.SHOP_OWNER:
             add(_("My shop"), "shops.shop", shop_id=m.shop_id)
+            add(_("My renovation projects"), "projects.mine")
     return items

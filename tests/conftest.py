@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from flask import g
+from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from config import TestingConfig
@@ -110,3 +112,28 @@ def world(app):
     people of one cannot reach the other.
     """
     return factories.build_world()
+
+
+class IsolatedClient(FlaskClient):
+    """A test client whose every request starts with an empty `flask.g`, as in production.
+
+    The `app` fixture keeps one app context pushed for the whole test and Flask reuses it for each
+    request, so without this `g` would carry the logged-in user, the chosen language, the unread
+    count and the login-failure flag over from one request (or one client) to the next.
+    """
+
+    def open(self, *args, **kwargs):
+        saved = dict(vars(g))
+        vars(g).clear()
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            vars(g).clear()
+            vars(g).update(saved)
+
+
+@pytest.fixture
+def isolated_requests(app):
+    """Use with `pytest.mark.usefixtures("isolated_requests")`: `client` then isolates requests."""
+    app.test_client_class = IsolatedClient
+    return app

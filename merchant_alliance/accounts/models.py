@@ -10,7 +10,8 @@ from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from merchant_alliance.extensions import db
+from merchant_alliance.extensions import db, value_enum
+from merchant_alliance.i18n import N_
 from merchant_alliance.timeutil import utcnow
 
 
@@ -32,14 +33,16 @@ class Role(enum.StrEnum):
         return ROLE_SCOPES[self]
 
 
-ROLE_LABELS = {
-    Role.SHOP_OWNER: _l("Shop owner"),
-    Role.ALLIANCE_LEAD: _l("Alliance lead"),
-    Role.TREASURER: _l("Alliance treasurer"),
-    Role.STREET_OFFICER: _l("Street safety officer"),
-    Role.CONTRACTOR: _l("Contractor"),
-    Role.PLATFORM_ADMIN: _l("Platform administrator"),
+# The msgids, for text stored now and translated when read (notifications); labels for everything else.
+ROLE_NAMES = {
+    Role.SHOP_OWNER: N_("Shop owner"),
+    Role.ALLIANCE_LEAD: N_("Alliance lead"),
+    Role.TREASURER: N_("Alliance treasurer"),
+    Role.STREET_OFFICER: N_("Street safety officer"),
+    Role.CONTRACTOR: N_("Contractor"),
+    Role.PLATFORM_ADMIN: N_("Platform administrator"),
 }
+ROLE_LABELS = {role: _l(name) for role, name in ROLE_NAMES.items()}
 
 ROLE_SCOPES = {
     Role.SHOP_OWNER: "shop",
@@ -51,9 +54,7 @@ ROLE_SCOPES = {
 }
 
 
-# Stored as the role's value ("shop_owner"), readable in SQL and stable if member names change.
-RoleType = db.Enum(Role, native_enum=False, length=30, validate_strings=True,
-                   values_callable=lambda roles: [r.value for r in roles])
+RoleType = value_enum(Role)
 
 
 class Street(db.Model):

@@ -15,21 +15,17 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import or_, select
 
 from merchant_alliance import audit, authz
-from merchant_alliance.accounts.models import Alliance, Invitation, Membership, Role, Street, User
+from merchant_alliance.accounts.models import ROLE_NAMES, Alliance, Invitation, Membership, Role, Street, User
 from merchant_alliance.errors import DomainError, NotAllowed
 from merchant_alliance.extensions import db
-from merchant_alliance.notifications.services import notify
+from merchant_alliance.i18n import N_
+from merchant_alliance.notifications.services import notify, translatable
 from merchant_alliance.shops.models import Shop
 from merchant_alliance.timeutil import utcnow
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 8
-
-
-def N_(message: str) -> str:
-    """Mark a string for extraction without translating it now (it is translated when shown)."""
-    return message
 
 
 # --- identifiers and passwords -----------------------------------------------------------------
@@ -185,15 +181,19 @@ def scope_ids(*, shop: Shop | None = None, alliance: Alliance | None = None,
     return {"alliance_id": None, "street_id": street.id if street else None}
 
 
+def _check_role_scope(role: Role, **scope: object) -> None:
+    """Refuse a scope that does not fit the role: exactly one object of the role's kind (none for admins)."""
+    given = [kind for kind, obj in scope.items() if obj is not None]
+    if given != ([] if role.scope == "platform" else [role.scope]):
+        raise DomainError(_l("This role must be given for exactly one %(scope)s."), scope=role.scope)
+
+
 def grant_role(user: User, role: Role, *, shop: Shop | None = None, alliance: Alliance | None = None,
                street: Street | None = None, granted_by: User | None = None) -> Membership:
     """Give `user` a role at a scope (once: granting an existing membership returns it)."""
     scope = {"shop_id": shop.id if shop else None, "alliance_id": alliance.id if alliance else None,
              "street_id": street.id if street else None}
-    expected = role.scope
-    given = [k for k, v in scope.items() if v is not None]
-    if (expected == "platform" and given) or (expected != "platform" and given != [f"{expected}_id"]):
-        raise DomainError(_l("This role must be given for exactly one %(scope)s."), scope=expected)
+    _check_role_scope(role, shop=shop, alliance=alliance, street=street)
     for membership in user.memberships:
         if membership.role == role and all(getattr(membership, k) == v for k, v in scope.items()):
             return membership
@@ -214,6 +214,7 @@ def invite(actor: User, role: Role, *, shop: Shop | None = None, alliance: Allia
     """Create a one-time invitation; returns it and the secret token for the link (shown once)."""
     if not authz.may_invite(actor, role, shop=shop, alliance=alliance, street=street):
         raise NotAllowed()
+    _check_role_scope(role, shop=shop, alliance=alliance, street=street)  # else it could never be accepted
     norm_email = normalize_email(email) if email else None
     norm_phone = normalize_phone(phone) if phone else None
     if email and not norm_email:
@@ -257,7 +258,7 @@ def accept_invitation(token: str, *, user: User | None = None, name: str = "", p
     audit.record(user, "invitation_accepted", invitation, role=str(invitation.role),
                  **scope_ids(shop=invitation.shop, alliance=invitation.alliance, street=invitation.street))
     notify([invitation.invited_by_id], N_("%(name)s accepted your invitation as %(role)s."),
-           name=user.name, role=str(invitation.role))
+           name=user.name, role=translatable(ROLE_NAMES[invitation.role]))
     db.session.commit()
     return user
 

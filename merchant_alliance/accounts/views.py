@@ -26,7 +26,10 @@ bp = Blueprint("accounts", __name__)
 
 def _login_key() -> str:
     # Failures are counted per address and login name, so one attacker cannot lock out a whole street.
-    return f"{request.remote_addr}|{(request.form.get('login') or '').strip().lower()}"
+    # The login is normalised, so "+86 138 …" and "138-…" count against the same account.
+    login = request.form.get("login") or ""
+    key = services.normalize_phone(login) or services.normalize_email(login) or login.strip().lower()
+    return f"{request.remote_addr}|{key}"
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -97,7 +97,9 @@ def alliance(alliance_id: int):
 def _members(**scope: int) -> list[tuple[Membership, User]]:
     return db.session.execute(
         select(Membership, User).join(User, Membership.user_id == User.id)
-        .filter_by(**scope).order_by(Membership.role, User.name)
+        # filter_by() would apply to the last joined entity (User), so name Membership's columns.
+        .where(*(getattr(Membership, key) == value for key, value in scope.items()))
+        .order_by(Membership.role, User.name)
     ).all()
 
 

@@ -17,15 +17,25 @@ def notify(user_ids: Iterable[int], message: str, link: str = "", **params: Any)
     """Queue a notification for each user (saved with the caller's commit).
 
     `message` is an untranslated msgid marked with `N_()` at the call site, with `%(name)s` params.
+    A param that must be translated too (a role's name) is passed as `translatable(msgid)`.
     """
     notes = [Notification(user_id=uid, message=message, params=params, link=link) for uid in set(user_ids)]
     db.session.add_all(notes)
     return notes
 
 
+def translatable(msgid: str) -> dict[str, str]:
+    """A notification param that is itself a msgid (marked with `N_()`), translated when shown."""
+    return {"msgid": msgid}
+
+
 def render_message(note: Notification) -> str:
     """The notification's text in the current reader's language."""
-    return gettext(note.message, **note.params)
+    params = {
+        key: gettext(value["msgid"]) if isinstance(value, dict) and "msgid" in value else value
+        for key, value in note.params.items()
+    }
+    return gettext(note.message, **params)
 
 
 def unread_count(user_id: int) -> int:

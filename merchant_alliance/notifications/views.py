@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from merchant_alliance.accounts.forms import ConfirmForm
@@ -26,7 +26,9 @@ def index():
 @login_required
 def open_notification(notification_id: int):
     note = db.session.get(Notification, notification_id)
-    if note is None or note.user_id != current_user.id or not ConfirmForm().validate_on_submit():
+    if note is None or note.user_id != current_user.id:
+        abort(404)  # someone else's notification looks the same as one that does not exist
+    if not ConfirmForm().validate_on_submit():
         return redirect(url_for("notifications.index"))
     services.mark_read(current_user.id, note.id)
     return redirect(safe_next(note.link) if note.link else url_for("notifications.index"))

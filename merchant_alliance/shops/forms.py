@@ -3,9 +3,10 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import DecimalField, HiddenField, StringField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms import BooleanField, DecimalField, HiddenField, IntegerField, MultipleFileField, SelectField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from merchant_alliance.shops.models import SignCondition, SignType
 from merchant_alliance.shops.services import FIELD_LABELS
 
 
@@ -29,3 +30,38 @@ class ImportUploadForm(FlaskForm):
 
 class ImportConfirmForm(FlaskForm):
     content = HiddenField()
+
+
+PHOTO_INPUT = {"accept": "image/jpeg,image/png,image/webp,image/heic,image/heif", "multiple": True,
+               "data-photo-input": True}
+METRES = {"inputmode": "decimal", "step": "0.01"}
+
+
+def sign_type_choices() -> list[tuple[str, str]]:
+    return [(t.value, t.label) for t in SignType]
+
+
+class SignSpecMixin:
+    """The size and type fields shared by a signboard and a design version."""
+
+    sign_type = SelectField(_l("Type of sign"), choices=sign_type_choices, validators=[DataRequired()])
+    width_m = DecimalField(_l("Width (m)"), places=2, validators=[InputRequired(), NumberRange(min=0.01, max=50)],
+                           render_kw=METRES)
+    height_m = DecimalField(_l("Height (m)"), places=2, validators=[InputRequired(), NumberRange(min=0.01, max=50)],
+                            render_kw=METRES)
+    projection_m = DecimalField(_l("Projection from the wall (m)"), places=2,
+                                validators=[Optional(), NumberRange(min=0, max=50)], render_kw=METRES)
+    clearance_m = DecimalField(_l("Clear height above the pavement (m)"), places=2,
+                               validators=[Optional(), NumberRange(min=0, max=50)], render_kw=METRES,
+                               description=_l("From the pavement to the bottom edge of the sign."))
+    illuminated = BooleanField(_l("Illuminated"))
+
+
+class SignboardForm(SignSpecMixin, FlaskForm):
+    position = StringField(_l("Position on the facade"), validators=[DataRequired(), Length(max=100)],
+                           description=_l("For example: above the main door"))
+    material = StringField(_l("Material"), validators=[Optional(), Length(max=100)])
+    install_year = IntegerField(_l("Year installed"), validators=[Optional(), NumberRange(min=1900, max=2100)],
+                                render_kw={"inputmode": "numeric"})
+    condition = SelectField(_l("Condition"), choices=lambda: [(c.value, c.label) for c in SignCondition])
+    photos = MultipleFileField(_l("Photos of the sign"), render_kw=PHOTO_INPUT)

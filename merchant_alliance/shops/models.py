@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from decimal import Decimal
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from merchant_alliance.accounts.models import Alliance
-from merchant_alliance.extensions import db
+from merchant_alliance.extensions import db, value_enum
 from merchant_alliance.timeutil import utcnow
 
 
@@ -39,3 +41,74 @@ class Shop(db.Model):
 
     def __repr__(self) -> str:
         return f"<Shop {self.id} {self.house_number} {self.name}>"
+
+
+class SignType(enum.StrEnum):
+    WALL_PARALLEL = "wall_parallel"
+    PROJECTING = "projecting"
+    CANOPY = "canopy"
+    FREE_STANDING = "free_standing"
+
+    @property
+    def label(self) -> str:
+        return str(SIGN_TYPE_LABELS[self])
+
+
+SIGN_TYPE_LABELS = {
+    SignType.WALL_PARALLEL: _l("Wall-parallel"),
+    SignType.PROJECTING: _l("Projecting"),
+    SignType.CANOPY: _l("Canopy"),
+    SignType.FREE_STANDING: _l("Free-standing"),
+}
+
+
+class SignCondition(enum.StrEnum):
+    GOOD = "good"
+    WORN = "worn"
+    HAZARDOUS = "hazardous"
+
+    @property
+    def label(self) -> str:
+        return str(CONDITION_LABELS[self])
+
+
+CONDITION_LABELS = {
+    SignCondition.GOOD: _l("Good"),
+    SignCondition.WORN: _l("Worn"),
+    SignCondition.HAZARDOUS: _l("Hazardous"),
+}
+
+
+signboard_photos = db.Table(
+    "signboard_photos",
+    db.Column("signboard_id", ForeignKey("signboards.id", ondelete="CASCADE"), primary_key=True),
+    db.Column("photo_id", ForeignKey("photos.id"), primary_key=True),
+)
+
+
+class Signboard(db.Model):
+    """A sign on a shop's facade, as it is now."""
+
+    __tablename__ = "signboards"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), index=True)
+    position: Mapped[str] = mapped_column(String(100))
+    sign_type: Mapped[SignType] = mapped_column(value_enum(SignType, 20))
+    width_m: Mapped[Decimal] = mapped_column(Numeric(6, 2))
+    height_m: Mapped[Decimal] = mapped_column(Numeric(6, 2))
+    projection_m: Mapped[Decimal] = mapped_column(Numeric(6, 2), default=Decimal("0"))
+    clearance_m: Mapped[Decimal | None] = mapped_column(Numeric(6, 2))
+    material: Mapped[str] = mapped_column(String(100), default="")
+    illuminated: Mapped[bool] = mapped_column(default=False)
+    install_year: Mapped[int | None]
+    condition: Mapped[SignCondition] = mapped_column(value_enum(SignCondition, 20), default=SignCondition.GOOD)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    shop: Mapped[Shop] = relationship()
+    photos = relationship("Photo", secondary=signboard_photos, order_by="Photo.id")
+
+    @property
+    def label(self) -> str:
+        return f"{self.position} · {self.sign_type.label}"

@@ -5,19 +5,22 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from werkzeug.datastructures import FileStorage
 
 from merchant_alliance import audit, authz
 from merchant_alliance.accounts.models import Alliance, Membership, Role, User
 from merchant_alliance.accounts.services import normalize_phone, scope_ids
 from merchant_alliance.errors import DomainError, NotAllowed
 from merchant_alliance.extensions import db
-from merchant_alliance.shops.models import Shop
+from merchant_alliance.shops.models import Shop, Signboard
+from merchant_alliance.storage.services import save_photos
 
 LANDLINE_RE = re.compile(r"^(0\d{2,3}-?)?\d{7,8}(-\d{1,6})?$")
 LICENCE_RE = re.compile(r"^[0-9A-Z]{15,18}$")
@@ -60,7 +63,7 @@ def clean_shop_fields(raw: dict[str, Any]) -> ShopData:
         data.errors["name"] = str(_l("The shop name is longer than %(n)s characters.", n=100))
     data.values["name"] = name
 
-    number = str(raw.get("house_number") or "").strip().removesuffix("号")
+    number = str(raw.get("house_number") or "").strip().removesuffix("号").strip()
     if not number:
         data.errors["house_number"] = str(_l("The house number is missing."))
     elif len(number) > 30:
@@ -298,3 +301,62 @@ FIELD_LABELS = {
     "contact_phone": _l("Contact phone"),
     "licence_number": _l("Business licence number"),
 }
+
+
+# --- signboards --------------------------------------------------------------------------------
+
+audit.register_labels({
+    "signboard_registered": _l("Signboard recorded"),
+    "signboard_updated": _l("Signboard changed"),
+})
+SIGNBOARD_FIELDS = ("position", "sign_type", "width_m", "height_m", "projection_m", "clearance_m", "material",
+                    "illuminated", "install_year", "condition")
+MAX_METRES = Decimal("50")
+
+
+def check_dimensions(values: dict[str, Any]) -> None:
+    """Refuse sizes no shop sign has (a typing mistake: centimetres for metres, a negative number)."""
+    for name in ("width_m", "height_m"):
+        value = values.get(name)
+        if value is None or not (Decimal("0") < Decimal(value) <= MAX_METRES):
+            raise DomainError(_l("Width and height must be between 0 and %(max)s metres.", max=MAX_METRES))
+    for name in ("projection_m", "clearance_m"):
+        value = values.get(name)
+        if value is not None and not (Decimal("0") <= Decimal(value) <= MAX_METRES):
+            raise DomainError(_l("Projection and clear height must be between 0 and %(max)s metres.", max=MAX_METRES))
+    values["projection_m"] = values.get("projection_m") or Decimal("0")
+
+
+def register_signboard(actor: User, shop: Shop, values: dict[str, Any],
+                       photos: Sequence[FileStorage] = ()) -> Signboard:
+    """Record a sign on the shop's facade as it is now, with photos."""
+    if not authz.can(actor, "propose", shop):
+        raise NotAllowed()
+    values = {k: values.get(k) for k in SIGNBOARD_FIELDS if k in values}
+    check_dimensions(values)
+    signboard = Signboard(shop=shop, **values)
+    db.session.add(signboard)
+    signboard.photos.extend(save_photos(actor, photos, alliance=shop.alliance, shop=shop))
+    db.session.flush()
+    audit.record(actor, "signboard_registered", signboard, name=signboard.position, **scope_ids(shop=shop))
+    db.session.commit()
+    return signboard
+
+
+def update_signboard(actor: User, signboard: Signboard, values: dict[str, Any],
+                     photos: Sequence[FileStorage] = ()) -> Signboard:
+    """Correct a signboard's record or add photos of it."""
+    if not authz.can(actor, "edit", signboard):
+        raise NotAllowed()
+    values = {k: values.get(k) for k in SIGNBOARD_FIELDS if k in values}
+    check_dimensions(values)
+    for key, value in values.items():
+        setattr(signboard, key, value)
+    signboard.photos.extend(save_photos(actor, photos, alliance=signboard.shop.alliance, shop=signboard.shop))
+    audit.record(actor, "signboard_updated", signboard, name=signboard.position, **scope_ids(shop=signboard.shop))
+    db.session.commit()
+    return signboard
+
+
+def signboards_of(shop: Shop) -> list[Signboard]:
+    return list(db.session.scalars(select(Signboard).where(Signboard.shop_id == shop.id).order_by(Signboard.id)))

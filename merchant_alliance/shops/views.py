@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -9,14 +11,18 @@ from sqlalchemy import func, select
 
 from merchant_alliance import authz
 from merchant_alliance.accounts.forms import ConfirmForm
-from merchant_alliance.accounts.models import Alliance, Invitation, Membership
+from merchant_alliance.accounts.models import Alliance, Invitation, Membership, User
 from merchant_alliance.errors import DomainError
 from merchant_alliance.extensions import db
 from merchant_alliance.shops import services
-from merchant_alliance.shops.forms import ImportConfirmForm, ImportUploadForm, ShopForm
-from merchant_alliance.shops.models import Shop
+from merchant_alliance.shops.forms import ImportConfirmForm, ImportUploadForm, ShopForm, SignboardForm
+from merchant_alliance.shops.models import Shop, Signboard, SignCondition, SignType
 
 bp = Blueprint("shops", __name__)
+
+# Later domains add a card to the shop page without this module importing them: a template and a
+# function giving its context for (shop, user).
+SHOP_PANELS: list[tuple[str, Callable[[Shop, User], dict]]] = []
 
 
 @bp.before_request
@@ -84,6 +90,9 @@ def shop(shop_id: int):
             select(Invitation).where(Invitation.shop_id == shop.id).order_by(Invitation.created_at.desc())
         )) if can_edit else [],
         confirm_form=ConfirmForm(),
+        signboards=services.signboards_of(shop),
+        can_propose=authz.can(current_user, "propose", shop),
+        panels=[(template, context(shop, current_user)) for template, context in SHOP_PANELS],
     )
 
 
@@ -157,3 +166,59 @@ def import_shops(alliance_id: int):
             confirm.content.data = text
     return render_template("shops/import.html", alliance=alliance, upload=upload, confirm=confirm,
                            preview=preview, field_labels=services.FIELD_LABELS)
+
+
+# --- signboards --------------------------------------------------------------------------------
+
+
+def _signboard_values(form: SignboardForm) -> dict:
+    values = {name: getattr(form, name).data for name in services.SIGNBOARD_FIELDS if name not in
+              ("sign_type", "condition")}
+    values["sign_type"] = SignType(form.sign_type.data)
+    values["condition"] = SignCondition(form.condition.data)
+    return values
+
+
+@bp.route("/shops/<int:shop_id>/signboards/new", methods=["GET", "POST"])
+def new_signboard(shop_id: int):
+    shop = db.get_or_404(Shop, shop_id)
+    authz.require(current_user, "propose", shop)
+    form = SignboardForm()
+    if form.validate_on_submit():
+        try:
+            signboard = services.register_signboard(current_user, shop, _signboard_values(form), form.photos.data)
+        except DomainError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            flash(_("Signboard recorded."), "success")
+            return redirect(url_for("shops.signboard", signboard_id=signboard.id))
+    return render_template("shops/signboard_form.html", form=form, shop=shop, signboard=None)
+
+
+@bp.route("/signboards/<int:signboard_id>")
+def signboard(signboard_id: int):
+    signboard = db.get_or_404(Signboard, signboard_id)
+    authz.require(current_user, "view", signboard)
+    return render_template("shops/signboard.html", signboard=signboard, shop=signboard.shop,
+                           can_edit=authz.can(current_user, "edit", signboard))
+
+
+@bp.route("/signboards/<int:signboard_id>/edit", methods=["GET", "POST"])
+def edit_signboard(signboard_id: int):
+    signboard = db.get_or_404(Signboard, signboard_id)
+    authz.require(current_user, "edit", signboard)
+    form = SignboardForm(obj=signboard)
+    if request.method == "GET":
+        form.sign_type.data = signboard.sign_type.value
+        form.condition.data = signboard.condition.value
+    if form.validate_on_submit():
+        try:
+            services.update_signboard(current_user, signboard, _signboard_values(form), form.photos.data)
+        except DomainError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            flash(_("Signboard saved."), "success")
+            return redirect(url_for("shops.signboard", signboard_id=signboard.id))
+    return render_template("shops/signboard_form.html", form=form, shop=signboard.shop, signboard=signboard)

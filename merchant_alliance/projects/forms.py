@@ -1,0 +1,67 @@
+"""Forms for signboards, proposals, design versions, comments, reviews and guidelines."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DecimalField,
+    HiddenField,
+    MultipleFileField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from merchant_alliance.money import parse_yuan
+from merchant_alliance.shops.forms import METRES, PHOTO_INPUT, SignSpecMixin
+
+
+class ProposalForm(FlaskForm):
+    signboard_id = SelectField(_l("Signboard"), coerce=int, validators=[DataRequired()])
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=120)],
+                        description=_l("For example: new wooden sign for the café"))
+    description = TextAreaField(_l("What do you want to change, and why?"), validators=[Optional(), Length(max=5000)])
+
+
+class DesignVersionForm(SignSpecMixin, FlaskForm):
+    materials = StringField(_l("Materials"), validators=[Optional(), Length(max=200)],
+                            description=_l("Face and frame, e.g. aluminium panel on a galvanised steel frame"))
+    lighting = StringField(_l("Lighting"), validators=[Optional(), Length(max=200)])
+    fixing_method = StringField(_l("Fixing method"), validators=[Optional(), Length(max=200)],
+                                description=_l("How the sign is fixed to the wall, e.g. M12 chemical anchors"))
+    estimated_cost = StringField(_l("Estimated cost (yuan)"), validators=[Optional(), Length(max=30)],
+                                 render_kw={"inputmode": "decimal"})
+    notes = TextAreaField(_l("Notes for the reviewer"), validators=[Optional(), Length(max=5000)])
+    mockups = MultipleFileField(_l("Mock-ups of the new design"), render_kw=PHOTO_INPUT)
+    current = MultipleFileField(_l("Photos of the sign as it is now"), render_kw=PHOTO_INPUT)
+
+    def estimated_cost_fen(self) -> int | None:
+        """The cost in fen; raises DomainError with a clear message for a bad amount."""
+        return parse_yuan(self.estimated_cost.data) if (self.estimated_cost.data or "").strip() else None
+
+
+class CommentForm(FlaskForm):
+    body = TextAreaField(_l("Comment"), validators=[DataRequired(), Length(max=5000)])
+    photos = MultipleFileField(_l("Photos (optional)"), render_kw=PHOTO_INPUT)
+
+
+class TransitionForm(FlaskForm):
+    action = HiddenField(validators=[DataRequired()])
+    reason = TextAreaField(_l("Reason or note"), validators=[Optional(), Length(max=2000)])
+
+
+class GuidelineForm(FlaskForm):
+    max_width_share = DecimalField(_l("Maximum sign width as a share of the facade (0.10–1.00)"), places=2,
+                                   validators=[InputRequired(), NumberRange(min=0.1, max=1)], render_kw=METRES)
+    max_height_m = DecimalField(_l("Maximum height (m)"), places=2,
+                                validators=[InputRequired(), NumberRange(min=0, max=50)], render_kw=METRES)
+    max_projection_wall_m = DecimalField(_l("Maximum projection of wall-parallel signs and canopies (m)"), places=2,
+                                         validators=[InputRequired(), NumberRange(min=0, max=50)], render_kw=METRES)
+    max_projection_projecting_m = DecimalField(_l("Maximum reach of projecting signs (m)"), places=2,
+                                               validators=[InputRequired(), NumberRange(min=0, max=50)],
+                                               render_kw=METRES)
+    min_clearance_m = DecimalField(_l("Minimum clear height under projecting signs and canopies (m)"), places=2,
+                                   validators=[InputRequired(), NumberRange(min=0, max=50)], render_kw=METRES)
+    lighting_allowed = BooleanField(_l("Illuminated signs allowed"))
+    notes = TextAreaField(_l("Other guidance for shops"), validators=[Optional(), Length(max=5000)])

@@ -1,0 +1,231 @@
+"""Renovation proposals: signboards, projects, design versions, comments, guidelines, timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from flask import url_for
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import selectinload
+from werkzeug.datastructures import FileStorage
+
+from merchant_alliance import audit, authz
+from merchant_alliance.accounts.models import Alliance, Membership, Role, Street, User
+from merchant_alliance.accounts.services import scope_ids
+from merchant_alliance.errors import DomainError, NotAllowed
+from merchant_alliance.extensions import db
+from merchant_alliance.i18n import N_
+from merchant_alliance.notifications.services import notify
+from merchant_alliance.projects.guidelines import GUIDELINE_FIELDS, guideline_for
+from merchant_alliance.projects.models import (
+    Comment,
+    DesignGuideline,
+    DesignVersion,
+    Project,
+    ProjectState,
+    design_version_photos,
+)
+from merchant_alliance.shops.models import Shop, Signboard
+from merchant_alliance.shops.services import MAX_METRES, check_dimensions
+from merchant_alliance.storage.services import save_photos
+
+# A shop adds design versions only while the alliance is not looking at one.
+EDITABLE_STATES = (ProjectState.DRAFT, ProjectState.CHANGES_REQUESTED)
+SPEC_FIELDS = ("sign_type", "width_m", "height_m", "projection_m", "clearance_m", "materials", "illuminated",
+               "lighting", "fixing_method", "estimated_cost_fen", "notes")
+
+
+# --- projects and versions ---------------------------------------------------------------------
+
+
+def propose_renovation(actor: User, signboard: Signboard, title: str, description: str = "") -> Project:
+    """Start a renovation proposal (a draft) for one of the shop's signboards."""
+    shop = signboard.shop
+    if not authz.can(actor, "propose", shop):
+        raise NotAllowed()
+    title = (title or "").strip()
+    if not title:
+        raise DomainError(_l("Please give the proposal a title."))
+    open_project = db.session.scalar(select(Project.id).where(
+        Project.signboard_id == signboard.id,
+        Project.state.not_in([ProjectState.WITHDRAWN, ProjectState.REJECTED, ProjectState.COMPLETED]),
+    ))
+    if open_project:
+        raise DomainError(_l("This signboard already has an open renovation proposal."))
+    project = Project(shop=shop, alliance_id=shop.alliance_id, signboard=signboard, title=title[:120],
+                      description=(description or "").strip(), created_by=actor)
+    db.session.add(project)
+    db.session.flush()
+    audit.record(actor, "project.create", project, name=project.title, **scope_ids(shop=shop))
+    db.session.commit()
+    return project
+
+
+def add_design_version(actor: User, project: Project, specs: dict[str, Any], *,
+                       mockups: Sequence[FileStorage] = (), current: Sequence[FileStorage] = ()) -> DesignVersion:
+    """Add the next design version with its mock-ups and photos of the sign as it is now."""
+    if not authz.can(actor, "propose", project):
+        raise NotAllowed()
+    if project.state not in EDITABLE_STATES:
+        raise DomainError(_l("A new version can only be added to a draft or when changes were requested."))
+    specs = {k: specs.get(k) for k in SPEC_FIELDS if k in specs}
+    check_dimensions(specs)
+    number = (db.session.scalar(select(func.max(DesignVersion.number)).where(DesignVersion.project_id == project.id))
+              or 0) + 1
+    version = DesignVersion(project=project, number=number, created_by=actor, **specs)
+    db.session.add(version)
+    db.session.flush()
+    for kind, uploads in (("mockup", mockups), ("current", current)):
+        photos = save_photos(actor, uploads, alliance=project.alliance, shop=project.shop)
+        if photos:
+            db.session.execute(insert(design_version_photos),
+                               [{"version_id": version.id, "photo_id": p.id, "kind": kind} for p in photos])
+    audit.record(actor, "project.version_added", project, version=number, **scope_ids(shop=project.shop))
+    db.session.commit()
+    return version
+
+
+def add_comment(actor: User, project: Project, body: str, photos: Sequence[FileStorage] = ()) -> Comment:
+    """Comment on a proposal, with photos; the others concerned are notified."""
+    if not authz.can(actor, "comment", project):
+        raise NotAllowed()
+    body = (body or "").strip()
+    if not body:
+        raise DomainError(_l("Please write something before sending."))
+    if len(body) > 5000:
+        raise DomainError(_l("A comment can be at most %(n)s characters.", n=5000))
+    comment = Comment(project=project, author=actor, body=body)
+    db.session.add(comment)
+    comment.photos.extend(save_photos(actor, photos, alliance=project.alliance, shop=project.shop))
+    db.session.flush()
+    audit.record(actor, "project.comment", project, comment=comment.id, **scope_ids(shop=project.shop))
+    notify(people_concerned(project) - {actor.id}, N_("%(name)s commented on “%(title)s”."),
+           link=url_for("projects.project", project_id=project.id), name=actor.name, title=project.title)
+    db.session.commit()
+    return comment
+
+
+def signboards_exist(shop: Shop) -> bool:
+    return db.session.scalar(select(Signboard.id).where(Signboard.shop_id == shop.id).limit(1)) is not None
+
+
+def people_concerned(project: Project) -> set[int]:
+    """Who hears about a project: its shop's owners, its creator and the alliance's leads."""
+    ids = set(db.session.scalars(select(Membership.user_id).where(
+        ((Membership.role == Role.SHOP_OWNER) & (Membership.shop_id == project.shop_id))
+        | ((Membership.role == Role.ALLIANCE_LEAD) & (Membership.alliance_id == project.alliance_id))
+    )))
+    ids.add(project.created_by_id)
+    return ids
+
+
+# --- guidelines --------------------------------------------------------------------------------
+
+
+def update_guidelines(actor: User, street: Street, values: dict[str, Any]) -> DesignGuideline:
+    """The street office changes its design guidelines; every later check uses them."""
+    if not authz.can(actor, "edit_guidelines", street):
+        raise NotAllowed()
+    share = values.get("max_width_share")
+    if share is None or not (Decimal("0.1") <= Decimal(share) <= Decimal("1")):
+        raise DomainError(_l("The width share must be between 0.10 and 1.00."))
+    for name in ("max_height_m", "max_projection_wall_m", "max_projection_projecting_m", "min_clearance_m"):
+        value = values.get(name)
+        if value is None or not (Decimal("0") <= Decimal(value) <= MAX_METRES):
+            raise DomainError(_l("Each limit must be between 0 and %(max)s metres.", max=MAX_METRES))
+    guideline = guideline_for(street.id)
+    changes = {}
+    for name in GUIDELINE_FIELDS:
+        if name in values and getattr(guideline, name) != values[name]:
+            changes[name] = [str(getattr(guideline, name)), str(values[name])]
+            setattr(guideline, name, values[name])
+    guideline.updated_by_id = actor.id
+    db.session.add(guideline)
+    db.session.flush()
+    audit.record(actor, "guidelines_updated", guideline, street_id=street.id, changes=changes)
+    db.session.commit()
+    return guideline
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+@dataclass
+class TimelineEntry:
+    at: datetime
+    actor: User | None
+    action: str
+    details: dict[str, Any]
+    comment: Comment | None = None
+    version: DesignVersion | None = None
+    photos: list = field(default_factory=list)
+
+
+def timeline(project: Project) -> list[TimelineEntry]:
+    """Every transition, version, comment and photo of the project in order: a fixed number of queries."""
+    events = list(db.session.scalars(audit.events_for_object(project)))
+    comments = {c.id: c for c in db.session.scalars(
+        select(Comment).where(Comment.project_id == project.id)
+        .options(selectinload(Comment.photos), selectinload(Comment.author)))}
+    versions = {v.number: v for v in db.session.scalars(
+        select(DesignVersion).where(DesignVersion.project_id == project.id)
+        .options(selectinload(DesignVersion.mockups), selectinload(DesignVersion.current_photos)))}
+    entries = []
+    for event in reversed(events):
+        entry = TimelineEntry(at=event.at, actor=event.actor, action=event.action, details=event.details or {})
+        if event.action == "project.comment":
+            entry.comment = comments.get(event.details.get("comment"))
+            entry.photos = list(entry.comment.photos) if entry.comment else []
+        elif event.action == "project.version_added":
+            entry.version = versions.get(event.details.get("version"))
+            if entry.version:
+                entry.photos = [*entry.version.current_photos, *entry.version.mockups]
+        entries.append(entry)
+    return entries
+
+
+def load_project(project_id: int) -> Project | None:
+    """A project with what its page shows, loaded up front."""
+    return db.session.scalar(
+        select(Project).where(Project.id == project_id).options(
+            selectinload(Project.versions).selectinload(DesignVersion.mockups),
+            selectinload(Project.versions).selectinload(DesignVersion.current_photos),
+        )
+    )
+
+
+def projects_of_owner(user: User):
+    """A select() of the projects of every shop this user owns, newest first."""
+    shop_ids = [m.shop_id for m in user.memberships if m.role == Role.SHOP_OWNER]
+    return _project_list().where(Project.shop_id.in_(shop_ids))
+
+
+def projects_of_shop(shop: Shop):
+    return _project_list().where(Project.shop_id == shop.id)
+
+
+def projects_of_alliance(alliance: Alliance, state: ProjectState | None = None):
+    query = _project_list().where(Project.alliance_id == alliance.id)
+    return query.where(Project.state == state) if state else query
+
+
+def _project_list():
+    # Rows, not ORM objects: list pages show a few columns of many projects.
+    return (
+        select(Project.id, Project.title, Project.state, Project.updated_at, Shop.name.label("shop_name"),
+               Shop.house_number)
+        .join(Shop, Project.shop_id == Shop.id)
+        .order_by(Project.updated_at.desc(), Project.id.desc())
+    )
+
+
+def state_counts(alliance: Alliance) -> dict[ProjectState, int]:
+    rows = db.session.execute(
+        select(Project.state, func.count()).where(Project.alliance_id == alliance.id).group_by(Project.state)
+    )
+    return {ProjectState(state): count for state, count in rows}

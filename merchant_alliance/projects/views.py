@@ -1,0 +1,233 @@
+"""Renovation proposals: pages for shops, reviewers and the street office."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from merchant_alliance import authz
+from merchant_alliance.accounts.models import Alliance, Street
+from merchant_alliance.errors import DomainError
+from merchant_alliance.extensions import db
+from merchant_alliance.money import fen_to_input
+from merchant_alliance.projects import services
+from merchant_alliance.projects.forms import (
+    CommentForm,
+    DesignVersionForm,
+    GuidelineForm,
+    ProposalForm,
+    TransitionForm,
+)
+from merchant_alliance.projects.guidelines import GUIDELINE_FIELDS, check, guideline_for, violations
+from merchant_alliance.projects.lifecycle import Attempt, lifecycle
+from merchant_alliance.projects.models import DesignVersion, Project, ProjectState
+from merchant_alliance.shops.models import Shop, SignType
+from merchant_alliance.shops.services import signboards_of
+from merchant_alliance.shops.views import SHOP_PANELS
+
+bp = Blueprint("projects", __name__)
+
+
+def _shop_panel(shop: Shop, user) -> dict:
+    return {"rows": db.session.execute(services.projects_of_shop(shop)).all(),
+            "can_propose": authz.can(user, "propose", shop), "shop": shop}
+
+
+SHOP_PANELS.append(("projects/_shop_panel.html", _shop_panel))
+
+
+@bp.before_request
+@login_required
+def require_login() -> None:
+    """Every page here is for logged-in users."""
+
+
+def _project_or_404(project_id: int, action: str = "view") -> Project:
+    project = services.load_project(project_id)
+    if project is None:
+        abort(404)
+    authz.require(current_user, action, project)
+    return project
+
+
+def _findings(project: Project, version: DesignVersion | None) -> list:
+    if version is None:
+        return []
+    return check(version, project.shop.facade_width_m, guideline_for(project.alliance.street_id))
+
+
+@bp.route("/shops/<int:shop_id>/projects/new", methods=["GET", "POST"])
+def new_project(shop_id: int):
+    shop = db.get_or_404(Shop, shop_id)
+    authz.require(current_user, "propose", shop)
+    signboards = signboards_of(shop)
+    if not signboards:
+        flash(_("First record the shop's current signboard, with a photo."), "info")
+        return redirect(url_for("shops.new_signboard", shop_id=shop.id))
+    form = ProposalForm()
+    form.signboard_id.choices = [(s.id, s.label) for s in signboards]
+    if request.method == "GET" and request.args.get("signboard", "").isdigit():
+        form.signboard_id.data = int(request.args["signboard"])
+    if form.validate_on_submit():
+        signboard = next(s for s in signboards if s.id == form.signboard_id.data)
+        try:
+            project = services.propose_renovation(current_user, signboard, form.title.data, form.description.data)
+        except DomainError as error:
+            flash(str(error), "error")
+        else:
+            flash(_("Proposal created. Now add the design: its size, materials and mock-ups."), "success")
+            return redirect(url_for("projects.new_version", project_id=project.id))
+    return render_template("projects/new_project.html", form=form, shop=shop)
+
+
+@bp.route("/projects/<int:project_id>")
+def project(project_id: int):
+    project = _project_or_404(project_id)
+    version = project.latest_version
+    findings = _findings(project, version)
+    return render_template(
+        "projects/project.html", project=project, version=version, findings=findings,
+        violations=violations(findings), actions=lifecycle.actions_for(current_user, project),
+        transition_form=TransitionForm(), comment_form=CommentForm(),
+        can_add_version=authz.can(current_user, "propose", project) and project.state in services.EDITABLE_STATES,
+        can_comment=authz.can(current_user, "comment", project),
+        recent=services.timeline(project)[-5:],
+    )
+
+
+@bp.route("/projects/<int:project_id>/versions/new", methods=["GET", "POST"])
+def new_version(project_id: int):
+    project = _project_or_404(project_id, "propose")
+    if project.state not in services.EDITABLE_STATES:
+        flash(_("A new version can only be added to a draft or when changes were requested."), "error")
+        return redirect(url_for("projects.project", project_id=project.id))
+    form = DesignVersionForm()
+    previous = project.latest_version
+    if request.method == "GET":
+        source = previous or project.signboard
+        for name in ("sign_type", "width_m", "height_m", "projection_m", "clearance_m", "illuminated"):
+            getattr(form, name).data = getattr(source, name)
+        if previous is not None:
+            for name in ("materials", "lighting", "fixing_method", "notes"):
+                getattr(form, name).data = getattr(previous, name)
+            form.estimated_cost.data = fen_to_input(previous.estimated_cost_fen)
+    if form.validate_on_submit():
+        try:
+            specs = {name: getattr(form, name).data for name in
+                     ("width_m", "height_m", "projection_m", "clearance_m", "illuminated", "materials", "lighting",
+                      "fixing_method", "notes")}
+            specs["sign_type"] = SignType(form.sign_type.data)
+            specs["estimated_cost_fen"] = form.estimated_cost_fen()
+            version = services.add_design_version(current_user, project, specs, mockups=form.mockups.data,
+                                                  current=form.current.data)
+        except DomainError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            flash(_("Version %(n)s saved.", n=version.number), "success")
+            return redirect(url_for("projects.project", project_id=project.id))
+    return render_template("projects/new_version.html", form=form, project=project, previous=previous)
+
+
+@bp.route("/projects/<int:project_id>/versions/<int:number>")
+def version(project_id: int, number: int):
+    project = _project_or_404(project_id)
+    version = next((v for v in project.versions if v.number == number), None)
+    if version is None:
+        abort(404)
+    findings = _findings(project, version)
+    return render_template("projects/version.html", project=project, version=version, findings=findings)
+
+
+@bp.route("/projects/<int:project_id>/compare")
+def compare(project_id: int):
+    project = _project_or_404(project_id)
+    by_number = {v.number: v for v in project.versions}
+    if len(by_number) < 2:
+        flash(_("There is only one version so far."), "info")
+        return redirect(url_for("projects.project", project_id=project.id))
+    newest = max(by_number)
+    a = by_number.get(request.args.get("a", type=int) or newest - 1)
+    b = by_number.get(request.args.get("b", type=int) or newest)
+    if a is None or b is None:
+        abort(404)
+    return render_template("projects/compare.html", project=project, a=a, b=b, numbers=sorted(by_number),
+                           findings_a=_findings(project, a), findings_b=_findings(project, b))
+
+
+@bp.route("/projects/<int:project_id>/actions", methods=["POST"])
+def act(project_id: int):
+    project = _project_or_404(project_id)
+    form = TransitionForm()
+    if form.validate_on_submit():
+        try:
+            transition = lifecycle.perform(current_user, project, form.action.data,
+                                           Attempt(reason=form.reason.data or ""))
+        except DomainError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            flash(_("Done: %(state)s.", state=transition.target.label), "success")
+    return redirect(url_for("projects.project", project_id=project_id))
+
+
+@bp.route("/projects/<int:project_id>/comments", methods=["POST"])
+def comment(project_id: int):
+    project = _project_or_404(project_id, "comment")
+    form = CommentForm()
+    if form.validate_on_submit():
+        try:
+            services.add_comment(current_user, project, form.body.data, form.photos.data)
+        except DomainError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            flash(_("Comment added."), "success")
+    else:
+        flash(_("Please write something before sending."), "error")
+    return redirect(url_for("projects.project", project_id=project_id) + "#comments")
+
+
+@bp.route("/projects/<int:project_id>/timeline")
+def timeline(project_id: int):
+    project = _project_or_404(project_id)
+    return render_template("projects/timeline.html", project=project, entries=services.timeline(project))
+
+
+@bp.route("/projects/mine")
+def mine():
+    rows = db.session.execute(services.projects_of_owner(current_user)).all()
+    return render_template("projects/list.html", rows=rows, alliance=None, counts=None, state=None)
+
+
+@bp.route("/alliances/<int:alliance_id>/projects")
+def alliance_projects(alliance_id: int):
+    alliance = db.get_or_404(Alliance, alliance_id)
+    authz.require(current_user, "view_register", alliance)
+    state_arg = request.args.get("state")
+    state = ProjectState(state_arg) if state_arg in ProjectState.__members__.values() else None
+    rows = db.session.execute(services.projects_of_alliance(alliance, state)).all()
+    return render_template("projects/list.html", rows=rows, alliance=alliance,
+                           counts=services.state_counts(alliance), state=state)
+
+
+@bp.route("/streets/<int:street_id>/guidelines", methods=["GET", "POST"])
+def guidelines(street_id: int):
+    street = db.get_or_404(Street, street_id)
+    if not authz.can(current_user, "view_guidelines", street):
+        abort(404)
+    current = guideline_for(street.id)
+    can_edit = authz.can(current_user, "edit_guidelines", street)
+    form = GuidelineForm(obj=current)
+    if can_edit and form.validate_on_submit():
+        try:
+            services.update_guidelines(current_user, street, {n: getattr(form, n).data for n in GUIDELINE_FIELDS})
+        except DomainError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            flash(_("The design guidelines have been saved."), "success")
+            return redirect(url_for("projects.guidelines", street_id=street.id))
+    return render_template("projects/guidelines.html", street=street, form=form, can_edit=can_edit,
+                           guideline=current)

@@ -1,0 +1,39 @@
+"""Photos and files: the storage backends, the image pipeline, the Photo model, saving and serving.
+
+`backends` and `images` know nothing of the domain; `models`, `services` and `views` know only that a
+photo belongs to an alliance and perhaps a shop. Domains call `services.save_photos` and link to
+`services.photo_url`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import weakref
+
+from flask import Flask
+
+from merchant_alliance.storage.backends import (
+    LocalStorage,
+    S3Storage,
+    Storage,
+    StorageError,
+    get_storage,
+    storage_from_config,
+)
+
+__all__ = ["LocalStorage", "S3Storage", "Storage", "StorageError", "get_storage", "init_app", "storage_from_config"]
+
+
+def init_app(app: Flask) -> None:
+    """Build the app's storage backend and install the session hooks that delete orphaned objects."""
+    from merchant_alliance.storage.services import register_session_hooks
+
+    if app.testing and app.config.get("STORAGE_BACKEND", "local") == "local" \
+            and not app.config.get("STORAGE_LOCAL_ROOT"):
+        # Tests: a directory of this app's own, removed with the app (or at exit).
+        root = tempfile.mkdtemp(prefix="merchant-alliance-files-")
+        weakref.finalize(app, shutil.rmtree, root, ignore_errors=True)
+        app.config["STORAGE_LOCAL_ROOT"] = root
+    app.extensions["storage"] = storage_from_config(app.config)
+    register_session_hooks()

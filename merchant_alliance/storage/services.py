@@ -1,0 +1,157 @@
+"""Saving uploaded photos, all or nothing, and cleaning up after a transaction that does not commit.
+
+`save_photos` writes objects before the caller commits the record they belong to. So that a failure
+after that point leaves no orphan objects, the keys a call newly wrote are remembered in the session
+(`db.session.info`), tagged with the transaction they were written in, and the session hooks below
+delete them when that transaction ends without committing: a rollback (also of a SAVEPOINT), or a
+session closed without commit at the end of the request. A commit keeps them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from flask import current_app, url_for
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
+from werkzeug.datastructures import FileStorage
+
+from merchant_alliance.accounts.models import Alliance, User
+from merchant_alliance.errors import DomainError
+from merchant_alliance.extensions import db
+from merchant_alliance.shops.models import Shop
+from merchant_alliance.storage.backends import Storage, StorageError, get_storage
+from merchant_alliance.storage.images import TOO_LARGE, ImageRejected, ProcessedImage, process_image
+from merchant_alliance.storage.models import PHOTO_SIZES, Photo, photo_key
+
+log = logging.getLogger(__name__)
+
+NEW_OBJECTS = "storage.new_objects"  # the db.session.info entry
+TOO_MANY_PHOTOS = _l("Please choose at most %(n)s photos at a time.")
+
+
+def save_photos(
+    actor: User | None,
+    uploads: Sequence[FileStorage],
+    *,
+    alliance: Alliance,
+    shop: Shop | None = None,
+    public: bool = False,
+) -> list[Photo]:
+    """Validate every upload, then store them and add their Photo rows to the session (flushed, not committed).
+
+    Refuses them all, writing nothing, if any one is not an acceptable photo (ImageRejected names it).
+    The caller commits together with the record the photos belong to; if it rolls back instead, the
+    objects this call newly wrote are deleted again. Entries with no file chosen are ignored.
+    `actor` is None only for an anonymous report from the public.
+    """
+    config = current_app.config
+    files = [upload for upload in uploads if upload is not None and upload.filename]
+    if len(files) > config["MAX_PHOTOS_PER_UPLOAD"]:
+        raise DomainError(TOO_MANY_PHOTOS, n=config["MAX_PHOTOS_PER_UPLOAD"])
+    if shop is not None and shop.alliance_id != alliance.id:
+        raise ValueError(f"{shop!r} is not in {alliance!r}")
+    if not files:
+        return []
+
+    max_bytes = config["MAX_IMAGE_BYTES"]
+    processed: list[tuple[str, ProcessedImage]] = []
+    for upload in files:  # every file is checked before anything is written
+        name = _display_name(upload.filename or "")
+        data = upload.stream.read(max_bytes + 1)  # never more than one byte past the limit
+        if len(data) > max_bytes:
+            raise ImageRejected(TOO_LARGE, file=name, reason="too_large", limit=f"{max_bytes / 1048576:g}")
+        processed.append((name, process_image(data, name, max_bytes=max_bytes,
+                                              max_pixels=config["MAX_IMAGE_PIXELS"])))
+
+    storage = get_storage()
+    photos = [
+        Photo(
+            sha256=image.sha256, backend=storage.name,
+            display_key=photo_key(image.sha256, "display"), thumb_key=photo_key(image.sha256, "thumb"),
+            content_type="image/jpeg", display_bytes=len(image.display), thumb_bytes=len(image.thumb),
+            width=image.width, height=image.height,
+            thumb_width=image.thumb_width, thumb_height=image.thumb_height,
+            taken_at=image.taken_at, original_filename=name,
+            uploaded_by_id=actor.id if actor is not None else None,
+            alliance_id=alliance.id, shop_id=shop.id if shop is not None else None, public=public,
+        )
+        for name, image in processed
+    ]
+    session = db.session()
+    session.add_all(photos)
+    session.flush()  # rows first: a constraint failure here leaves nothing to clean up in storage
+
+    # The flush has begun a transaction; new objects live and die with the innermost one.
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    written: list[_NewObject] = session.info.setdefault(NEW_OBJECTS, [])
+    for photo, (_, image) in zip(photos, processed, strict=True):
+        for key, data in ((photo.display_key, image.display), (photo.thumb_key, image.thumb)):
+            if storage.put(key, data, "image/jpeg"):
+                written.append(_NewObject(storage, key, transaction))
+    return photos
+
+
+def photo_url(photo: Photo, size: str) -> str:
+    """The app's URL for one size of a photo ("display" or "thumb"); it checks access on every request."""
+    if size not in PHOTO_SIZES:
+        raise ValueError(f"unknown photo size {size!r}")
+    return url_for("storage.photo", photo_id=photo.id, size=size)
+
+
+def _display_name(filename: str) -> str:
+    """The file's own name, without any folders a browser sent along, kept readable (Chinese included)."""
+    name = PurePosixPath(filename.replace("\\", "/")).name
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    return name[:255] or "photo"
+
+
+# --- Orphan protection ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class _NewObject:
+    storage: Storage
+    key: str
+    transaction: SessionTransaction  # the innermost transaction (or SAVEPOINT) it was written in
+
+
+def _after_commit(session: Session) -> None:
+    """A commit keeps the objects written in it; a released SAVEPOINT hands them to its parent."""
+    entries: list[_NewObject] | None = session.info.get(NEW_OBJECTS)
+    if not entries:
+        return
+    committed = session.get_nested_transaction() or session.get_transaction()
+    if committed is None or committed.parent is None:
+        entries.clear()  # the whole transaction is in the database
+        return
+    entries[:] = [
+        _NewObject(e.storage, e.key, committed.parent) if e.transaction is committed else e for e in entries
+    ]
+
+
+def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    """A transaction (or SAVEPOINT) that ends without a commit takes its new objects with it."""
+    entries: list[_NewObject] | None = session.info.get(NEW_OBJECTS)
+    if not entries:
+        return
+    doomed = [e for e in entries if e.transaction is transaction]
+    if not doomed:
+        return
+    entries[:] = [e for e in entries if e.transaction is not transaction]
+    for entry in doomed:
+        try:
+            entry.storage.delete(entry.key)
+        except StorageError:
+            log.exception("Could not delete %s after a rollback; it is now an orphan", entry.key)
+
+
+def register_session_hooks() -> None:
+    """Install the orphan-protection hooks on Flask-SQLAlchemy's sessions (once; repeat calls do nothing)."""
+    for name, hook in (("after_commit", _after_commit), ("after_transaction_end", _after_transaction_end)):
+        if not event.contains(db.session, name, hook):
+            event.listen(db.session, name, hook)

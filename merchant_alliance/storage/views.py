@@ -1,0 +1,44 @@
+"""Serving photos: after an access check, from local disk or by redirect to a short-lived S3 link."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, redirect, send_file
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from merchant_alliance import authz
+from merchant_alliance.extensions import db
+from merchant_alliance.shops.models import Shop
+from merchant_alliance.storage.backends import LocalStorage, get_storage
+from merchant_alliance.storage.models import Photo
+
+bp = Blueprint("storage", __name__)
+
+# Photos never change under their URL (content-addressed), but they are private: browsers may keep
+# them, shared caches may not.
+PHOTO_CACHE_CONTROL = "private, max-age=3600"
+
+
+@bp.get("/photos/<int:photo_id>/<any(display, thumb):size>")
+def photo(photo_id: int, size: str):
+    query = select(Photo).where(Photo.id == photo_id).options(
+        joinedload(Photo.alliance), joinedload(Photo.shop).joinedload(Shop.alliance)
+    )
+    found = db.session.scalars(query).first()
+    if found is None or not authz.can_view_photo(current_user, found):
+        abort(404)
+    key = found.key(size)
+    storage = get_storage()
+    seconds = current_app.config["PHOTO_URL_SECONDS"]
+    url = storage.url(key, seconds)
+    if url is not None:
+        response = redirect(url, code=302)
+        # Reusing the redirect for a while saves a round trip per thumbnail, well within the link's life.
+        response.headers["Cache-Control"] = f"private, max-age={max(seconds // 2, 0)}"
+        return response
+    if not isinstance(storage, LocalStorage):  # a backend that neither links nor has files
+        abort(404)
+    response = send_file(storage.path(key), mimetype=found.content_type, conditional=True, etag=True)
+    response.headers["Cache-Control"] = PHOTO_CACHE_CONTROL
+    return response

@@ -1,0 +1,735 @@
+"""Logging in and out, passwords, accepting invitations, the language switch and error pages."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import time
+from datetime import timedelta
+
+import pytest
+from flask_babel import force_locale, gettext
+from itsdangerous import TimestampSigner
+from sqlalchemy import func, select
+
+from merchant_alliance.accounts import services
+from merchant_alliance.accounts.models import Invitation, Membership, Role, User
+from merchant_alliance.audit import AuditEvent
+from merchant_alliance.errors import ERROR_MESSAGES, ERROR_TITLES
+from merchant_alliance.extensions import db
+from merchant_alliance.notifications.models import Notification
+from merchant_alliance.timeutil import utcnow
+from tests.factories import PASSWORD, UserFactory
+
+pytestmark = pytest.mark.usefixtures("isolated_requests")
+
+NEW_PASSWORD = "Plane-Tree-2026"
+
+
+def text(response) -> str:
+    return html.unescape(response.get_data(as_text=True))
+
+
+def zh(message: str, **params) -> str:
+    """`message` as a reader of the default language (Simplified Chinese) sees it."""
+    with force_locale("zh_CN"):
+        return gettext(message, **params)
+
+
+def in_zh(lazy) -> str:
+    """A lazily translated string as a reader of Simplified Chinese sees it."""
+    with force_locale("zh_CN"):
+        return str(lazy)
+
+
+def post_login(client, login: str, password: str = PASSWORD, **fields):
+    return client.post("/login", data={"login": login, "password": password, **fields})
+
+
+def logged_in_name(client) -> str | None:
+    """The name shown in the menu of the home page, or None for an anonymous visitor."""
+    match = re.search(r'<p class="menu-user">([^<]*)</p>', client.get("/").get_data(as_text=True))
+    return html.unescape(match.group(1)) if match else None
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def hash_of(user: User) -> str:
+    db.session.refresh(user)
+    return user.password_hash
+
+
+# --- logging in ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("typed", ["13800000001", "+86 138 0000 0001", "138-0000-0001", "0086 138 0000 0001"])
+def test_user_logs_in_with_their_mobile_number_however_it_is_typed(client, app, typed):
+    user = UserFactory(name="王店主", phone="13800000001")
+
+    response = post_login(client, typed)
+
+    assert response.status_code == 302 and response.location == "/"
+    assert logged_in_name(client) == "王店主"
+    db.session.refresh(user)
+    assert user.last_login_at is not None
+
+
+def test_user_logs_in_with_their_email_in_any_case(client, app):
+    UserFactory(name="李老板", phone=None, email="li@yuyuan.example")
+
+    assert post_login(client, "  Li@Yuyuan.Example ").status_code == 302
+    assert logged_in_name(client) == "李老板"
+
+
+@pytest.mark.parametrize("login,password", [("13800000001", "wrong-password-1"), ("13800000009", PASSWORD),
+                                            ("nobody@yuyuan.example", PASSWORD), ("not a login", PASSWORD)])
+def test_wrong_login_or_password_is_refused_with_one_message(client, app, login, password):
+    user = UserFactory(phone="13800000001")
+
+    response = post_login(client, login, password)
+
+    assert response.status_code == 200
+    # The same words whether the account exists or not, so the form does not reveal who has one.
+    assert zh("Wrong mobile number, email or password.") in text(response)
+    assert logged_in_name(client) is None
+    db.session.refresh(user)
+    assert user.last_login_at is None
+
+
+def test_inactive_user_cannot_log_in(client, app):
+    UserFactory(phone="13800000001", active=False)
+
+    response = post_login(client, "13800000001")
+
+    assert response.status_code == 200
+    assert zh("Wrong mobile number, email or password.") in text(response)
+    assert logged_in_name(client) is None
+
+
+def test_deactivating_a_user_ends_their_open_session(client, auth, world):
+    auth.login(world.a.lead)
+    assert client.get(f"/alliances/{world.a.alliance.id}").status_code == 200
+
+    world.a.lead.active = False
+    db.session.commit()
+
+    response = client.get(f"/alliances/{world.a.alliance.id}")
+    assert response.status_code == 302 and response.location.startswith("/login")
+
+
+def test_remember_me_sets_a_lasting_cookie_that_logs_in_a_new_browser_session(app, client, world):
+    response = post_login(client, world.a.owner.phone, remember="y")
+    assert response.status_code == 302
+    set_cookies = response.headers.getlist("Set-Cookie")
+    remember = [c for c in set_cookies if c.startswith("remember_token=")]
+    assert remember and "HttpOnly" in remember[0] and "Expires=" in remember[0]
+
+    # A new browser session (no session cookie) with only the remember cookie is still logged in.
+    later = app.test_client()
+    later.set_cookie("remember_token", client.get_cookie("remember_token").value)
+    assert logged_in_name(later) == world.a.owner.name
+
+
+def test_without_remember_me_no_remember_cookie_is_set(client, world):
+    response = post_login(client, world.a.owner.phone)
+    assert response.status_code == 302
+    assert not any(c.startswith("remember_token=") for c in response.headers.getlist("Set-Cookie"))
+
+
+def test_logout_only_by_post(client, auth, world):
+    auth.login(world.a.owner)
+
+    response = client.get("/logout")
+    assert response.status_code == 405
+    assert logged_in_name(client) == world.a.owner.name
+
+    response = client.post("/logout")
+    assert response.status_code == 302 and response.location == "/"
+    assert logged_in_name(client) is None
+
+
+def test_logout_forgets_the_remember_cookie(app, client, world):
+    post_login(client, world.a.owner.phone, remember="y")
+    client.post("/logout")
+
+    assert client.get_cookie("remember_token") is None
+    assert logged_in_name(client) is None
+
+
+@pytest.mark.parametrize("target", ["/notifications", "/alliances/1?tab=team"])
+def test_login_returns_to_the_page_asked_for(client, world, target):
+    response = client.post("/login", query_string={"next": target},
+                           data={"login": world.a.lead.phone, "password": PASSWORD})
+    assert response.status_code == 302 and response.location == target
+
+
+def test_login_required_page_round_trip(client, world):
+    response = client.get("/notifications")
+    assert response.status_code == 302 and response.location.startswith("/login?next=")
+
+    response = client.post(response.location, data={"login": world.a.lead.phone, "password": PASSWORD})
+    assert response.location == "/notifications"
+
+
+EVIL_TARGETS = ["//evil.example", "https://evil.example", "http://evil.example/login", "/\\evil.example",
+                "\\\\evil.example", "///evil.example", "javascript:alert(1)", "evil.example", "http:/evil.example"]
+
+
+@pytest.mark.parametrize("target", EVIL_TARGETS)
+def test_login_never_redirects_off_site(client, world, target):
+    response = client.post("/login", query_string={"next": target},
+                           data={"login": world.a.lead.phone, "password": PASSWORD})
+    assert response.status_code == 302 and response.location == "/"
+
+    # Nor when already logged in.
+    response = client.get("/login", query_string={"next": target})
+    assert response.status_code == 302 and response.location == "/"
+
+
+# --- login throttling ------------------------------------------------------------------------------
+
+
+def test_sixth_attempt_after_five_failures_gets_a_friendly_429(client, world):
+    phone = world.a.owner.phone
+    for _attempt in range(5):
+        response = post_login(client, phone, "wrong-password-1")
+        assert response.status_code == 200
+
+    response = post_login(client, phone, PASSWORD)  # even the right password must wait now
+
+    assert response.status_code == 429
+    body = text(response)
+    assert '<html lang="zh-CN">' in body
+    assert in_zh(ERROR_TITLES[429]) in body
+    assert in_zh(ERROR_MESSAGES[429]) in body
+    assert "Traceback" not in body
+    assert logged_in_name(client) is None
+
+
+def test_the_same_phone_typed_differently_is_still_the_same_login_for_throttling(client, world):
+    forms = ["13800000001", "+86 138 0000 0001", "138-0000-0001", "0086 13800000001", " 138 0000 0001 "]
+    UserFactory(phone="13800000001")
+    for typed in forms:
+        assert post_login(client, typed, "wrong-password-1").status_code == 200
+
+    assert post_login(client, "+8613800000001", PASSWORD).status_code == 429
+
+
+def test_throttling_is_per_login_so_others_can_still_log_in(client, world):
+    for _attempt in range(5):
+        post_login(client, world.a.owner.phone, "wrong-password-1")
+    assert post_login(client, world.a.owner.phone).status_code == 429
+
+    assert post_login(client, world.a.lead.phone).status_code == 302
+    assert logged_in_name(client) == world.a.lead.name
+
+
+def test_successful_logins_do_not_count_as_failures(client, world):
+    phone = world.a.owner.phone
+    for _round in range(6):
+        assert post_login(client, phone).status_code == 302
+        client.post("/logout")
+    for _attempt in range(4):
+        assert post_login(client, phone, "wrong-password-1").status_code == 200
+    assert post_login(client, phone).status_code == 302
+    client.post("/logout")
+
+    assert post_login(client, phone, "wrong-password-1").status_code == 200  # the fifth failure
+    assert post_login(client, phone).status_code == 429
+
+
+def test_showing_the_login_form_is_never_throttled(client, world):
+    for _attempt in range(5):
+        post_login(client, world.a.owner.phone, "wrong-password-1")
+    for _view in range(10):
+        assert client.get("/login").status_code == 200
+
+
+# --- changing the password -----------------------------------------------------------------------
+
+
+def change(client, current: str, new: str, confirm: str | None = None):
+    return client.post("/password", data={"current_password": current, "new_password": new,
+                                          "confirm": new if confirm is None else confirm})
+
+
+def test_password_change_page_needs_login(client):
+    response = client.get("/password")
+    assert response.status_code == 302 and response.location.startswith("/login")
+
+
+@pytest.mark.parametrize("current,new,confirm,message", [
+    ("not-my-password", NEW_PASSWORD, None, "The current password is not correct."),
+    (PASSWORD, "12345678901", None, "This password is too easy to guess. Mix letters, digits and other characters."),
+    (PASSWORD, "aaaabbbb", None, "This password is too easy to guess. Mix letters, digits and other characters."),
+    (PASSWORD, NEW_PASSWORD, "Plane-Tree-2025", "The passwords do not match."),
+])
+def test_password_change_refused_leaves_the_password_alone(client, auth, world, current, new, confirm, message):
+    user = world.a.owner
+    auth.login(user)
+    before = hash_of(user)
+
+    response = change(client, current, new, confirm)
+
+    assert response.status_code == 200
+    assert zh(message) in text(response)
+    assert hash_of(user) == before
+    assert count(AuditEvent) == 0
+
+
+def test_password_change_refuses_a_short_password(client, auth, world):
+    auth.login(world.a.owner)
+    before = hash_of(world.a.owner)
+
+    response = change(client, PASSWORD, "Ab-1")
+
+    assert response.status_code == 200
+    assert hash_of(world.a.owner) == before
+
+
+def test_password_change_then_only_the_new_password_works(app, client, auth, world):
+    user = world.a.owner
+    auth.login(user)
+
+    response = change(client, PASSWORD, NEW_PASSWORD)
+
+    assert response.status_code == 302
+    assert zh("Your password has been changed.") in text(client.get("/"))
+    stored = hash_of(user)
+    assert stored.startswith("$argon2id$") and NEW_PASSWORD not in stored
+    event = db.session.scalars(select(AuditEvent)).one()
+    assert (event.actor_id, event.action, event.object_type, event.object_id, event.ip) == \
+        (user.id, "password_changed", "user", user.id, "127.0.0.1")
+
+    client.post("/logout")
+    assert post_login(client, user.phone, PASSWORD).status_code == 200
+    assert logged_in_name(client) is None
+    assert post_login(client, user.phone, NEW_PASSWORD).status_code == 302
+
+
+# --- password reset by email ---------------------------------------------------------------------
+
+
+def reset_link(message) -> str:
+    match = re.search(r"https?://\S+/password/reset/(\S+)", message.get_content())
+    assert match, message.get_content()
+    return "/password/reset/" + match.group(1)
+
+
+def test_reset_link_is_emailed_and_the_answer_is_the_same_for_unknown_addresses(client, world, outbox):
+    known = client.post("/password/forgot", data={"email": world.a.owner.email})
+    assert len(outbox) == 1
+    assert outbox[0]["To"] == world.a.owner.email
+    unknown = client.post("/password/forgot", data={"email": "stranger@yuyuan.example"})
+    assert len(outbox) == 1
+
+    assert known.status_code == unknown.status_code == 302
+    assert known.location == unknown.location == "/login"
+    flash = zh("If an account uses that email, a reset link has been sent to it.")
+    assert flash in text(client.get("/login"))
+
+
+def test_no_reset_email_for_an_inactive_account(client, world, outbox):
+    world.a.owner.active = False
+    db.session.commit()
+
+    client.post("/password/forgot", data={"email": world.a.owner.email})
+
+    assert outbox == []
+
+
+def test_reset_link_uses_the_configured_external_url(app, client, world, outbox):
+    app.config["EXTERNAL_URL"] = "https://yuyuan.example.cn/"
+    client.post("/password/forgot", data={"email": world.a.owner.email})
+    assert "https://yuyuan.example.cn/password/reset/" in outbox[0].get_content()
+
+
+def test_reset_link_sets_a_new_password_once(client, world, outbox):
+    user = world.a.owner
+    client.post("/password/forgot", data={"email": user.email})
+    link = reset_link(outbox[0])
+
+    assert client.get(link).status_code == 200
+    response = client.post(link, data={"new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert response.status_code == 302 and response.location == "/login"
+
+    stored = hash_of(user)
+    assert stored.startswith("$argon2id$") and NEW_PASSWORD not in stored
+    assert db.session.scalar(select(AuditEvent.action).where(AuditEvent.actor_id == user.id)) == "password_reset"
+    assert post_login(client, user.phone, PASSWORD).status_code == 200
+    assert post_login(client, user.phone, NEW_PASSWORD).status_code == 302
+    client.post("/logout")
+
+    # Used once, the link is void: it neither shows the form nor changes the password again.
+    response = client.get(link)
+    assert response.status_code == 302 and response.location == "/password/forgot"
+    assert zh("This password reset link is invalid, expired or already used.") in text(client.get("/password/forgot"))
+    response = client.post(link, data={"new_password": "Another-Pass-77", "confirm": "Another-Pass-77"})
+    assert response.status_code == 302
+    assert hash_of(user) == stored
+
+
+def test_expired_reset_link_is_refused(client, world, monkeypatch):
+    user = world.a.owner
+    before = hash_of(user)
+    issued = int(time.time()) - 3601  # an hour and a second ago; links live for an hour
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: issued)
+    token = services.make_password_reset_token(user)
+    monkeypatch.undo()
+
+    response = client.get(f"/password/reset/{token}")
+    assert response.status_code == 302 and response.location == "/password/forgot"
+    response = client.post(f"/password/reset/{token}", data={"new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert response.status_code == 302
+    assert hash_of(user) == before
+
+
+def test_reset_link_still_works_just_before_it_expires(client, world, monkeypatch):
+    issued = int(time.time()) - 3500
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: issued)
+    token = services.make_password_reset_token(world.a.owner)
+    monkeypatch.undo()
+
+    assert client.get(f"/password/reset/{token}").status_code == 200
+
+
+@pytest.mark.parametrize("token", ["nonsense", "eyJ1IjoxfQ.abc.def"])
+def test_forged_reset_link_is_refused(client, world, token):
+    response = client.get(f"/password/reset/{token}")
+    assert response.status_code == 302 and response.location == "/password/forgot"
+
+
+def test_tampered_reset_link_is_refused(client, world):
+    token = services.make_password_reset_token(world.a.owner)
+    tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    assert client.get(f"/password/reset/{tampered}").status_code == 302
+
+
+def test_reset_refuses_a_weak_password_and_keeps_the_link_usable(client, world):
+    user = world.a.owner
+    before = hash_of(user)
+    token = services.make_password_reset_token(user)
+
+    response = client.post(f"/password/reset/{token}", data={"new_password": "123456789", "confirm": "123456789"})
+
+    assert response.status_code == 200
+    assert zh("This password is too easy to guess. Mix letters, digits and other characters.") in text(response)
+    assert hash_of(user) == before
+    assert client.get(f"/password/reset/{token}").status_code == 200
+
+
+# --- accepting invitations -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def treasurer_invitation(world):
+    """A pending invitation from the Yuyuan Road lead for a treasurer, and its secret token."""
+    invitation, token = services.invite(world.a.lead, Role.TREASURER, alliance=world.a.alliance, name="赵会计",
+                                        phone="13911112222")
+    return invitation, token
+
+
+NEW_PERSON = {"name": "赵会计", "phone": "139 1111 2222", "email": "zhao@yuyuan.example",
+              "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+
+
+def test_invitation_page_greets_the_invited_person(client, world, treasurer_invitation):
+    _invitation, token = treasurer_invitation
+
+    response = client.get(f"/invite/{token}")
+
+    assert response.status_code == 200
+    body = text(response)
+    assert world.a.lead.name in body and world.a.alliance.name in body
+    assert 'value="赵会计"' in body and 'value="13911112222"' in body  # prefilled from the invitation
+
+
+def test_accepting_as_a_new_person_creates_the_account_and_role_and_logs_in(client, world, treasurer_invitation):
+    invitation, token = treasurer_invitation
+    users_before = count(User)
+
+    response = client.post(f"/invite/{token}", data=NEW_PERSON)
+
+    assert response.status_code == 302 and response.location == "/"
+    assert count(User) == users_before + 1
+    user = db.session.scalars(select(User).where(User.phone == "13911112222")).one()
+    assert user.name == "赵会计" and user.email == "zhao@yuyuan.example"
+    assert user.password_hash.startswith("$argon2id$") and NEW_PASSWORD not in user.password_hash
+    assert [(m.role, m.alliance_id, m.granted_by_id) for m in user.memberships] == \
+        [(Role.TREASURER, world.a.alliance.id, world.a.lead.id)]
+    db.session.refresh(invitation)
+    assert invitation.status == "accepted" and invitation.accepted_by_id == user.id
+    assert logged_in_name(client) == "赵会计"
+    assert client.get(f"/alliances/{world.a.alliance.id}/shops").status_code == 200
+    actions = set(db.session.scalars(select(AuditEvent.action).where(AuditEvent.actor_id == user.id)))
+    assert actions == {"account_created", "invitation_accepted"}
+    # The inviter hears about it.
+    note = db.session.scalars(select(Notification).where(Notification.user_id == world.a.lead.id)).one()
+    assert note.params["name"] == "赵会计"
+
+
+def test_accepting_while_logged_in_adds_the_role_to_the_existing_account(client, auth, world, treasurer_invitation):
+    invitation, token = treasurer_invitation
+    owner = world.a.owner
+    auth.login(owner)
+    users_before = count(User)
+
+    page = text(client.get(f"/invite/{token}"))
+    assert owner.name in page
+
+    response = client.post(f"/invite/{token}")
+
+    assert response.status_code == 302
+    assert count(User) == users_before
+    db.session.refresh(owner)
+    assert {m.role for m in owner.memberships} == {Role.SHOP_OWNER, Role.TREASURER}
+    db.session.refresh(invitation)
+    assert invitation.accepted_by_id == owner.id
+    assert client.get(f"/alliances/{world.a.alliance.id}/shops").status_code == 200
+
+
+def test_double_submitted_acceptance_creates_one_account_and_one_membership(client, world, treasurer_invitation):
+    _invitation, token = treasurer_invitation
+    users_before, memberships_before = count(User), count(Membership)
+
+    first = client.post(f"/invite/{token}", data=NEW_PERSON)
+    client.post("/logout")
+    second = client.post(f"/invite/{token}", data=NEW_PERSON)
+
+    assert first.status_code == 302
+    assert second.status_code == 410
+    assert count(User) == users_before + 1
+    assert count(Membership) == memberships_before + 1
+
+
+def test_double_submitted_acceptance_while_logged_in_grants_once(client, auth, world, treasurer_invitation):
+    _invitation, token = treasurer_invitation
+    auth.login(world.a.owner)
+    memberships_before = count(Membership)
+
+    assert client.post(f"/invite/{token}").status_code == 302
+    assert client.post(f"/invite/{token}").status_code == 410
+
+    assert count(Membership) == memberships_before + 1
+
+
+def _expire(invitation: Invitation) -> None:
+    invitation.expires_at = utcnow() - timedelta(seconds=1)
+
+
+def _revoke(invitation: Invitation) -> None:
+    invitation.revoked_at = utcnow()
+
+
+def _use(invitation: Invitation) -> None:
+    invitation.accepted_at = utcnow()
+    invitation.accepted_by_id = invitation.invited_by_id
+
+
+@pytest.mark.parametrize("spoil,explanation", [
+    (_expire, "It has expired. Ask the person who invited you for a new link."),
+    (_revoke, "It has been withdrawn by the person who sent it."),
+    (_use, "It has already been accepted. Log in with the account you created."),
+])
+def test_unusable_invitation_is_refused_with_a_friendly_page_and_changes_nothing(
+        client, world, treasurer_invitation, spoil, explanation):
+    invitation, token = treasurer_invitation
+    spoil(invitation)
+    db.session.commit()
+    users, memberships, events = count(User), count(Membership), count(AuditEvent)
+
+    for response in (client.get(f"/invite/{token}"), client.post(f"/invite/{token}", data=NEW_PERSON)):
+        assert response.status_code == 410
+        assert zh(explanation) in text(response)
+        assert zh("This invitation cannot be used") in text(response)
+
+    assert (count(User), count(Membership), count(AuditEvent)) == (users, memberships, events)
+    assert logged_in_name(client) is None
+
+
+def test_unusable_invitation_is_refused_for_a_logged_in_user_too(client, auth, world, treasurer_invitation):
+    invitation, token = treasurer_invitation
+    _expire(invitation)
+    db.session.commit()
+    auth.login(world.a.owner)
+
+    assert client.post(f"/invite/{token}").status_code == 410
+
+    db.session.refresh(world.a.owner)
+    assert {m.role for m in world.a.owner.memberships} == {Role.SHOP_OWNER}
+
+
+@pytest.mark.parametrize("token", ["made-up-token", "x" * 101])
+def test_unknown_invitation_token_is_a_friendly_404(client, world, token):
+    for response in (client.get(f"/invite/{token}"), client.post(f"/invite/{token}", data=NEW_PERSON)):
+        assert response.status_code == 404
+        assert zh("The link is not valid. Check that you copied all of it.") in text(response)
+    assert db.session.scalar(select(func.count()).select_from(User).where(User.name == "赵会计")) == 0
+
+
+def test_invitation_hash_does_not_open_the_invitation(client, world, treasurer_invitation):
+    invitation, _token = treasurer_invitation
+    assert client.get(f"/invite/{invitation.token_hash}").status_code == 404
+
+
+@pytest.mark.parametrize("clash", [{"phone": "+86 138 0000 0001"}, {"email": "Taken@Yuyuan.example"}])
+def test_accepting_with_a_phone_or_email_already_in_use_is_refused(client, world, treasurer_invitation, clash):
+    UserFactory(phone="13800000001", email="taken@yuyuan.example")
+    invitation, token = treasurer_invitation
+    users, memberships = count(User), count(Membership)
+
+    response = client.post(f"/invite/{token}", data={**NEW_PERSON, "phone": "", "email": "", **clash})
+
+    assert response.status_code == 200
+    assert zh("An account with this mobile number or email already exists. "
+              "Log in first, then open the link again.") in text(response)
+    assert (count(User), count(Membership)) == (users, memberships)
+    db.session.refresh(invitation)
+    assert invitation.status == "pending"
+    assert logged_in_name(client) is None
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"phone": "", "email": ""}, "Please enter a mobile number or an email address to log in with."),
+    ({"phone": "12345"}, "Please enter a valid mainland mobile number (11 digits)."),
+    ({"email": "not-an-email"}, "Please enter a valid email address."),
+    ({"password": "aaaabbbb", "confirm": "aaaabbbb"},
+     "This password is too easy to guess. Mix letters, digits and other characters."),
+    ({"confirm": "Something-Else-1"}, "The passwords do not match."),
+])
+def test_accepting_with_bad_details_creates_nothing(client, world, treasurer_invitation, changes, message):
+    invitation, token = treasurer_invitation
+    users, memberships = count(User), count(Membership)
+
+    response = client.post(f"/invite/{token}", data={**NEW_PERSON, **changes})
+
+    assert response.status_code == 200
+    assert zh(message) in text(response)
+    assert (count(User), count(Membership)) == (users, memberships)
+    db.session.refresh(invitation)
+    assert invitation.status == "pending"
+
+
+def test_invitation_token_is_stored_only_as_its_sha256(client, auth, world):
+    auth.login(world.a.lead)
+    response = client.post(f"/alliances/{world.a.alliance.id}/invite",
+                           data={"role": "treasurer", "name": "钱会计", "email": "qian@yuyuan.example"})
+    token = re.search(r'value="[^"]*/invite/([A-Za-z0-9_\-]+)" data-testid="invite-link"',
+                      response.get_data(as_text=True)).group(1)
+
+    invitation = db.session.scalars(select(Invitation)).one()
+    assert invitation.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    # Nowhere in the database does the secret itself appear.
+    for table in db.metadata.sorted_tables:
+        for row in db.session.execute(table.select()):
+            assert token not in repr(tuple(row)), table.name
+
+
+# --- language --------------------------------------------------------------------------------------
+
+
+def test_default_language_is_simplified_chinese(client, world):
+    assert '<html lang="zh-CN">' in client.get("/").get_data(as_text=True)
+    assert '<html lang="zh-CN">' in client.get("/login").get_data(as_text=True)
+
+
+def test_anonymous_visitor_switches_to_english_with_a_cookie(client, world):
+    response = client.post("/language", data={"lang": "en", "next": "/login"})
+
+    assert response.status_code == 302 and response.location == "/login"
+    cookie = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("lang=")]
+    assert cookie and cookie[0].startswith("lang=en;") and "HttpOnly" in cookie[0]
+    body = client.get("/login").get_data(as_text=True)
+    assert '<html lang="en">' in body and ">Log in</h1>" in body
+
+
+def test_logged_in_user_language_is_saved_and_follows_them(app, client, auth, world):
+    user = world.a.owner
+    auth.login(user)
+
+    client.post("/language", data={"lang": "en"})
+
+    db.session.refresh(user)
+    assert user.locale == "en"
+    assert '<html lang="en">' in client.get("/").get_data(as_text=True)
+    # On another device, logging in brings the language back.
+    other = app.test_client()
+    response = post_login(other, user.phone)
+    assert any(c.startswith("lang=en;") for c in response.headers.getlist("Set-Cookie"))
+    assert '<html lang="en">' in other.get("/").get_data(as_text=True)
+
+    client.post("/language", data={"lang": "zh_CN"})
+    db.session.refresh(user)
+    assert user.locale == "zh_CN"
+    assert '<html lang="zh-CN">' in client.get("/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("lang", ["fr", "", "zh_CN'><script>", "EN"])
+def test_unknown_language_is_ignored(client, auth, world, lang):
+    auth.login(world.a.owner)
+
+    response = client.post("/language", data={"lang": lang})
+
+    assert response.status_code == 302
+    assert not any(c.startswith("lang=") for c in response.headers.getlist("Set-Cookie"))
+    db.session.refresh(world.a.owner)
+    assert world.a.owner.locale is None
+    assert '<html lang="zh-CN">' in client.get("/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("target", EVIL_TARGETS)
+def test_language_switch_never_redirects_off_site(client, target):
+    response = client.post("/language", data={"lang": "en", "next": target})
+    assert response.status_code == 302 and response.location == "/"
+
+
+def test_language_switch_is_post_only(client):
+    assert client.get("/language?lang=en").status_code == 405
+
+
+# --- error pages -----------------------------------------------------------------------------------
+
+
+def assert_friendly_error(response, code: int) -> None:
+    assert response.status_code == code
+    body = text(response)
+    assert '<section class="card error-page">' in body
+    assert in_zh(ERROR_TITLES[code]) in body
+    assert in_zh(ERROR_MESSAGES[code]) in body
+    assert zh("Back to the home page") in body
+    for leak in ("Traceback", "werkzeug", "File \"", "sqlalchemy"):
+        assert leak not in body
+
+
+def test_unknown_page_is_a_friendly_404(client):
+    assert_friendly_error(client.get("/no/such/page"), 404)
+
+
+def test_forbidden_page_is_a_friendly_403(client, auth, world):
+    auth.login(world.a.officer)
+    assert_friendly_error(client.get(f"/alliances/{world.a.alliance.id}/invite"), 403)
+
+
+def test_wrong_method_is_a_friendly_405(client):
+    assert_friendly_error(client.get("/logout"), 405)
+
+
+def test_unexpected_error_is_a_friendly_500_without_details(app, client):
+    def broken():
+        raise RuntimeError("secret internals: postgres password is hunter2")
+
+    app.add_url_rule("/broken-for-test", "broken_for_test", broken)
+
+    response = client.get("/broken-for-test")
+
+    assert_friendly_error(response, 500)
+    assert "hunter2" not in text(response)
+
+
+def test_errors_are_json_for_api_clients(client):
+    response = client.get("/no/such/page", headers={"Accept": "application/json"})
+    assert response.status_code == 404
+    assert response.is_json and set(response.get_json()) == {"error", "message"}
