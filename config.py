@@ -24,8 +24,11 @@ def _bool(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - the development default, refused in production
+
+
 class Config:
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
     SQLALCHEMY_DATABASE_URI = os.environ.get(
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'merchant_alliance.sqlite3'}"
     )
@@ -116,7 +119,7 @@ class ProductionConfig(Config):
     def check(cls) -> None:
         problems = []
         secret = os.environ.get("SECRET_KEY", "")
-        if len(secret) < 32 or secret == Config.SECRET_KEY:
+        if len(secret) < 32 or secret == DEV_SECRET_KEY:
             problems.append("SECRET_KEY must be set to a random string of at least 32 characters")
         if not os.environ.get("DATABASE_URL"):
             problems.append("DATABASE_URL must be set (e.g. postgresql+psycopg://user:pass@host/db)")

@@ -88,6 +88,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.globals["audit_label"] = audit.action_label
+    app.jinja_env.globals["object_label"] = audit.object_label
     app.jinja_env.globals["photo_url"] = photo_url
     app.jinja_env.globals["state_label"] = lambda value: ProjectState(value).label
     app.jinja_env.filters["money"] = format_fen

@@ -100,9 +100,23 @@ ACTION_LABELS = {
 }
 
 
-def register_labels(labels: dict[str, Any]) -> None:
-    """Domains name their own actions here, so the audit log and timelines read naturally."""
+OBJECT_LABELS: dict[str, Any] = {
+    "user": _l("Account"),
+    "street": _l("Street"),
+    "alliance": _l("Alliance"),
+    "invitation": _l("Invitation"),
+    "shop": _l("Shop"),
+}
+
+
+def register_labels(labels: dict[str, Any], objects: dict[str, Any] | None = None) -> None:
+    """Domains name their own actions (and kinds of object) here, so logs and timelines read naturally."""
     ACTION_LABELS.update(labels)
+    OBJECT_LABELS.update(objects or {})
+
+
+def object_label(object_type: str) -> str:
+    return str(OBJECT_LABELS.get(object_type, object_type))
 
 
 def action_label(action: str) -> str:

@@ -56,6 +56,7 @@ def create_admin(name: str, phone: str, email: str, password: str) -> None:
     from merchant_alliance.accounts.models import Role, User
     from merchant_alliance.accounts.services import (
         check_password_strength,
+        find_user_by_login,
         grant_role,
         hash_password,
         normalize_email,
@@ -67,6 +68,8 @@ def create_admin(name: str, phone: str, email: str, password: str) -> None:
     email_n = normalize_email(email) if email else None
     if not phone_n and not email_n:
         raise click.UsageError("Give a valid --phone or --email")
+    if any(find_user_by_login(login) for login in (phone_n, email_n) if login):
+        raise click.UsageError("An account with this phone or email already exists")
     try:
         check_password_strength(password)
     except DomainError as error:

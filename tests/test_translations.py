@@ -114,8 +114,9 @@ def test_every_entry_is_translated_and_checked(po_path: Path):
             untranslated.append(_show(message))
         if message.fuzzy:
             fuzzy.append(_show(message))
-    assert not untranslated, f"{len(untranslated)} untranslated in {po_path.name}:\n  " + "\n  ".join(untranslated)
-    assert not fuzzy, f"{len(fuzzy)} fuzzy (unchecked) in {po_path.name}:\n  " + "\n  ".join(fuzzy)
+    assert not untranslated and not fuzzy, "\n  ".join([
+        f"{po_path}: {len(untranslated)} untranslated, {len(fuzzy)} fuzzy (not yet checked)",
+        *(f"untranslated: {m}" for m in untranslated), *(f"fuzzy: {m}" for m in fuzzy)])
 
 
 @catalogue_param

@@ -181,11 +181,19 @@ def scope_ids(*, shop: Shop | None = None, alliance: Alliance | None = None,
     return {"alliance_id": None, "street_id": street.id if street else None}
 
 
+SCOPE_MISMATCH = {
+    "shop": _l("This role must be given for exactly one shop."),
+    "alliance": _l("This role must be given for exactly one alliance."),
+    "street": _l("This role must be given for exactly one street."),
+    "platform": _l("The platform administrator role is not given for a shop, alliance or street."),
+}
+
+
 def _check_role_scope(role: Role, **scope: object) -> None:
     """Refuse a scope that does not fit the role: exactly one object of the role's kind (none for admins)."""
     given = [kind for kind, obj in scope.items() if obj is not None]
     if given != ([] if role.scope == "platform" else [role.scope]):
-        raise DomainError(_l("This role must be given for exactly one %(scope)s."), scope=role.scope)
+        raise DomainError(SCOPE_MISMATCH[role.scope])
 
 
 def grant_role(user: User, role: Role, *, shop: Shop | None = None, alliance: Alliance | None = None,

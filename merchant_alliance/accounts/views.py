@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -32,6 +32,12 @@ def _login_key() -> str:
     return f"{request.remote_addr}|{key}"
 
 
+def _remember_language(response: Response, code: str) -> None:
+    # Secure like the session cookie: over HTTPS only in production.
+    response.set_cookie(LANG_COOKIE, code, max_age=365 * 86400, samesite="Lax", httponly=True,
+                        secure=current_app.config["SESSION_COOKIE_SECURE"])
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_FAILURE_LIMIT"], key_func=_login_key, methods=["POST"],
                deduct_when=lambda response: bool(g.get("login_failed")))
@@ -48,7 +54,7 @@ def login():
             login_user(user, remember=form.remember.data)
             response = redirect(safe_next(request.args.get("next")))
             if user.locale:
-                response.set_cookie(LANG_COOKIE, user.locale, max_age=365 * 86400, samesite="Lax", httponly=True)
+                _remember_language(response, user.locale)
             return response
     return render_template("accounts/login.html", form=form)
 
@@ -158,7 +164,7 @@ def set_language():
         if current_user.is_authenticated:
             services.set_locale(current_user, code)
         response = redirect(target)
-        response.set_cookie(LANG_COOKIE, code, max_age=365 * 86400, samesite="Lax", httponly=True)
+        _remember_language(response, code)
         return response
     return redirect(target)
 

@@ -24,15 +24,18 @@ def notify(user_ids: Iterable[int], message: str, link: str = "", **params: Any)
     return notes
 
 
+TRANSLATABLE = "msgid"  # the key marking a param that is itself a message to translate
+
+
 def translatable(msgid: str) -> dict[str, str]:
     """A notification param that is itself a msgid (marked with `N_()`), translated when shown."""
-    return {"msgid": msgid}
+    return {TRANSLATABLE: msgid}
 
 
 def render_message(note: Notification) -> str:
     """The notification's text in the current reader's language."""
     params = {
-        key: gettext(value["msgid"]) if isinstance(value, dict) and "msgid" in value else value
+        key: gettext(value[TRANSLATABLE]) if isinstance(value, dict) and TRANSLATABLE in value else value
         for key, value in note.params.items()
     }
     return gettext(note.message, **params)

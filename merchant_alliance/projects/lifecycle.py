@@ -179,7 +179,7 @@ audit.register_labels({
     "project.reject": _l("rejected the design"),
     "project.withdraw": _l("withdrew the proposal"),
     "guidelines_updated": _l("Design guidelines changed"),
-})
+}, objects={"project": _l("Renovation project"), "designguideline": _l("Design guidelines")})
 
 
 # --- the projects domain's own guards ---------------------------------------------------------

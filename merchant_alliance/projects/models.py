@@ -152,6 +152,7 @@ class Comment(db.Model):
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    project: Mapped[Project] = relationship()
     author: Mapped[User] = relationship()
     photos = relationship("Photo", secondary=comment_photos, order_by="Photo.id")
 

@@ -68,11 +68,16 @@ def propose_renovation(actor: User, signboard: Signboard, title: str, descriptio
 
 def add_design_version(actor: User, project: Project, specs: dict[str, Any], *,
                        mockups: Sequence[FileStorage] = (), current: Sequence[FileStorage] = ()) -> DesignVersion:
-    """Add the next design version with its mock-ups and photos of the sign as it is now."""
+    """Add the next design version with its mock-ups and photos of the sign as it is now.
+
+    Without new photos of the sign as it is now, the new version keeps the previous version's: the sign
+    on the wall has not changed, only the design has.
+    """
     if not authz.can(actor, "propose", project):
         raise NotAllowed()
     if project.state not in EDITABLE_STATES:
         raise DomainError(_l("A new version can only be added to a draft or when changes were requested."))
+    previous = project.latest_version
     specs = {k: specs.get(k) for k in SPEC_FIELDS if k in specs}
     check_dimensions(specs)
     number = (db.session.scalar(select(func.max(DesignVersion.number)).where(DesignVersion.project_id == project.id))
@@ -82,6 +87,8 @@ def add_design_version(actor: User, project: Project, specs: dict[str, Any], *,
     db.session.flush()
     for kind, uploads in (("mockup", mockups), ("current", current)):
         photos = save_photos(actor, uploads, alliance=project.alliance, shop=project.shop)
+        if kind == "current" and not photos and previous is not None:
+            photos = list(previous.current_photos)
         if photos:
             db.session.execute(insert(design_version_photos),
                                [{"version_id": version.id, "photo_id": p.id, "kind": kind} for p in photos])

@@ -152,7 +152,11 @@ def compare(project_id: int):
     b = by_number.get(request.args.get("b", type=int) or newest)
     if a is None or b is None:
         abort(404)
+    changed = {name for name in services.SPEC_FIELDS if getattr(a, name) != getattr(b, name)}
+    if a.width_m != b.width_m or a.height_m != b.height_m:
+        changed.add("size")
     return render_template("projects/compare.html", project=project, a=a, b=b, numbers=sorted(by_number),
+                           changed=changed,
                            findings_a=_findings(project, a), findings_b=_findings(project, b))
 
 
@@ -217,10 +221,12 @@ def guidelines(street_id: int):
     street = db.get_or_404(Street, street_id)
     if not authz.can(current_user, "view_guidelines", street):
         abort(404)
-    current = guideline_for(street.id)
     can_edit = authz.can(current_user, "edit_guidelines", street)
+    if request.method == "POST" and not can_edit:
+        abort(403)
+    current = guideline_for(street.id)
     form = GuidelineForm(obj=current)
-    if can_edit and form.validate_on_submit():
+    if form.validate_on_submit():
         try:
             services.update_guidelines(current_user, street, {n: getattr(form, n).data for n in GUIDELINE_FIELDS})
         except DomainError as error:

@@ -308,7 +308,7 @@ FIELD_LABELS = {
 audit.register_labels({
     "signboard_registered": _l("Signboard recorded"),
     "signboard_updated": _l("Signboard changed"),
-})
+}, objects={"signboard": _l("Signboard")})
 SIGNBOARD_FIELDS = ("position", "sign_type", "width_m", "height_m", "projection_m", "clearance_m", "material",
                     "illuminated", "install_year", "condition")
 MAX_METRES = Decimal("50")

@@ -38,9 +38,16 @@ OPENERS = ["JPEG", "PNG", "WEBP", "HEIF"]
 FORMAT_NAMES = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WEBP", "HEIF": "HEIF"}
 
 JPEG_QUALITY = 82
-# Shrink by whole-pixel averaging (Image.reduce) down to twice the target, then resample: nearly the
-# quality of a full Lanczos resize at a fraction of the cost.
-REDUCING_GAP = 2.0
+# The display step (after draft: 2000×1500 → 1600×1200 for a 12 MP photo) is, after decoding, the
+# costliest step. Hamming is a windowed sinc as cheap as bilinear and sharper; bicubic took 60 ms
+# against 38 ms here, which alone would break the 1.5× budget. Pictures that draft did not shrink
+# (PNG, WebP, HEIC) are first reduced by whole-pixel averaging (Image.reduce) to twice the box.
+DISPLAY_RESAMPLE = Image.Resampling.HAMMING
+DISPLAY_REDUCING_GAP = 2.0
+# The thumbnail is a fifth of the display: averaging whole 5×5 blocks (Image.reduce) is exact area
+# sampling, as good as resampling at that size and three times cheaper.
+THUMB_RESAMPLE = Image.Resampling.BICUBIC
+THUMB_REDUCING_GAP = 1.0
 # Phones write the capture time as local wall-clock time, usually without an offset; the platform
 # serves Shanghai streets, so that is the zone assumed when the file does not say.
 CAMERA_TIMEZONE: tzinfo = ZoneInfo("Asia/Shanghai")
@@ -136,10 +143,12 @@ def process_image(
         icc_profile = _rgb_icc_profile(image.info.get("icc_profile"))
 
         display: Image.Image = image
+        if display.mode in ("I", "I;16", "I;16B", "I;16L"):  # 16-bit grey PNG: Pillow would clip, not scale
+            display = display.convert("I").point(lambda value: value / 256).convert("L")
         if display.mode not in ("RGB", "RGBA"):
             display = display.convert("RGBA" if display.has_transparency_data else "RGB")
-        # Resize first, rotate after: turning 2 megapixels costs a sixth of turning 12.
-        display.thumbnail(_box_for(display.size, display_box), reducing_gap=REDUCING_GAP)
+        # Resize first, rotate after: turning the display size is cheaper than turning the decoded picture.
+        display.thumbnail(_box_for(display.size, display_box), DISPLAY_RESAMPLE, reducing_gap=DISPLAY_REDUCING_GAP)
         if orientation in ORIENTATION_TRANSPOSE:
             display = display.transpose(ORIENTATION_TRANSPOSE[orientation])
         if display.mode == "RGBA":
@@ -147,7 +156,7 @@ def process_image(
         display.info = {}  # nothing of the original's metadata may ride along into the new files
 
         thumb = display.copy()
-        thumb.thumbnail(_box_for(thumb.size, thumb_box), reducing_gap=REDUCING_GAP)
+        thumb.thumbnail(_box_for(thumb.size, thumb_box), THUMB_RESAMPLE, reducing_gap=THUMB_REDUCING_GAP)
 
         exif_bytes = _capture_exif(taken_local)
         return ProcessedImage(

@@ -76,6 +76,8 @@
       document.write(xhr.responseText);
       document.close();
       window.history.replaceState(null, "", url);
+      // Open the answer at its top, where its messages are, as a plain form post would.
+      window.scrollTo(0, 0);
     });
     xhr.addEventListener("error", () => {
       progress.hidden = true;

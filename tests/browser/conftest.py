@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask_babel import force_locale, gettext
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Locator, Page, expect
 from werkzeug.serving import make_server
 
 from config import TestingConfig
@@ -165,3 +165,34 @@ class Phone:
 @pytest.fixture
 def phone(page: Page) -> Phone:
     return Phone(page)
+
+
+# --- Photos: made on the spot with Pillow, and checked as the browser shows them -----------------
+
+
+def write_jpeg(path: Path, size: tuple[int, int] = (1200, 900), *, colour: tuple[int, int, int] = (139, 30, 30),
+               noisy: bool = False) -> Path:
+    """A JPEG at `path`. `noisy` makes one that compresses like a phone camera's: 4000×3000 is over 3 MB."""
+    from PIL import Image
+
+    if noisy:
+        width, height = size
+        grain = Image.frombytes("RGB", (width // 4, height // 4), os.urandom((width // 4) * (height // 4) * 3))
+        image = grain.resize(size, Image.Resampling.BILINEAR)
+    else:
+        image = Image.new("RGB", size, colour)
+    image.save(path, "JPEG", quality=85)
+    return path
+
+
+def expect_images_loaded(images: Locator) -> int:
+    """Every <img> in `images` has loaded (lazy ones are scrolled to first); returns how many there are."""
+    count = images.count()
+    for index in range(count):
+        image = images.nth(index)
+        image.scroll_into_view_if_needed()
+        handle = image.element_handle()
+        image.page.wait_for_function("(img) => img.complete", arg=handle)
+        width, src = handle.evaluate("(img) => [img.naturalWidth, img.currentSrc]")
+        assert width > 0, f"{src} did not load"
+    return count

@@ -179,6 +179,22 @@ def test_heic_from_an_iphone_is_accepted():
     assert close_to(colour_at(display, 0.75, 0.75), pictures.YELLOW)
 
 
+def test_an_upright_heic_is_turned_once_not_twice_and_loses_its_metadata():
+    # libheif applies the HEIF's own rotation and pillow_heif then resets the EXIF orientation to 1.
+    source = pictures.quadrants((128, 64))
+    data = pictures.encode(source, "HEIF", quality=90, exif=pictures.phone_exif(orientation=6))
+    assert b"Huawei" in data
+    result = process(data, "IMG_0002.HEIC")
+    expected = ImageOps.exif_transpose(Image.open(io.BytesIO(pictures.jpeg(source,
+                                                                            exif=pictures.phone_exif(orientation=6)))))
+    display = opened(result.display)
+    assert display.size == expected.size == (64, 128)
+    for x, y in ((0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)):
+        assert close_to(colour_at(display, x, y), colour_at(expected, x, y)), (x, y)
+    assert b"Huawei" not in result.display and ExifTags.IFD.GPSInfo not in display.getexif()
+    assert result.taken_at == datetime(2026, 3, 14, 1, 26, 53)
+
+
 def test_a_jpeg_with_extra_pictures_inside_counts_as_jpeg():
     buffer = io.BytesIO()
     pictures.quadrants((200, 100)).save(buffer, "MPO", save_all=True,
@@ -191,6 +207,14 @@ def test_greyscale_and_cmyk_jpegs_come_out_rgb():
     for mode in ("L", "CMYK"):
         result = process(pictures.jpeg(pictures.gradient((100, 80)).convert(mode)))
         assert opened(result.display).mode == "RGB"
+
+
+def test_a_16_bit_grey_png_is_scaled_to_8_bits_not_clipped_white():
+    grey = Image.new("L", (40, 40), 128).convert("I").point(lambda value: value * 256)  # 32768 of 65535
+    data = pictures.encode(grey.convert("I;16"), "PNG")
+    assert Image.open(io.BytesIO(data)).mode.startswith("I")
+    display = opened(process(data, "scan.png").display)
+    assert close_to(colour_at(display, 0.5, 0.5), (128, 128, 128), 4)
 
 
 def test_an_rgb_colour_profile_is_kept_and_a_cmyk_one_is_not():

@@ -202,7 +202,7 @@ def as_user(app):
         client = app.test_client()
         if user is not None:
             AuthActions(client).login(user)
-        return client.get(url, **kwargs)
+        return client.get(url, buffered=True, **kwargs)  # reads the file and closes it
 
     return get
 

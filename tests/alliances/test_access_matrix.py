@@ -1,0 +1,365 @@
+"""Every route, every role, both sides: guessing ids in URLs reveals nothing.
+
+The routes come from `app.url_map`, so a new route fails `test_every_route_is_in_the_matrix` until
+someone decides here who may use it. Side A is the actor's own street, alliance and shop; side B is
+another street entirely, and every name on it carries MARK, which must never appear on a page served
+to anyone but the platform admin.
+
+Expectations for the actor's own side: "ok" (200, or a redirect after a POST that is not to the
+login page), 403 (may see the object but not do this) or 404 (may not even see it). On side B
+every role but the admin gets 404; the admin gets what it gets on side A, except for a person's own
+things (notifications), which are 404 for the admin too.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from PIL import Image
+from sqlalchemy import func, or_, select
+from werkzeug.datastructures import FileStorage
+
+from merchant_alliance.accounts import services as accounts
+from merchant_alliance.accounts.models import Invitation, Membership, Role
+from merchant_alliance.audit import AuditEvent
+from merchant_alliance.extensions import db
+from merchant_alliance.i18n import N_
+from merchant_alliance.notifications.models import Notification
+from merchant_alliance.notifications.services import notify
+from merchant_alliance.projects import services as projects
+from merchant_alliance.projects.models import Project
+from merchant_alliance.shops.models import SignCondition, SignType
+from merchant_alliance.shops.services import register_signboard
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.usefixtures("isolated_requests")
+
+MARK = "乙方机密"
+ROLES = ("admin", "officer", "lead", "treasurer", "contractor", "owner", "nobody")
+OK = "ok"
+
+
+@dataclass(frozen=True)
+class Access:
+    ok: frozenset[str]
+    forbidden: frozenset[str]
+    personal: bool  # a person's own things: nobody else, not even the admin, may reach them
+
+    def own(self, role: str) -> int | str:
+        return OK if role in self.ok else 403 if role in self.forbidden else 404
+
+    def other(self, role: str) -> int | str:
+        return self.own(role) if role == "admin" and not self.personal else 404
+
+
+def access(ok: str = "", forbidden: str = "", personal: bool = False) -> Access:
+    return Access(frozenset(ok.split()), frozenset(forbidden.split()), personal)
+
+
+EVERYONE = "admin officer lead treasurer contractor owner nobody"
+SHOP_VIEWERS = "admin officer lead treasurer owner"  # not the contractor: shops are not their business
+ALLIANCE_MEMBERS = "admin officer lead treasurer contractor owner"
+STAFF = "admin officer lead treasurer"
+LEAD_ONLY = access("admin lead", "officer treasurer contractor owner")
+SHOP_LEAD_ONLY = access("admin lead", "officer treasurer owner")
+PROPOSERS = access("lead owner", "admin officer treasurer")  # the shop's own people and its lead
+
+# Who may use each route that needs a login, on their own side.
+ROUTES: dict[str, Access] = {
+    # a person's own pages
+    "/password": access(EVERYONE, personal=True),
+    "/notifications": access(EVERYONE, personal=True),
+    "/notifications/read-all": access(EVERYONE, personal=True),
+    "/notifications/<int:notification_id>/open": access(EVERYONE, personal=True),
+    "/projects/mine": access(EVERYONE, personal=True),
+    # the platform
+    "/streets": access("admin"),
+    # a street
+    "/streets/<int:street_id>": access("admin officer"),
+    "/streets/<int:street_id>/invite": access("admin officer"),
+    "/streets/<int:street_id>/audit": access("admin officer"),
+    "/streets/<int:street_id>/guidelines": access(ALLIANCE_MEMBERS),
+    # an alliance
+    "/alliances/<int:alliance_id>": access(ALLIANCE_MEMBERS),
+    "/alliances/<int:alliance_id>/invite": LEAD_ONLY,
+    "/alliances/<int:alliance_id>/audit": access("admin officer lead", "treasurer contractor owner"),
+    "/alliances/<int:alliance_id>/shops": access(STAFF, "contractor owner"),
+    "/alliances/<int:alliance_id>/shops/new": LEAD_ONLY,
+    "/alliances/<int:alliance_id>/shops/import": LEAD_ONLY,
+    "/alliances/<int:alliance_id>/projects": access(STAFF, "contractor owner"),
+    "/invitations/<int:invitation_id>/revoke": access("admin lead"),
+    # a shop and what belongs to it
+    "/shops/<int:shop_id>": access(SHOP_VIEWERS),
+    "/shops/<int:shop_id>/invite": SHOP_LEAD_ONLY,
+    "/shops/<int:shop_id>/edit": SHOP_LEAD_ONLY,
+    "/shops/<int:shop_id>/active": SHOP_LEAD_ONLY,
+    "/shops/<int:shop_id>/members/<int:membership_id>/remove": SHOP_LEAD_ONLY,
+    "/shops/<int:shop_id>/signboards/new": PROPOSERS,
+    "/shops/<int:shop_id>/projects/new": PROPOSERS,
+    "/signboards/<int:signboard_id>": access(SHOP_VIEWERS),
+    "/signboards/<int:signboard_id>/edit": PROPOSERS,
+    "/photos/<int:photo_id>/<any(display, thumb):size>": access(SHOP_VIEWERS),
+    "/projects/<int:project_id>": access(SHOP_VIEWERS),
+    "/projects/<int:project_id>/versions/new": PROPOSERS,
+    "/projects/<int:project_id>/versions/<int:number>": access(SHOP_VIEWERS),
+    "/projects/<int:project_id>/compare": access(SHOP_VIEWERS),
+    "/projects/<int:project_id>/actions": access(SHOP_VIEWERS),
+    "/projects/<int:project_id>/comments": access(SHOP_VIEWERS),
+    "/projects/<int:project_id>/timeline": access(SHOP_VIEWERS),
+}
+
+# Routes anyone may open without logging in: what an anonymous visitor gets, per method. Tokens are
+# secrets handed out by email or link, not guessable ids, so here they are made-up ones.
+PUBLIC: dict[str, dict[str, int]] = {
+    "/static/<path:filename>": {"GET": 200},
+    "/": {"GET": 200},
+    "/healthz": {"GET": 200},
+    "/login": {"GET": 200, "POST": 200},
+    "/logout": {"POST": 302},
+    "/password/forgot": {"GET": 200, "POST": 200},
+    "/password/reset/<token>": {"GET": 302, "POST": 302},
+    "/invite/<token>": {"GET": 404, "POST": 404},
+    "/language": {"POST": 302},
+}
+# Public, but each object is checked: a private photo is absent for a visitor (a public one is not).
+CHECKED_FOR_VISITORS = {"/photos/<int:photo_id>/<any(display, thumb):size>": 404}
+
+ARGUMENT = re.compile(r"<(?:[^>]*:)?(\w+)>")
+NOISE = [re.compile(rb'<div class="flashes".*?</div>', re.S),  # a message left over from an earlier page
+         re.compile(rb'name="csrf_token" value="[^"]*"'),  # signed with the current second
+         re.compile(rb"\s+")]
+
+
+def all_rules(app) -> list:
+    return sorted(app.url_map.iter_rules(), key=lambda rule: rule.rule)
+
+
+def methods(rule) -> list[str]:
+    return sorted(rule.methods - {"HEAD", "OPTIONS"}, key=["GET", "POST", "PUT", "PATCH", "DELETE"].index)
+
+
+def url(rule, values: dict[str, Any]) -> str:
+    return ARGUMENT.sub(lambda m: str(values[m.group(1)]), rule.rule)
+
+
+def fetch(client, path: str, method: str):
+    """The response, read and closed (a photo or static file is streamed from an open file)."""
+    response = client.open(path, method=method)
+    response.get_data()
+    response.close()
+    return response
+
+
+def test_every_route_is_in_the_matrix(app):
+    missing = [r.rule for r in all_rules(app) if r.rule not in ROUTES and r.rule not in PUBLIC]
+    assert not missing, f"decide here who may use these routes: {missing}"
+    stale = (set(ROUTES) | set(PUBLIC)) - {r.rule for r in all_rules(app)}
+    assert not stale, f"these routes no longer exist: {stale}"
+
+
+# --- the two sides, furnished with one of everything ----------------------------------------------
+
+
+def small_jpeg(name: str) -> FileStorage:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (139, 30, 30)).save(buffer, "JPEG")
+    buffer.seek(0)
+    return FileStorage(stream=buffer, filename=name, content_type="image/jpeg")
+
+
+def furnish(side, prefix: str) -> dict[str, Any]:
+    """One of each kind of object on a side, by the URL argument that names it."""
+    invitation, _token = accounts.invite(side.lead, Role.TREASURER, alliance=side.alliance, name=f"{prefix}受邀人")
+    signboard = register_signboard(side.owner, side.shop, {
+        "position": f"{prefix}正门上方", "sign_type": SignType.WALL_PARALLEL, "width_m": Decimal("3.00"),
+        "height_m": Decimal("0.80"), "projection_m": Decimal("0.30"), "clearance_m": Decimal("2.80"),
+        "material": "铁皮", "illuminated": False, "install_year": 2009, "condition": SignCondition.WORN,
+    }, [small_jpeg(f"{prefix}.jpg")])
+    project = projects.propose_renovation(side.owner, signboard, f"{prefix}店招翻新")
+    for projection in ("0.30", "0.20"):
+        projects.add_design_version(side.owner, project, {
+            "sign_type": SignType.WALL_PARALLEL, "width_m": Decimal("3.00"), "height_m": Decimal("0.80"),
+            "projection_m": Decimal(projection), "clearance_m": Decimal("2.80"), "materials": "铝板",
+            "estimated_cost_fen": 1_200_000})
+    membership = next(m for m in side.owner.memberships if m.role == Role.SHOP_OWNER)
+    (note,) = notify([side.lead.id], N_("%(name)s commented on “%(title)s”."), name=prefix, title=project.title)
+    db.session.commit()
+    return {
+        "street_id": side.street.id, "alliance_id": side.alliance.id, "shop_id": side.shop.id,
+        "invitation_id": invitation.id, "membership_id": membership.id, "signboard_id": signboard.id,
+        "photo_id": signboard.photos[0].id, "project_id": project.id, "number": 1, "size": "thumb",
+        "notification_id": note.id, "token": "made-up-token", "filename": "css/app.css",
+    }
+
+
+def mark_side_b(world) -> None:
+    b = world.b
+    b.street.name, b.alliance.name = f"{MARK}街道", f"{MARK}商家联盟"
+    b.shop.name, b.other_shop.name = f"{MARK}小店", f"{MARK}另一家店"
+    for role in ("owner", "lead", "treasurer", "officer", "contractor"):
+        getattr(b, role).name = f"{MARK}{role}"
+    db.session.commit()
+
+
+@pytest.fixture
+def sides(world) -> dict[str, dict[str, Any]]:
+    mark_side_b(world)
+    return {"a": furnish(world.a, "甲方"), "b": furnish(world.b, MARK)}
+
+
+def renew(side, values: dict[str, Any]) -> None:
+    """Put back what an allowed POST in the last round may have changed, so each role starts alike."""
+    side.shop.active = True
+    if db.session.get(Membership, values["membership_id"]) is None:
+        values["membership_id"] = accounts.grant_role(side.owner, Role.SHOP_OWNER, shop=side.shop).id
+    if not db.session.get(Invitation, values["invitation_id"]).is_usable:
+        values["invitation_id"] = accounts.invite(side.lead, Role.TREASURER, alliance=side.alliance)[0].id
+    db.session.commit()
+    values["membership_id"] = next(m.id for m in side.owner.memberships if m.role == Role.SHOP_OWNER)
+
+
+def side_b_state(world, b: dict[str, Any]) -> tuple:
+    """What someone from side A must not be able to change on side B."""
+    return (
+        db.session.scalar(select(func.count()).select_from(AuditEvent).where(or_(
+            AuditEvent.alliance_id == b["alliance_id"], AuditEvent.street_id == b["street_id"]))),
+        db.session.scalar(select(func.count()).select_from(Membership).where(Membership.id == b["membership_id"])),
+        db.session.get(Invitation, b["invitation_id"]).status,
+        db.session.get(Notification, b["notification_id"]).read_at,
+        db.session.get(Project, b["project_id"]).state,
+        world.b.shop.active,
+    )
+
+
+def mismatch(response, expected: int | str) -> str | None:
+    """Why `response` is not what was expected, or None."""
+    location = response.location or ""
+    if expected == OK:
+        if response.status_code not in (200, 302) or location.startswith("/login"):
+            return f"got {response.status_code} {location}, expected 200 or a redirect"
+        return None
+    return None if response.status_code == expected else f"got {response.status_code} {location}, expected {expected}"
+
+
+def role_row(app, client, world, sides, role: str) -> list[str]:
+    """What goes wrong for one logged-in role across every route, on both sides."""
+    problems = []
+    actor = {"admin": world.admin, "nobody": world.nobody}.get(role) or getattr(world.a, role)
+    own_note = notify([actor.id], N_("%(name)s commented on “%(title)s”."), name="甲方", title="甲方店招")[0]
+    db.session.commit()
+    own = {**sides["a"], "notification_id": own_note.id}
+    before = side_b_state(world, sides["b"])
+    client.post("/login", data={"login": actor.phone, "password": PASSWORD})
+
+    for rule in all_rules(app):
+        if rule.rule == "/logout":
+            continue  # at the end
+        for method in methods(rule):
+            targets = [(own, ROUTES[rule.rule].own(role) if rule.rule in ROUTES else None)]
+            if rule.rule in ROUTES and rule.arguments - {"token", "filename"}:
+                targets.append((sides["b"], ROUTES[rule.rule].other(role)))
+            for values, expected in targets:
+                path = url(rule, values)
+                response = fetch(client, path, method)
+                if expected is None:  # a public page: it just has to work
+                    problem = "server error" if response.status_code >= 500 else None
+                else:
+                    problem = mismatch(response, expected)
+                if role != "admin" and MARK.encode() in response.get_data():
+                    problem = (problem or "") + " and shows side B's names"
+                if problem:
+                    problems.append(f"{role:10} {method:4} {path}: {problem}")
+
+    if role != "admin" and side_b_state(world, sides["b"]) != before:
+        problems.append(f"{role}: changed something on side B")
+    if client.post("/logout").status_code != 302 or not client.get("/notifications").location.startswith("/login"):
+        problems.append(f"{role}: could not log out")
+    return problems
+
+
+def anonymous_row(app, client, world, sides) -> list[str]:
+    problems = []
+    private = [name.encode() for name in (world.b.lead.name, world.b.owner.name, world.b.shop.name)]
+    for rule in all_rules(app):
+        for values in (sides["a"], sides["b"]):
+            for method in methods(rule):
+                path = url(rule, values)
+                response = fetch(client, path, method)
+                if rule.rule in PUBLIC:
+                    problem = mismatch(response, PUBLIC[rule.rule][method])
+                elif rule.rule in CHECKED_FOR_VISITORS:
+                    problem = mismatch(response, CHECKED_FOR_VISITORS[rule.rule])
+                elif response.status_code != 302 or not response.location.startswith("/login?next="):
+                    problem = f"got {response.status_code} {response.location}, expected a redirect to log in"
+                else:
+                    problem = None
+                body = response.get_data()
+                # The home page names every alliance and street for the public; nothing else does.
+                if any(name in body for name in private) or (rule.rule != "/" and MARK.encode() in body):
+                    problem = (problem or "") + " and shows side B's names"
+                if problem:
+                    problems.append(f"anonymous  {method:4} {path}: {problem}")
+    return problems
+
+
+def essence(response, path: str) -> bytes:
+    """The page without its own path, a CSRF token or a message left over from an earlier page."""
+    body = response.get_data().replace(path.encode(), b"")
+    for noise in NOISE:
+        body = noise.sub(b"", body)
+    return body
+
+
+def ghost_row(app, client, world, sides) -> list[str]:
+    """A lead guessing ids: an object of another alliance looks exactly like one that does not exist."""
+    problems = []
+    ghost = {key: value + 100_000 if isinstance(value, int) and key != "number" else value
+             for key, value in sides["b"].items()}
+    for user in (world.a.lead, world.admin):
+        client.post("/login", data={"login": user.phone, "password": PASSWORD})
+        for rule in all_rules(app):
+            if rule.rule not in ROUTES or not rule.arguments - {"token", "filename"}:
+                continue
+            for method in methods(rule):
+                nowhere = fetch(client, url(rule, ghost), method)
+                if nowhere.status_code != 404:
+                    problems.append(f"{user.name} {method} {url(rule, ghost)}: got {nowhere.status_code}, expected 404")
+                if user is world.admin:
+                    continue
+                elsewhere = fetch(client, url(rule, sides["b"]), method)
+                if essence(elsewhere, url(rule, sides["b"])) != essence(nowhere, url(rule, ghost)):
+                    problems.append(f"lead {method} {rule.rule}: another alliance's object looks different "
+                                    "from a missing one")
+        client.post("/logout")
+    return problems
+
+
+# --- the matrix --------------------------------------------------------------------------------------
+
+
+def test_every_route_with_every_role_on_both_sides(app, client, world, sides):
+    before = side_b_state(world, sides["b"])
+    problems = anonymous_row(app, client, world, sides)
+    assert side_b_state(world, sides["b"]) == before
+
+    for role in ROLES:
+        renew(world.a, sides["a"])
+        renew(world.b, sides["b"])
+        problems += role_row(app, client, world, sides, role)
+
+    problems += ghost_row(app, client, world, sides)
+    assert not problems, "\n".join(["", *problems])
+
+
+def test_a_shop_owner_sees_only_their_own_shop_in_their_alliance(client, auth, world):
+    auth.login(world.a.owner)
+    assert client.get(f"/shops/{world.a.shop.id}").status_code == 200
+    assert client.get(f"/shops/{world.a.other_shop.id}").status_code == 404
+    assert client.get(f"/shops/{world.a.other_shop.id}/signboards/new").status_code == 404
+    assert client.get(f"/alliances/{world.a.alliance.id}").status_code == 200
+    assert client.get(f"/alliances/{world.a.alliance.id}/shops").status_code == 403

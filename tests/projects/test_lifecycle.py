@@ -1,0 +1,278 @@
+"""The project lifecycle: every transition in the table allowed for the right people and refused for every
+other person and state, recorded on the timeline, announced to the people concerned, and guarded."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm.attributes import set_committed_value
+
+from merchant_alliance.audit import AuditEvent, events_for_object
+from merchant_alliance.errors import DomainError, NotAllowed
+from merchant_alliance.extensions import db
+from merchant_alliance.notifications.models import Notification
+from merchant_alliance.notifications.services import render_message
+from merchant_alliance.projects import services
+from merchant_alliance.projects.lifecycle import Attempt, Transition, lifecycle
+from merchant_alliance.projects.models import Project, ProjectState
+from tests.projects.helpers import add_version, count, put_in_state, state_of
+
+pytestmark = pytest.mark.usefixtures("in_request")
+
+S = ProjectState
+# Who may take each kind of action, in the issue's words: the shop's owners or the alliance's leads propose
+# (submit, withdraw); only the leads of the project's own alliance review.
+MAY = {
+    "may_propose": {"owner", "co_owner", "lead", "co_lead"},
+    "may_review": {"lead", "co_lead"},
+}
+# DESIGN.md: "withdrawn: by the shop, before a contract is signed."
+BEFORE_CONTRACT = {S.DRAFT, S.SUBMITTED, S.CHANGES_REQUESTED, S.DESIGN_APPROVED, S.PERMIT_GRANTED,
+                   S.PERMIT_DENIED, S.FUNDED}
+REASON = "出挑超过0.5米，请按街道导则收进。"
+
+
+def allowed(transition: Transition) -> set[str]:
+    rule = transition.who.__name__
+    assert rule in MAY, f"{transition.action} from {transition.source}: say who may do it ({rule}) in MAY"
+    return MAY[rule]
+
+
+def concerned(cast) -> set[int]:
+    """The shop's owners (one of them proposed) and the alliance's leads."""
+    return {cast.owner.id, cast.co_owner.id, cast.lead.id, cast.co_lead.id}
+
+
+def last_event(project: Project) -> AuditEvent | None:
+    return db.session.scalar(events_for_object(project).limit(1))
+
+
+def notified_since(note_id: int) -> set[int]:
+    return set(db.session.scalars(select(Notification.user_id).where(Notification.id > note_id)))
+
+
+def last_note_id() -> int:
+    return db.session.scalar(select(Notification.id).order_by(Notification.id.desc()).limit(1)) or 0
+
+
+def refused(user, project, action, reason="") -> DomainError:
+    with pytest.raises(DomainError) as caught:
+        lifecycle.perform(user, project, action, Attempt(reason=reason))
+    return caught.value
+
+
+# --- the table, person by person and state by state -------------------------------------------------
+
+
+def test_every_transition_is_allowed_for_the_right_people_and_refused_for_everyone_else(proposal, cast):
+    assert lifecycle.rows, "the lifecycle table is empty"
+    people_concerned = concerned(cast)
+    for row in lifecycle.rows:
+        project = proposal(title=f"{row.action} from {row.source}")
+        for name, user in cast.items():
+            put_in_state(project, row.source)
+            events, note = count(AuditEvent), last_note_id()
+            where = f"{name} doing {row.action} from {row.source}"
+            if name in allowed(row):
+                transition = lifecycle.perform(user, project, row.action, Attempt(reason=REASON))
+                assert transition is row, where
+                assert state_of(project) == row.target, where
+                event = last_event(project)
+                assert (event.action, event.actor_id) == (f"project.{row.action}", user.id), where
+                assert (event.details["from"], event.details["to"]) == (row.source.value, row.target.value), where
+                assert event.details["reason"] == REASON, where
+                entry = services.timeline(project)[-1]
+                assert (entry.action, entry.actor.id, entry.details["to"]) == (event.action, user.id,
+                                                                               row.target.value), where
+                assert notified_since(note) == people_concerned - {user.id}, where
+            else:
+                with pytest.raises(NotAllowed):
+                    lifecycle.perform(user, project, row.action, Attempt(reason=REASON))
+                assert state_of(project) == row.source, where
+                assert (count(AuditEvent), last_note_id()) == (events, note), where
+
+
+def test_an_action_not_in_the_table_for_the_state_is_refused_and_changes_nothing(proposal, cast):
+    project = proposal()
+    actions = sorted({t.action for t in lifecycle.rows} | {"launch_rocket"})
+    for state in ProjectState:
+        put_in_state(project, state)
+        for action in actions:
+            if lifecycle.find(state, action) is not None:
+                continue
+            for user in (cast.owner, cast.lead, cast.admin):
+                events, note = count(AuditEvent), last_note_id()
+                error = refused(user, project, action, REASON)
+                where = f"{action} from {state}"
+                assert type(error) is DomainError, where
+                assert str(error) == f"This is not possible while the project is “{state.label}”.", where
+                assert state_of(project) == state, where
+                assert (count(AuditEvent), last_note_id()) == (events, note), where
+
+
+def test_the_buttons_are_exactly_the_rows_each_person_may_take_in_each_state(proposal, cast):
+    project = proposal()
+    for state in ProjectState:
+        put_in_state(project, state)
+        for name, user in cast.items():
+            expected = [t for t in lifecycle.rows if t.source == state and name in allowed(t)]
+            assert lifecycle.actions_for(user, project) == expected, f"{name} in {state}"
+
+
+def test_withdrawing_is_possible_before_a_contract_is_signed_and_never_after(proposal, cast):
+    project = proposal()
+    for state in ProjectState:
+        put_in_state(project, state)
+        if state in BEFORE_CONTRACT:
+            lifecycle.perform(cast.owner, project, "withdraw")
+            assert state_of(project) == S.WITHDRAWN, state
+        else:
+            error = refused(cast.owner, project, "withdraw")
+            assert type(error) is DomainError, state
+            assert state_of(project) == state
+
+
+# --- a proposal's story ---------------------------------------------------------------------------
+
+
+def test_each_move_is_an_audit_event_on_the_timeline_in_order(proposal, cast):
+    project = proposal()
+    lifecycle.perform(cast.owner, project, "submit")
+    lifecycle.perform(cast.lead, project, "request_changes", Attempt(reason=REASON))
+    add_version(project, by=cast.owner, projection_m=Decimal("0.20"))
+    lifecycle.perform(cast.owner, project, "submit")
+    lifecycle.perform(cast.lead, project, "approve_design", Attempt(reason="  "))
+
+    entries = services.timeline(project)
+    assert [(e.action, e.actor.id) for e in entries] == [
+        ("project.create", cast.owner.id),
+        ("project.version_added", cast.owner.id),
+        ("project.submit", cast.owner.id),
+        ("project.request_changes", cast.lead.id),
+        ("project.version_added", cast.owner.id),
+        ("project.submit", cast.owner.id),
+        ("project.approve_design", cast.lead.id),
+    ]
+    moves = [(e.details["from"], e.details["to"], e.details.get("version")) for e in entries if "to" in e.details]
+    assert moves == [("draft", "submitted", 1), ("submitted", "changes_requested", 1),
+                     ("changes_requested", "submitted", 2), ("submitted", "design_approved", 2)]
+    assert entries[3].details["reason"] == REASON
+    assert "reason" not in entries[-1].details  # a blank note is not a reason
+    assert [e.at for e in entries] == sorted(e.at for e in entries)
+    assert [len(e.photos) for e in entries if e.version] == [2, 2]  # each version's mock-up and current photo
+    assert state_of(project) == S.DESIGN_APPROVED
+
+
+def test_the_people_concerned_hear_of_each_move_and_the_one_who_made_it_does_not(proposal, cast):
+    project = proposal(title="面馆招牌更换")
+    note = last_note_id()
+    lifecycle.perform(cast.owner, project, "submit")
+    notes = db.session.scalars(select(Notification).where(Notification.id > note)).all()
+    assert {n.user_id for n in notes} == {cast.co_owner.id, cast.lead.id, cast.co_lead.id}
+    assert all(n.link == f"/projects/{project.id}" for n in notes)
+    assert render_message(notes[0]) == f"{project.shop.name} submitted the design “面馆招牌更换” for review."
+
+    note = last_note_id()
+    lifecycle.perform(cast.lead, project, "request_changes", Attempt(reason=REASON))
+    notes = db.session.scalars(select(Notification).where(Notification.id > note)).all()
+    assert {n.user_id for n in notes} == {cast.owner.id, cast.co_owner.id, cast.co_lead.id}
+    assert render_message(notes[0]) == f"Changes were requested to the design “面馆招牌更换”: {REASON}"
+    outsiders = {cast.treasurer, cast.officer, cast.neighbour, cast.contractor, cast.lead_next_door,
+                 cast.lead_elsewhere, cast.admin, cast.nobody}
+    assert not db.session.scalars(select(Notification).where(
+        Notification.user_id.in_([u.id for u in outsiders]))).all()
+
+
+# --- guards ---------------------------------------------------------------------------------------
+
+
+def test_a_design_without_a_version_a_mock_up_or_a_current_photo_cannot_be_submitted(proposal, cast):
+    incomplete = proposal(title="未完成", versions=0)
+    cases = [
+        (incomplete, "Add a design version before submitting."),
+        (proposal(mockup=False), "Add at least one mock-up of the new design before submitting."),
+        (proposal(current=False), "Add at least one photo of the sign as it is now before submitting."),
+    ]
+    complete_then_not = proposal()
+    add_version(complete_then_not, by=cast.owner, mockup=False)  # the latest version is the one checked
+    cases.append((complete_then_not, "Add at least one mock-up of the new design before submitting."))
+
+    for project, message in cases:
+        events = count(AuditEvent)
+        error = refused(cast.owner, project, "submit")
+        assert (type(error), str(error)) == (DomainError, message)
+        assert lifecycle.refusal(cast.owner, project, "submit", Attempt()) == message
+        assert (state_of(project), count(AuditEvent)) == (S.DRAFT, events)
+
+
+def test_after_changes_are_requested_only_a_new_version_can_be_submitted(proposal, cast):
+    project = proposal()
+    lifecycle.perform(cast.owner, project, "submit")
+    lifecycle.perform(cast.lead, project, "request_changes", Attempt(reason=REASON))
+
+    error = refused(cast.owner, project, "submit")
+    assert str(error) == "Upload a new version that answers the requested changes first."
+    assert state_of(project) == S.CHANGES_REQUESTED
+
+    add_version(project, by=cast.owner, projection_m=Decimal("0.20"))
+    lifecycle.perform(cast.owner, project, "submit")
+    assert state_of(project) == S.SUBMITTED
+
+
+def test_asking_for_changes_or_rejecting_needs_a_reason(proposal, cast):
+    for action, target in (("request_changes", S.CHANGES_REQUESTED), ("reject", S.REJECTED)):
+        project = proposal(title=action)
+        lifecycle.perform(cast.owner, project, "submit")
+        events = count(AuditEvent)
+        for reason in ("", "   \n"):
+            assert str(refused(cast.lead, project, action, reason)) == "Please give a reason.", action
+        assert (state_of(project), count(AuditEvent)) == (S.SUBMITTED, events)
+
+        lifecycle.perform(cast.lead, project, action, Attempt(reason=f"  {REASON}  "))
+        assert state_of(project) == target
+        assert last_event(project).details["reason"] == REASON
+
+
+def test_approving_a_design_that_breaks_a_guideline_needs_a_reason(proposal, cast):
+    project = proposal(width_m=Decimal("6.00"))  # the 6.50 m facade allows 5.85 m
+    lifecycle.perform(cast.owner, project, "submit")
+
+    error = refused(cast.lead, project, "approve_design")
+    assert str(error) == "This design breaks 1 of the street's guidelines. Explain why you approve it anyway."
+    assert state_of(project) == S.SUBMITTED
+
+    lifecycle.perform(cast.lead, project, "approve_design", Attempt(reason="门面两侧为同一店铺，宽度可接受。"))
+    assert state_of(project) == S.DESIGN_APPROVED
+    assert last_event(project).details["reason"] == "门面两侧为同一店铺，宽度可接受。"
+
+
+def test_a_lead_who_proposed_the_design_cannot_approve_it_but_another_lead_can(proposal, cast):
+    project = proposal(by=cast.lead)
+    lifecycle.perform(cast.lead, project, "submit")
+
+    error = refused(cast.lead, project, "approve_design", REASON)
+    assert str(error) == "You proposed this design, so another lead must approve it."
+    assert state_of(project) == S.SUBMITTED
+
+    lifecycle.perform(cast.co_lead, project, "approve_design")
+    assert state_of(project) == S.DESIGN_APPROVED
+
+
+def test_the_same_move_made_twice_or_from_a_stale_page_moves_the_project_once(proposal, cast):
+    project = proposal()
+    lifecycle.perform(cast.owner, project, "submit")
+    events, note = count(AuditEvent), last_note_id()
+
+    error = refused(cast.owner, project, "submit")  # the second click of a double click
+    assert type(error) is DomainError
+    assert str(error) == "This is not possible while the project is “Submitted for review”."
+    assert (state_of(project), count(AuditEvent), last_note_id()) == (S.SUBMITTED, events, note)
+
+    lifecycle.perform(cast.lead, project, "request_changes", Attempt(reason=REASON))
+    set_committed_value(project, "state", S.SUBMITTED)  # what the co-lead's page still shows
+    events, note = count(AuditEvent), last_note_id()
+    error = refused(cast.co_lead, project, "reject", "不符合导则")
+    assert str(error) == "Someone else changed this project a moment ago. Please look again."
+    assert (state_of(project), count(AuditEvent), last_note_id()) == (S.CHANGES_REQUESTED, events, note)

@@ -1,0 +1,116 @@
+"""The flask commands an operator runs: the Yuyuan Road demo and the first platform administrator."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from merchant_alliance.accounts.models import Alliance, Membership, Role, Street, User
+from merchant_alliance.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, SHOP_COUNT
+from merchant_alliance.extensions import db
+from merchant_alliance.shops.models import Shop
+
+STRONG_PASSWORD = "Yuyuan-Admin-2026"
+
+
+def count(model) -> int:
+    db.session.rollback()
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def totals() -> dict[str, int]:
+    return {model.__name__: count(model) for model in (Street, Alliance, Shop, User, Membership)}
+
+
+def test_demo_load_creates_the_yuyuan_road_alliance_once_and_prints_the_logins(runner, client):
+    result = runner.invoke(args=["demo", "load", "--if-empty"])  # as `make run` does on a new database
+
+    assert result.exit_code == 0, result.output
+    assert (count(Street), count(Alliance), count(Shop)) == (1, 1, 91)
+    numbers = db.session.scalars(select(Shop.house_number)).all()
+    assert len(set(numbers)) == 91
+    alliance = db.session.scalar(select(Alliance))
+    assert (alliance.name, alliance.road, alliance.street.name) == ("愚园路商家联盟", "愚园路", "静安寺街道")
+    assert len(DEMO_ACCOUNTS) == len(Role)
+    for account in DEMO_ACCOUNTS:  # one login per role; the other demo users are owners of other shops
+        user = db.session.scalar(select(User).where(User.phone == account.phone))
+        assert user.email == account.email
+        assert account.role in {m.role for m in user.memberships}
+    staff_roles = db.session.scalars(select(Membership.role).where(Membership.role != Role.SHOP_OWNER)).all()
+    assert sorted(staff_roles) == sorted(r for r in Role if r != Role.SHOP_OWNER)
+
+    assert f"password for all: {DEMO_PASSWORD}" in result.output
+    for account in DEMO_ACCOUNTS:
+        assert account.phone in result.output and account.email in result.output
+    lead = next(a for a in DEMO_ACCOUNTS if a.role == Role.ALLIANCE_LEAD)
+    response = client.post("/login", data={"login": lead.phone, "password": DEMO_PASSWORD})
+    assert response.status_code == 302
+    assert client.get(f"/alliances/{alliance.id}/shops").status_code == 200
+
+    before = totals()
+    again = runner.invoke(args=["demo", "load"])
+    assert again.exit_code == 0, again.output
+    assert totals() == before
+    added = re.search(r"Demo data: (.*)", again.output).group(1)
+    assert set(re.findall(r"\+(\d+)", added)) == {"0"}, added
+    assert "password for all" in again.output
+
+    assert "demo data not loaded" in runner.invoke(args=["demo", "load", "--if-empty"]).output
+    assert totals() == before
+
+
+def test_demo_load_if_empty_leaves_a_database_with_users_alone(runner, world):
+    before = totals()
+    result = runner.invoke(args=["demo", "load", "--if-empty"])
+    assert result.exit_code == 0, result.output
+    assert "Database already has users; demo data not loaded." in result.output
+    assert totals() == before
+
+
+def test_create_admin_creates_a_platform_administrator_who_can_log_in(runner, client):
+    result = runner.invoke(args=["create-admin", "--name", "管理员", "--phone", "139 0000 0000",
+                                 "--email", "Admin@Yuyuan.example", "--password", STRONG_PASSWORD])
+
+    assert result.exit_code == 0, result.output
+    assert "Platform administrator 管理员 created." in result.output
+    admin = db.session.scalar(select(User))
+    assert (admin.phone, admin.email) == ("13900000000", "admin@yuyuan.example")
+    assert admin.is_platform_admin
+    assert client.post("/login", data={"login": "13900000000", "password": STRONG_PASSWORD}).status_code == 302
+    assert client.get("/streets").status_code == 200
+
+
+def test_create_admin_with_an_email_only(runner):
+    result = runner.invoke(args=["create-admin", "--name", "管理员", "--email", "admin@yuyuan.example",
+                                 "--password", STRONG_PASSWORD])
+    assert result.exit_code == 0, result.output
+    assert db.session.scalar(select(User.email)) == "admin@yuyuan.example"
+
+
+@pytest.mark.parametrize("args, message", [
+    pytest.param(["--phone", "13900000000", "--password", "short1!"], "8", id="too-short"),
+    pytest.param(["--phone", "13900000000", "--password", "12345678"], "", id="only-digits"),
+    pytest.param(["--phone", "13900000000", "--password", "aaaaaaaaaaaa"], "", id="one-letter"),
+    pytest.param(["--password", STRONG_PASSWORD], "Give a valid --phone or --email", id="no-phone-or-email"),
+    pytest.param(["--phone", "12345", "--password", STRONG_PASSWORD], "Give a valid --phone or --email",
+                 id="bad-phone"),
+    pytest.param(["--email", "not-an-email", "--password", STRONG_PASSWORD], "Give a valid --phone or --email",
+                 id="bad-email"),
+])
+def test_create_admin_refuses_a_weak_password_or_no_way_to_log_in(runner, args, message):
+    result = runner.invoke(args=["create-admin", "--name", "管理员", *args])
+    assert result.exit_code == 2, result.output
+    assert "Error:" in result.output and message in result.output
+    assert count(User) == 0 and count(Membership) == 0
+
+
+def test_create_admin_refuses_a_phone_or_email_that_already_has_an_account(runner, world):
+    before = totals()
+    for option, taken in (("--phone", world.a.lead.phone), ("--email", world.a.lead.email.upper())):
+        result = runner.invoke(args=["create-admin", "--name", "管理员", option, taken, "--password", STRONG_PASSWORD])
+        assert result.exit_code == 2, result.output
+        assert "An account with this phone or email already exists" in result.output
+    assert totals() == before
+    assert not world.a.lead.is_platform_admin

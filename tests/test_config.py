@@ -1,0 +1,177 @@
+"""Configuration from the environment, production's refusals, cookies and security headers."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from config import DEV_SECRET_KEY, ConfigError, ProductionConfig
+from merchant_alliance import create_app
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+ALLOWED_SOURCES = {"'self'", "'none'", "data:", "blob:"}
+
+
+@pytest.fixture
+def production_env(monkeypatch):
+    """What an operator sets for production (the database is never opened by these tests)."""
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", secrets.token_urlsafe(48))
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://alliance:secret@db.internal/alliance")
+
+
+# --- production refuses to start without what it needs ------------------------------------------
+
+
+@pytest.mark.parametrize("secret", [None, "", "short-secret", DEV_SECRET_KEY, "x" * 31])
+def test_production_refuses_to_start_without_a_real_secret_key(production_env, monkeypatch, secret):
+    if secret is None:
+        monkeypatch.delenv("SECRET_KEY")
+    else:
+        monkeypatch.setenv("SECRET_KEY", secret)
+    with pytest.raises(ConfigError, match="SECRET_KEY must be set to a random string of at least 32 characters"):
+        create_app()
+
+
+def test_production_refuses_to_start_without_a_database_url(production_env, monkeypatch):
+    monkeypatch.delenv("DATABASE_URL")
+    with pytest.raises(ConfigError, match=r"DATABASE_URL must be set \(e\.g\. postgresql\+psycopg://"):
+        create_app("production")
+
+
+def test_production_names_every_missing_setting_at_once(production_env, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY")
+    monkeypatch.delenv("DATABASE_URL")
+    with pytest.raises(ConfigError) as refused:
+        create_app()
+    assert "SECRET_KEY" in str(refused.value) and "DATABASE_URL" in str(refused.value)
+
+
+@pytest.mark.parametrize("name", ["staging", "prod", "Production"])
+def test_an_unknown_app_env_is_refused(monkeypatch, name):
+    monkeypatch.setenv("APP_ENV", name)
+    with pytest.raises(ConfigError, match=f"Unknown APP_ENV '{name}'; use one of development, testing, production"):
+        create_app()
+
+
+def test_development_is_the_default(monkeypatch):
+    monkeypatch.delenv("APP_ENV", raising=False)
+    app = create_app()
+    assert not app.testing and not app.debug
+    assert app.config["SESSION_COOKIE_SECURE"] is False
+
+
+# --- production, configured -------------------------------------------------------------------
+
+
+@pytest.fixture
+def production_app(production_env):
+    return create_app(ProductionConfig)
+
+
+def cookie(response, name: str) -> str:
+    [header] = [h for h in response.headers.getlist("Set-Cookie") if h.startswith(f"{name}=")]
+    return header
+
+
+def test_production_session_cookie_is_secure_httponly_and_samesite_lax(production_app):
+    client = production_app.test_client()
+    response = client.get("/login")  # the form's CSRF token starts the session
+    assert response.status_code == 200
+    session = cookie(response, production_app.config["SESSION_COOKIE_NAME"])
+    assert "; Secure" in session
+    assert "; HttpOnly" in session
+    assert "; SameSite=Lax" in session
+    assert production_app.config["REMEMBER_COOKIE_SECURE"] is True
+    assert production_app.config["REMEMBER_COOKIE_HTTPONLY"] is True
+    assert production_app.config["REMEMBER_COOKIE_SAMESITE"] == "Lax"
+    assert production_app.config["WTF_CSRF_ENABLED"] is True
+    assert production_app.config["PREFERRED_URL_SCHEME"] == "https"
+
+
+def test_production_language_cookie_is_secure_too(production_app):
+    client = production_app.test_client()
+    https = "https://localhost"  # the browser sends the Secure session cookie back over HTTPS only
+    page = client.get("/login", base_url=https).get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)[1]
+    response = client.post("/language", base_url=https, headers={"Referer": f"{https}/login"},
+                           data={"lang": "en", "next": "/login", "csrf_token": token})
+    assert response.status_code == 302
+    lang = cookie(response, "lang")
+    assert "; Secure" in lang and "; HttpOnly" in lang and "; SameSite=Lax" in lang
+
+
+def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
+    """Start a fresh interpreter the way gunicorn would, with only the given environment."""
+    clean_env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"), **env}
+    return subprocess.run(  # noqa: S603 - fixed arguments
+        [sys.executable, "-c", code], cwd=PROJECT_DIR, env=clean_env, capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_the_wsgi_entry_point_reads_production_settings_from_the_environment(tmp_path):
+    secret = secrets.token_urlsafe(48)
+    database = f"sqlite:///{tmp_path / 'production.sqlite3'}"
+    result = run_python(
+        "import json, wsgi; c = wsgi.app.config; print(json.dumps({k: c[k] for k in "
+        "('SECRET_KEY', 'SQLALCHEMY_DATABASE_URI', 'SESSION_COOKIE_SECURE', 'DEBUG', 'TESTING')}))",
+        APP_ENV="production", SECRET_KEY=secret, DATABASE_URL=database,
+    )
+    assert result.returncode == 0, result.stderr
+    config = json.loads(result.stdout.strip().splitlines()[-1])
+    assert config == {"SECRET_KEY": secret, "SQLALCHEMY_DATABASE_URI": database, "SESSION_COOKIE_SECURE": True,
+                      "DEBUG": False, "TESTING": False}
+
+
+def test_the_wsgi_entry_point_stops_with_a_clear_message_when_production_is_incomplete():
+    result = run_python("import wsgi", APP_ENV="production")
+    assert result.returncode != 0
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("config.ConfigError: Production configuration incomplete: SECRET_KEY must be set")
+    assert "DATABASE_URL must be set" in last_line
+
+
+# --- security headers --------------------------------------------------------------------------
+
+
+def csp_directives(response) -> dict[str, list[str]]:
+    policy = response.headers["Content-Security-Policy"]
+    directives = {}
+    for part in filter(None, (p.strip() for p in policy.split(";"))):
+        name, *sources = part.split()
+        directives[name] = sources
+    return directives
+
+
+@pytest.mark.parametrize("url", ["/", "/login", "/no-such-page", "/static/css/app.css"])
+def test_every_response_carries_the_security_headers(client, url):
+    with client.get(url) as response:
+        assert response.status_code == (404 if url == "/no-such-page" else 200)
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    directives = csp_directives(response)
+    assert directives["default-src"] == ["'self'"]
+    assert directives["frame-ancestors"] == ["'none'"]
+    assert directives["object-src"] == ["'none'"]
+    for name, sources in directives.items():
+        assert set(sources) <= ALLOWED_SOURCES, f"{name} allows {sources}: no external host, no unsafe-inline"
+
+
+def test_pages_are_not_cached_but_static_files_may_be(client):
+    assert client.get("/login").headers["Cache-Control"] == "no-store"
+    with client.get("/static/css/app.css") as static:
+        assert "no-store" not in static.headers.get("Cache-Control", "")
+
+
+@pytest.mark.parametrize("url", ["/", "/login"])
+def test_pages_load_nothing_from_another_host(client, url):
+    page = client.get(url).get_data(as_text=True)
+    for attribute, target in re.findall(r'\b(src|href|action)="([^"]*)"', page):
+        assert not re.match(r"^(https?:)?//", target), f"{attribute}={target} loads from another host"
