@@ -64,6 +64,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    import merchant_alliance.funds.models  # noqa: F401 - the ledger's tables and append-only guard
     from merchant_alliance.accounts.views import bp as accounts_bp
     from merchant_alliance.alliances.views import bp as alliances_bp
     from merchant_alliance.notifications.views import bp as notifications_bp

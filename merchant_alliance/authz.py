@@ -93,6 +93,8 @@ RULES: dict[tuple[type, str], Rule] = {
     (Alliance, "manage_shops"): lambda u, a: _admin(u) or _lead_of(u, a),
     (Alliance, "invite"): lambda u, a: _admin(u) or _lead_of(u, a),
     (Alliance, "invite_lead"): lambda u, a: _admin(u),
+    # Money: the treasurer records what arrives and what is paid out.
+    (Alliance, "record_money"): lambda u, a: _has(u, Role.TREASURER, alliance_id=a.id),
     (Alliance, "view_audit"): lambda u, a: _admin(u) or _officer_of(u, a.street_id) or _lead_of(u, a),
     # Shops
     (Shop, "view"): lambda u, s: (
@@ -108,6 +110,8 @@ RULES: dict[tuple[type, str], Rule] = {
     (Project, "view"): lambda u, p: can(u, "view", p.shop),
     (Project, "propose"): lambda u, p: _owner_or_lead(u, p.shop),
     (Project, "review"): lambda u, p: _lead_of(u, p.alliance),
+    # Withdrawing is the shop's decision (or whoever proposed on its behalf), not the reviewer's.
+    (Project, "withdraw"): lambda u, p: _has(u, Role.SHOP_OWNER, shop_id=p.shop_id) or p.created_by_id == u.id,
     (Project, "comment"): lambda u, p: can(u, "view", p.shop),
     (Comment, "view"): lambda u, c: can(u, "view", c.project),
     (Street, "edit_guidelines"): lambda u, s: _admin(u) or _officer_of(u, s.id),

@@ -40,6 +40,7 @@ def format_fen(fen: int | None) -> str:
     """¥1,234.56 (negative amounts as -¥1,234.56); an empty string for None."""
     if fen is None:
         return ""
+    fen = int(fen)
     sign = "-" if fen < 0 else ""
     yuan, cents = divmod(abs(fen), 100)
     return f"{sign}¥{yuan:,}.{cents:02d}"

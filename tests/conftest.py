@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
+
 import pytest
 from flask import g
 from flask.testing import FlaskClient
@@ -11,7 +15,7 @@ from config import TestingConfig
 from merchant_alliance import create_app
 from merchant_alliance.extensions import db, limiter
 from tests import factories
-from tests.services import postgres_url
+from tests.services import postgres_url, private_postgres_database
 
 PASSWORD = factories.PASSWORD
 
@@ -23,49 +27,81 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "postgres_only: needs real PostgreSQL behaviour (row locks, concurrency)")
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
         backends = [b.strip() for b in metafunc.config.getoption("--backends").split(",") if b.strip()]
+        if metafunc.definition.get_closest_marker("postgres_only"):
+            backends = ["postgres"]
         metafunc.parametrize("backend", backends, scope="session")
 
 
 @pytest.fixture(scope="session")
-def database_url(backend: str) -> str:
-    return postgres_url() if backend == "postgres" else "sqlite://"
+def database_url(backend: str):
+    """SQLite in memory, or a PostgreSQL database of this test run's own (dropped at the end), so
+    that two runs on one server never see each other's rows."""
+    if backend != "postgres":
+        yield "sqlite://"
+        return
+    with private_postgres_database(postgres_url(), f"merchant_test_{os.getpid()}") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
-def _schema(database_url: str):
-    """Create the schema once per backend; each test then starts from empty tables."""
+def _session_app(database_url: str):
+    """One app per backend for the whole run (building an app costs more than most tests)."""
     app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=database_url)
-    if database_url.startswith("sqlite"):
-        yield None  # in-memory SQLite: each app gets a fresh database
-        return
+    app.test_client_class = IsolatedClient
     with app.app_context():
         db.drop_all()
         with db.engine.begin() as conn:
             conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
         db.create_all()
-        yield None
-        db.session.remove()
+    yield app
+    with app.app_context():
         db.engine.dispose()
+
+
+def _empty_database() -> None:
+    """Start the next test from empty tables, as fast as each backend allows."""
+    if db.engine.dialect.name == "sqlite":
+        db.drop_all()  # in memory: cheap, and the ledger's triggers refuse DELETE
+        db.create_all()
+        return
+    with db.engine.begin() as conn:
+        # The ledger refuses DELETE (append-only trigger); TRUNCATE is not a row change.
+        conn.execute(text("TRUNCATE ledger_entries"))
+        for table in reversed(db.metadata.sorted_tables):
+            if table.name != "ledger_entries":
+                conn.execute(table.delete())
 
 
 @pytest.fixture
-def app(database_url: str, _schema):
-    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=database_url)
+def app(_session_app):
+    """The app, in an app context of this test's own; the database and files are emptied afterwards.
+
+    Tests may change app.config freely: it is put back when the test ends.
+    """
+    app = _session_app
+    saved_config = dict(app.config)
     with app.app_context():
-        if database_url.startswith("sqlite"):
-            db.create_all()
         limiter.reset()
         factories.bind(db.session)
-        yield app
-        db.session.remove()
-        if database_url.startswith("postgresql"):
-            tables = ", ".join(t.name for t in db.metadata.sorted_tables)
-            with db.engine.begin() as conn:
-                conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        db.engine.dispose()
+        app.extensions["mail_outbox"] = []
+        try:
+            yield app
+        finally:
+            db.session.remove()
+            _empty_database()
+    app.config.clear()
+    app.config.update(saved_config)
+    app.test_client_class = IsolatedClient
+    root = Path(app.config["STORAGE_LOCAL_ROOT"])
+    for child in root.iterdir():
+        shutil.rmtree(child) if child.is_dir() else child.unlink()
 
 
 @pytest.fixture
@@ -134,6 +170,5 @@ class IsolatedClient(FlaskClient):
 
 @pytest.fixture
 def isolated_requests(app):
-    """Use with `pytest.mark.usefixtures("isolated_requests")`: `client` then isolates requests."""
-    app.test_client_class = IsolatedClient
+    """Every client isolates its requests now (see IsolatedClient); kept for the tests that ask for it."""
     return app

@@ -6,7 +6,9 @@ so a CI run can never pass by skipping.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 import pytest
 
@@ -33,3 +35,21 @@ def postgres_url() -> str:
 def chromium_path() -> str:
     path = os.environ.get("CHROMIUM_PATH") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
     return require_service("Chromium", path, "run `make test` as root or apt-get install chromium")
+
+
+@contextlib.contextmanager
+def private_postgres_database(server_url: str, name: str) -> Iterator[str]:
+    """Create database `name` on the server of `server_url`, yield its URL, and drop it afterwards."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(server_url)
+    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -164,7 +164,7 @@ lifecycle.add(
     Transition(S.SUBMITTED, "request_changes", S.CHANGES_REQUESTED, may("review"), _l("Ask for changes"),
                needs_reason=True, style="secondary"),
     Transition(S.SUBMITTED, "reject", S.REJECTED, may("review"), _l("Reject"), needs_reason=True, style="danger"),
-    *(Transition(state, "withdraw", S.WITHDRAWN, may("propose"), _l("Withdraw the proposal"), style="danger")
+    *(Transition(state, "withdraw", S.WITHDRAWN, may("withdraw"), _l("Withdraw the proposal"), style="danger")
       for state in BEFORE_CONTRACT),
 )
 

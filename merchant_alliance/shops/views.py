@@ -129,6 +129,9 @@ def remove_member(shop_id: int, membership_id: int):
     shop = db.get_or_404(Shop, shop_id)
     authz.require(current_user, "edit", shop)
     membership = db.get_or_404(Membership, membership_id)
+    elsewhere = db.session.get(Shop, membership.shop_id) if membership.shop_id not in (None, shop.id) else None
+    if membership.shop_id != shop.id and (elsewhere is None or not authz.can(current_user, "view", elsewhere)):
+        abort(404)  # a membership the user may not see looks the same as one that does not exist
     if ConfirmForm().validate_on_submit():
         try:
             services.remove_shop_member(current_user, shop, membership)

@@ -39,7 +39,7 @@ UPLOAD_TIMEOUT = 20_000  # shrinking a 12-megapixel photo in the browser, sendin
 
 
 @pytest.fixture
-def street_shop():
+def street_shop(app):
     """An alliance with one shop (no signboard yet), the shop's owner and the alliance's lead."""
     alliance = factories.AllianceFactory(name="愚园路商家联盟")
     shop = factories.ShopFactory(alliance=alliance, name="愚园咖啡", house_number="1018")

@@ -128,7 +128,7 @@ def saved_guidelines() -> list[tuple]:
                                      DesignGuideline.max_height_m, DesignGuideline.lighting_allowed)).all()
 
 
-def test_the_street_officer_changes_the_guidelines_and_bad_values_save_nothing(app, world, cast):
+def test_only_the_street_officer_changes_the_guidelines_and_bad_values_save_nothing(app, world, cast):
     street = world.a.street
     assert guideline_for(street.id).id is None  # the defaults, until the street office saves its own
     assert guideline_for(street.id).max_width_share == Decimal("0.90")

@@ -77,7 +77,7 @@ def test_a_proposal_needs_a_title_and_a_signboard_has_one_open_proposal_at_a_tim
 # --- design versions ------------------------------------------------------------------------------
 
 
-def test_versions_are_numbered_in_order_and_keep_their_mock_ups_and_current_photos(proposal, cast):
+def test_versions_are_numbered_in_order_keep_their_photos_and_refuse_impossible_sizes(app, proposal, cast):
     project = proposal(versions=0)
     for width in ("5.00", "4.80", "4.60"):
         add_version(project, by=cast.owner, width_m=Decimal(width))
@@ -94,6 +94,15 @@ def test_versions_are_numbered_in_order_and_keep_their_mock_ups_and_current_phot
     numbers = [e.details["version"] for e in db.session.scalars(events_for_object(project))
                if e.action == "project.version_added"]
     assert numbers == [3, 2, 1]
+
+    # Sizes no sign has (a typing mistake) are refused, and nothing is written.
+    before = written(app)
+    for field, value in (("width_m", "0"), ("width_m", "-1"), ("width_m", "500"), ("height_m", "0"),
+                         ("height_m", "50.01"), ("projection_m", "-0.1"), ("projection_m", "500"),
+                         ("clearance_m", "-1"), ("width_m", None)):
+        with pytest.raises(DomainError, match="must be between 0 and 50 metres"):
+            add_version(project, by=cast.owner, **{field: Decimal(value) if value else None})
+        assert written(app) == before, (field, value)
 
 
 def test_a_version_is_added_only_by_the_proposers_to_a_draft_or_after_changes_were_requested(app, proposal, cast):
@@ -117,17 +126,6 @@ def test_a_version_is_added_only_by_the_proposers_to_a_draft_or_after_changes_we
 
     put_in_state(project, S.CHANGES_REQUESTED)
     assert add_version(project, by=cast.lead).number == 2
-
-
-def test_impossible_sizes_are_refused_and_nothing_is_written(app, proposal, cast):
-    project = proposal(versions=0)
-    before = written(app)
-    for field, value in (("width_m", "0"), ("width_m", "-1"), ("width_m", "500"), ("height_m", "0"),
-                         ("height_m", "50.01"), ("projection_m", "-0.1"), ("projection_m", "500"),
-                         ("clearance_m", "-1"), ("width_m", None)):
-        with pytest.raises(DomainError, match="must be between 0 and 50 metres"):
-            add_version(project, by=cast.owner, **{field: Decimal(value) if value else None})
-        assert written(app) == before, (field, value)
 
 
 # --- comments -------------------------------------------------------------------------------------

@@ -124,8 +124,9 @@ def test_a_shop_owner_records_the_sign_proposes_a_renovation_adds_the_design_and
     assert f'href="/projects/{project.id}/versions/new"' not in page  # no new version while under review
 
     lead_page = text_of(client_as(cast.lead).get(f"/projects/{project.id}"))
-    for action in ("approve_design", "request_changes", "reject", "withdraw"):
+    for action in ("approve_design", "request_changes", "reject"):
         assert f'data-action="{action}"' in lead_page
+    assert 'data-action="withdraw"' not in lead_page  # withdrawing is the shop's decision
     assert 'id="reason-request_changes"' in lead_page and 'id="reason-reject"' in lead_page
     treasurer_page = text_of(client_as(cast.treasurer).get(f"/projects/{project.id}"))
     assert "咖啡馆木质新店招" in treasurer_page and "data-action=" not in treasurer_page

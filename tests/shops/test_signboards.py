@@ -30,10 +30,9 @@ def files(*names: str) -> list[tuple[io.BytesIO, str]]:
 
 
 @pytest.fixture
-def people(world):
-    """The world, plus the owner of the alliance's other shop."""
-    world.neighbour = user_with_role(Role.SHOP_OWNER, shop=world.a.other_shop)
-    return world
+def neighbour(world):
+    """The owner of the alliance's other shop."""
+    return user_with_role(Role.SHOP_OWNER, shop=world.a.other_shop)
 
 
 @pytest.fixture
@@ -84,12 +83,11 @@ def test_the_owner_or_a_lead_records_the_sign_with_photos_and_sees_it_on_the_sho
                              .order_by(AuditEvent.id.desc()).limit(1)) == world.a.lead.id
 
 
-def test_nobody_else_may_record_a_sign_and_outsiders_do_not_learn_the_shop_exists(app, people, client_as):
-    world = people
+def test_nobody_else_may_record_a_sign_and_outsiders_do_not_learn_the_shop_exists(app, world, neighbour, client_as):
     url = f"/shops/{world.a.shop.id}/signboards/new"
     before = written(app)
     for user, status in ((world.a.treasurer, 403), (world.a.officer, 403), (world.admin, 403),
-                         (world.neighbour, 404), (world.a.contractor, 404), (world.b.lead, 404),
+                         (neighbour, 404), (world.a.contractor, 404), (world.b.lead, 404),
                          (world.b.officer, 404), (world.nobody, 404)):
         client = client_as(user)
         for response in (client.get(url), client.post(url, content_type="multipart/form-data",
@@ -102,7 +100,7 @@ def test_nobody_else_may_record_a_sign_and_outsiders_do_not_learn_the_shop_exist
     assert written(app) == before
 
     with force_locale("en"):
-        for user in (world.a.treasurer, world.neighbour, world.b.lead):
+        for user in (world.a.treasurer, neighbour, world.b.lead):
             with pytest.raises(NotAllowed):
                 register(world, by=user)
     assert written(app) == before
@@ -146,8 +144,7 @@ def test_impossible_sizes_are_refused_and_a_bad_photo_names_the_file_and_nothing
 # --- correcting it --------------------------------------------------------------------------------
 
 
-def test_the_owner_or_a_lead_corrects_the_sign_and_adds_photos(app, people, client_as):
-    world = people
+def test_the_owner_or_a_lead_corrects_the_sign_and_adds_photos(app, world, neighbour, client_as):
     signboard = register(world)
     url = f"/signboards/{signboard.id}/edit"
     owner = client_as(world.a.owner)
@@ -168,7 +165,7 @@ def test_the_owner_or_a_lead_corrects_the_sign_and_adds_photos(app, people, clie
     assert db.session.get(Signboard, signboard.id).condition == SignCondition.GOOD
 
     before = written(app)
-    for user, status in ((world.a.treasurer, 403), (world.a.officer, 403), (world.neighbour, 404),
+    for user, status in ((world.a.treasurer, 403), (world.a.officer, 403), (neighbour, 404),
                          (world.b.lead, 404), (world.nobody, 404)):
         client = client_as(user)
         assert client.get(url).status_code == status, user
@@ -181,9 +178,8 @@ def test_the_owner_or_a_lead_corrects_the_sign_and_adds_photos(app, people, clie
 # --- seeing it ------------------------------------------------------------------------------------
 
 
-def test_the_sign_and_its_photos_are_seen_by_the_people_who_see_the_shop_and_by_nobody_else(app, people,
+def test_the_sign_and_its_photos_are_seen_by_the_people_who_see_the_shop_and_by_nobody_else(app, world, neighbour,
                                                                                             client_as):
-    world = people
     signboard = register(world, position="侧墙灯箱")
     photo_id = signboard.photos[0].id
     for user in (world.a.owner, world.a.lead, world.a.treasurer, world.a.officer, world.admin):
@@ -192,7 +188,7 @@ def test_the_sign_and_its_photos_are_seen_by_the_people_who_see_the_shop_and_by_
         response = client.get(f"/photos/{photo_id}/display")
         assert (response.status_code, response.mimetype) == (200, "image/jpeg"), user
         response.close()
-    for user in (world.neighbour, world.a.contractor, world.b.lead, world.b.officer, world.nobody, None):
+    for user in (neighbour, world.a.contractor, world.b.lead, world.b.officer, world.nobody, None):
         client = client_as(user)
         response = client.get(f"/signboards/{signboard.id}")
         assert response.status_code == (302 if user is None else 404), user
