@@ -49,7 +49,7 @@ translations-update: dev-venv
 	$(BIN)/flask translate update
 
 bench: dev-venv translations
-	@for script in bench/*.py; do [ -e "$$script" ] && $(BIN)/python "$$script"; done; true
+	@for script in bench/*.py; do PYTHONPATH=. $(BIN)/python "$$script" || exit 1; done
 
 clean:
 	rm -rf $(VENV) instance/test-* .pytest_cache

@@ -120,7 +120,7 @@ class ProductionConfig(Config):
     def check(cls) -> None:
         problems = []
         secret = os.environ.get("SECRET_KEY", "")
-        if len(secret) < 32 or secret == DEV_SECRET_KEY:
+        if len(secret.strip()) < 32 or secret == DEV_SECRET_KEY:
             problems.append("SECRET_KEY must be set to a random string of at least 32 characters")
         if not os.environ.get("DATABASE_URL"):
             problems.append("DATABASE_URL must be set (e.g. postgresql+psycopg://user:pass@host/db)")

@@ -41,6 +41,7 @@ def register_extensions(app: Flask) -> None:
     from merchant_alliance import i18n, storage
     from merchant_alliance.accounts.models import User
     from merchant_alliance.extensions import babel, csrf, db, limiter, login_manager, migrate
+    from merchant_alliance.photos.services import register_session_hooks
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
@@ -50,6 +51,7 @@ def register_extensions(app: Flask) -> None:
     babel.domain_instance = i18n.CatalogueDomain()  # finds translations/zh_CN (see its docstring)
     limiter.init_app(app)
     storage.init_app(app)
+    register_session_hooks()  # deletes stored objects whose transaction did not commit
 
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
@@ -68,12 +70,12 @@ def register_blueprints(app: Flask) -> None:
     from merchant_alliance.accounts.views import bp as accounts_bp
     from merchant_alliance.alliances.views import bp as alliances_bp
     from merchant_alliance.notifications.views import bp as notifications_bp
+    from merchant_alliance.photos.views import bp as photos_bp
     from merchant_alliance.projects.views import bp as projects_bp
     from merchant_alliance.public.views import bp as public_bp
     from merchant_alliance.shops.views import bp as shops_bp
-    from merchant_alliance.storage.views import bp as storage_bp
 
-    for blueprint in (public_bp, accounts_bp, alliances_bp, shops_bp, notifications_bp, storage_bp,
+    for blueprint in (public_bp, accounts_bp, alliances_bp, shops_bp, notifications_bp, photos_bp,
                       projects_bp):
         app.register_blueprint(blueprint)
 
@@ -82,8 +84,8 @@ def register_template_helpers(app: Flask) -> None:
     from merchant_alliance import audit, i18n, navigation
     from merchant_alliance.money import format_fen
     from merchant_alliance.notifications.services import unread_count
+    from merchant_alliance.photos.services import photo_url
     from merchant_alliance.projects.models import ProjectState
-    from merchant_alliance.storage.services import photo_url
 
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.trim_blocks = True

@@ -12,9 +12,9 @@ from typing import Any
 from flask import abort
 
 from merchant_alliance.accounts.models import Alliance, Invitation, Role, Street, User
+from merchant_alliance.photos.models import Photo
 from merchant_alliance.projects.models import Comment, Project
 from merchant_alliance.shops.models import Shop, Signboard
-from merchant_alliance.storage.models import Photo
 
 Rule = Callable[[User, Any], bool]
 

@@ -18,6 +18,7 @@ from tests import factories
 from tests.services import postgres_url, private_postgres_database
 
 PASSWORD = factories.PASSWORD
+pytest_plugins = ["tests.s3_fixtures"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -17,9 +17,9 @@ from merchant_alliance.errors import DomainError, NotAllowed
 from merchant_alliance.extensions import db
 from merchant_alliance.funds.models import EntryKind, Fund, LedgerEntry, PaymentMethod
 from merchant_alliance.money import MAX_FEN, format_fen
+from merchant_alliance.photos.services import save_photos
 from merchant_alliance.projects.models import Project
 from merchant_alliance.shops.models import Shop
-from merchant_alliance.storage.services import save_photos
 from merchant_alliance.timeutil import utcnow
 
 DEFAULT_FUND_NAME = "资金池"

@@ -21,6 +21,7 @@ from merchant_alliance.errors import DomainError, NotAllowed
 from merchant_alliance.extensions import db
 from merchant_alliance.i18n import N_
 from merchant_alliance.notifications.services import notify
+from merchant_alliance.photos.services import save_photos
 from merchant_alliance.projects.guidelines import GUIDELINE_FIELDS, guideline_for
 from merchant_alliance.projects.models import (
     Comment,
@@ -32,7 +33,6 @@ from merchant_alliance.projects.models import (
 )
 from merchant_alliance.shops.models import Shop, Signboard
 from merchant_alliance.shops.services import MAX_METRES, check_dimensions
-from merchant_alliance.storage.services import save_photos
 
 # A shop adds design versions only while the alliance is not looking at one.
 EDITABLE_STATES = (ProjectState.DRAFT, ProjectState.CHANGES_REQUESTED)

@@ -19,8 +19,8 @@ from merchant_alliance.accounts.models import Alliance, Membership, Role, User
 from merchant_alliance.accounts.services import normalize_phone, scope_ids
 from merchant_alliance.errors import DomainError, NotAllowed
 from merchant_alliance.extensions import db
+from merchant_alliance.photos.services import save_photos
 from merchant_alliance.shops.models import Shop, Signboard
-from merchant_alliance.storage.services import save_photos
 
 LANDLINE_RE = re.compile(r"^(0\d{2,3}-?)?\d{7,8}(-\d{1,6})?$")
 LICENCE_RE = re.compile(r"^[0-9A-Z]{15,18}$")
@@ -251,7 +251,10 @@ def preview_import(alliance: Alliance, text: str) -> ImportPreview:
     seen: dict[str, int] = {}
     rows: list[ImportRow] = []
     try:
-        for line, record in enumerate(reader, start=2):
+        last_line = reader.line_num
+        for record in reader:
+            # The line the record starts on, also after a quoted cell that spans lines.
+            line, last_line = last_line + 1, reader.line_num
             if not any(cell.strip() for cell in record):
                 continue
             if len(rows) >= MAX_IMPORT_ROWS:

@@ -54,7 +54,7 @@ def register(alliance_id: int):
     if show != "all":
         query = query.where(Shop.active.is_(show != "inactive"))
     if q:
-        query = query.where(Shop.name.contains(q) | Shop.house_number.contains(q))
+        query = query.where(Shop.name.contains(q, autoescape=True) | Shop.house_number.contains(q, autoescape=True))
     # House numbers sort by their leading number, so 99 comes before 1018.
     rows = db.session.execute(query.order_by(func.length(Shop.house_number), Shop.house_number)).all()
     return render_template(

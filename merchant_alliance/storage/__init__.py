@@ -1,8 +1,6 @@
-"""Photos and files: the storage backends, the image pipeline, the Photo model, saving and serving.
+"""Files: one storage interface with a local and an S3 backend, and the image pipeline.
 
-`backends` and `images` know nothing of the domain; `models`, `services` and `views` know only that a
-photo belongs to an alliance and perhaps a shop. Domains call `services.save_photos` and link to
-`services.photo_url`.
+Knows nothing of the domain; `merchant_alliance.photos` builds the Photo record on top of it.
 """
 
 from __future__ import annotations
@@ -26,9 +24,7 @@ __all__ = ["LocalStorage", "S3Storage", "Storage", "StorageError", "get_storage"
 
 
 def init_app(app: Flask) -> None:
-    """Build the app's storage backend and install the session hooks that delete orphaned objects."""
-    from merchant_alliance.storage.services import register_session_hooks
-
+    """Build the app's storage backend."""
     if app.testing and app.config.get("STORAGE_BACKEND", "local") == "local" \
             and not app.config.get("STORAGE_LOCAL_ROOT"):
         # Tests: a directory of this app's own, removed with the app (or at exit).
@@ -36,4 +32,3 @@ def init_app(app: Flask) -> None:
         weakref.finalize(app, shutil.rmtree, root, ignore_errors=True)
         app.config["STORAGE_LOCAL_ROOT"] = root
     app.extensions["storage"] = storage_from_config(app.config)
-    register_session_hooks()

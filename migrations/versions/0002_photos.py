@@ -1,4 +1,4 @@
-"""photos: uploaded photos (merchant_alliance.storage.models.Photo)
+"""photos: uploaded photos (merchant_alliance.photos.models.Photo)
 
 Revision ID: 0002
 Revises: 0001

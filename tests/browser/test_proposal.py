@@ -21,11 +21,11 @@ from sqlalchemy import func, select
 from merchant_alliance.accounts.models import Role, User
 from merchant_alliance.accounts.services import grant_role
 from merchant_alliance.extensions import db
+from merchant_alliance.photos.models import Photo
 from merchant_alliance.projects import services as project_services
 from merchant_alliance.projects.models import DesignVersion
 from merchant_alliance.shops import services as shop_services
 from merchant_alliance.shops.models import Shop, SignCondition, SignType
-from merchant_alliance.storage.models import Photo
 from tests import factories
 from tests.browser.conftest import Phone, expect_images_loaded, translated, write_jpeg
 

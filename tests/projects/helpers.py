@@ -18,10 +18,10 @@ from merchant_alliance.accounts.models import User
 from merchant_alliance.audit import AuditEvent
 from merchant_alliance.extensions import db
 from merchant_alliance.notifications.models import Notification
+from merchant_alliance.photos.models import Photo
 from merchant_alliance.projects import services
 from merchant_alliance.projects.models import Comment, DesignVersion, Project, ProjectState, design_version_photos
 from merchant_alliance.shops.models import Signboard, SignCondition, SignType, signboard_photos
-from merchant_alliance.storage.models import Photo
 from tests.factories import PASSWORD
 
 # A design that keeps every default guideline on a 6.50 m facade (at most 5.85 m wide, 1.20 m high, …).

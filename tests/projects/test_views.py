@@ -11,11 +11,11 @@ from sqlalchemy import event, select
 
 from merchant_alliance.audit import AuditEvent
 from merchant_alliance.extensions import db
+from merchant_alliance.photos.models import Photo
 from merchant_alliance.projects import services
 from merchant_alliance.projects.lifecycle import Attempt, lifecycle
 from merchant_alliance.projects.models import Comment, DesignVersion, Project, ProjectState
 from merchant_alliance.shops.models import Signboard
-from merchant_alliance.storage.models import Photo
 from tests.projects.helpers import add_version, fresh_jpeg, put_in_state, state_of, text_of, upload, written
 
 S = ProjectState

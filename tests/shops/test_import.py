@@ -397,3 +397,16 @@ def test_only_the_lead_may_import(isolated_requests, app, world):
         assert upload(client, world.a, csv_text().encode()).status_code == status
         assert client.post(import_url(world.a), data={"step": "confirm", "content": csv_text()}).status_code == status
     assert shop_count(world.a.alliance.id) == before
+
+
+def test_errors_point_at_the_line_a_row_starts_on_even_after_a_cell_spanning_lines(app, world):
+    text = '店名,门牌号,联系电话\n"两行\n的店名",1,13800000000\n坏电话的店,2,123\n'
+    preview = services.preview_import(world.a.alliance, text)
+    assert [row.line for row in preview.rows] == [2, 4]
+    assert preview.rows[0].data.ok and "contact_phone" in preview.rows[1].data.errors
+
+
+def test_searching_the_register_for_a_percent_sign_finds_nothing_rather_than_everything(app, client, auth, world):
+    auth.login(world.a.lead)
+    page = client.get(f"/alliances/{world.a.alliance.id}/shops?q=%25").get_data(as_text=True)
+    assert world.a.shop.name not in page

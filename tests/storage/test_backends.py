@@ -23,7 +23,7 @@ from merchant_alliance.storage.backends import (
     get_storage,
     storage_from_config,
 )
-from tests.storage.conftest import S3_ACCESS_KEY, S3_SECRET_KEY
+from tests.s3_fixtures import S3_ACCESS_KEY, S3_SECRET_KEY
 
 KEY = "photos/ab/abcdef/display.jpg"
 BAD_KEYS = ["", "/etc/passwd", "../outside.jpg", "photos/../../outside.jpg", "photos//x.jpg", "photos\\x.jpg",

@@ -9,11 +9,11 @@ from sqlalchemy.orm import joinedload
 
 from merchant_alliance import authz
 from merchant_alliance.extensions import db
+from merchant_alliance.photos.models import Photo
 from merchant_alliance.shops.models import Shop
 from merchant_alliance.storage.backends import LocalStorage, get_storage
-from merchant_alliance.storage.models import Photo
 
-bp = Blueprint("storage", __name__)
+bp = Blueprint("photos", __name__)
 
 # Photos never change under their URL (content-addressed), but they are private: browsers may keep
 # them, shared caches may not.

@@ -12,10 +12,10 @@ from werkzeug.datastructures import FileStorage
 
 from merchant_alliance.errors import DomainError
 from merchant_alliance.extensions import db
+from merchant_alliance.photos.models import Photo, photo_key
+from merchant_alliance.photos.services import NEW_OBJECTS, photo_url, save_photos
 from merchant_alliance.storage.backends import StorageError, get_storage
 from merchant_alliance.storage.images import ImageRejected
-from merchant_alliance.storage.models import Photo, photo_key
-from merchant_alliance.storage.services import NEW_OBJECTS, photo_url, save_photos
 from tests import factories
 from tests.conftest import AuthActions, IsolatedClient
 from tests.storage import pictures

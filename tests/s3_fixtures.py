@@ -1,4 +1,4 @@
-"""Storage fixtures: a real S3 endpoint over HTTP (moto's server), each backend, an app on S3."""
+"""S3 fixtures for any test: a real S3 endpoint over HTTP (moto's server), each backend, an app on S3."""
 
 from __future__ import annotations
 

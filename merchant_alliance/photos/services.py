@@ -23,10 +23,10 @@ from werkzeug.datastructures import FileStorage
 from merchant_alliance.accounts.models import Alliance, User
 from merchant_alliance.errors import DomainError
 from merchant_alliance.extensions import db
+from merchant_alliance.photos.models import PHOTO_SIZES, Photo, photo_key
 from merchant_alliance.shops.models import Shop
 from merchant_alliance.storage.backends import Storage, StorageError, get_storage
 from merchant_alliance.storage.images import TOO_LARGE, ImageRejected, ProcessedImage, process_image
-from merchant_alliance.storage.models import PHOTO_SIZES, Photo, photo_key
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def photo_url(photo: Photo, size: str) -> str:
     """The app's URL for one size of a photo ("display" or "thumb"); it checks access on every request."""
     if size not in PHOTO_SIZES:
         raise ValueError(f"unknown photo size {size!r}")
-    return url_for("storage.photo", photo_id=photo.id, size=size)
+    return url_for("photos.photo", photo_id=photo.id, size=size)
 
 
 def _display_name(filename: str) -> str:
