@@ -66,9 +66,9 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    import merchant_alliance.funds.models  # noqa: F401 - the ledger's tables and append-only guard
     from merchant_alliance.accounts.views import bp as accounts_bp
     from merchant_alliance.alliances.views import bp as alliances_bp
+    from merchant_alliance.funds.views import bp as funds_bp
     from merchant_alliance.notifications.views import bp as notifications_bp
     from merchant_alliance.photos.views import bp as photos_bp
     from merchant_alliance.projects.views import bp as projects_bp
@@ -76,7 +76,7 @@ def register_blueprints(app: Flask) -> None:
     from merchant_alliance.shops.views import bp as shops_bp
 
     for blueprint in (public_bp, accounts_bp, alliances_bp, shops_bp, notifications_bp, photos_bp,
-                      projects_bp):
+                      projects_bp, funds_bp):
         app.register_blueprint(blueprint)
 
 

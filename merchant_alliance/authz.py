@@ -93,8 +93,13 @@ RULES: dict[tuple[type, str], Rule] = {
     (Alliance, "manage_shops"): lambda u, a: _admin(u) or _lead_of(u, a),
     (Alliance, "invite"): lambda u, a: _admin(u) or _lead_of(u, a),
     (Alliance, "invite_lead"): lambda u, a: _admin(u),
-    # Money: the treasurer records what arrives and what is paid out.
+    # Money: the treasurer records what arrives and what is paid out; every member sees the books,
+    # but receipts (and later bank details) only the alliance's staff and the street office.
     (Alliance, "record_money"): lambda u, a: _has(u, Role.TREASURER, alliance_id=a.id),
+    (Alliance, "view_books"): lambda u, a: (
+        _admin(u) or _officer_of(u, a.street_id) or _alliance_staff(u, a) or _owns_shop_in(u, a)
+    ),
+    (Alliance, "view_receipts"): lambda u, a: _admin(u) or _officer_of(u, a.street_id) or _alliance_staff(u, a),
     (Alliance, "view_audit"): lambda u, a: _admin(u) or _officer_of(u, a.street_id) or _lead_of(u, a),
     # Shops
     (Shop, "view"): lambda u, s: (

@@ -39,6 +39,7 @@ def items_for(user: User) -> list[NavItem]:
             add(_("My alliance"), "alliances.alliance", alliance_id=m.alliance_id)
             if m.role != Role.CONTRACTOR:
                 add(_("Renovation projects"), "projects.alliance_projects", alliance_id=m.alliance_id)
+                add(_("Fund"), "funds.overview", alliance_id=m.alliance_id)
                 add(_("Shop register"), "shops.register", alliance_id=m.alliance_id)
         elif m.role == Role.SHOP_OWNER:
             add(_("My shop"), "shops.shop", shop_id=m.shop_id)

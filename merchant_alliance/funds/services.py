@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from werkzeug.datastructures import FileStorage
 
 from merchant_alliance import audit, authz
@@ -187,3 +188,39 @@ def reverse_entry(actor: User, entry: LedgerEntry, reason: str, *, idempotency_k
         db.session.rollback()
         raise
     return reversal
+
+
+# --- reading the books -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EntryFilters:
+    kind: EntryKind | None = None
+    shop_id: int | None = None
+    since: datetime | None = None  # naive UTC, inclusive
+    until: datetime | None = None  # naive UTC, exclusive
+
+
+def entry_rows(fund_id: int, filters: EntryFilters = EntryFilters()):
+    """A select() of the fund's entries as plain rows (what the list shows), newest first."""
+    reversal = aliased(LedgerEntry)
+    query = (
+        select(LedgerEntry.id, LedgerEntry.kind, LedgerEntry.amount_fen, LedgerEntry.occurred_on,
+               LedgerEntry.method, LedgerEntry.reference, LedgerEntry.counterparty, LedgerEntry.purpose,
+               LedgerEntry.receipt_photo_id, LedgerEntry.reverses_id, Shop.name.label("shop_name"),
+               Shop.house_number, User.name.label("entered_by"),
+               exists(select(reversal.id).where(reversal.reverses_id == LedgerEntry.id)).label("is_reversed"))
+        .outerjoin(Shop, LedgerEntry.shop_id == Shop.id)
+        .join(User, LedgerEntry.entered_by_id == User.id)
+        .where(LedgerEntry.fund_id == fund_id)
+        .order_by(LedgerEntry.occurred_on.desc(), LedgerEntry.id.desc())
+    )
+    if filters.kind:
+        query = query.where(LedgerEntry.kind == filters.kind)
+    if filters.shop_id:
+        query = query.where(LedgerEntry.shop_id == filters.shop_id)
+    if filters.since:
+        query = query.where(LedgerEntry.occurred_on >= filters.since)
+    if filters.until:
+        query = query.where(LedgerEntry.occurred_on < filters.until)
+    return query

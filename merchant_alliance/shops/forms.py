@@ -6,6 +6,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, DecimalField, HiddenField, IntegerField, MultipleFileField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from merchant_alliance.photos.forms import PHOTO_ACCEPT
 from merchant_alliance.shops.models import SignCondition, SignType
 from merchant_alliance.shops.services import FIELD_LABELS
 
@@ -32,7 +33,7 @@ class ImportConfirmForm(FlaskForm):
     content = HiddenField()
 
 
-PHOTO_INPUT = {"accept": "image/jpeg,image/png,image/webp,image/heic,image/heif", "multiple": True,
+PHOTO_INPUT = {"accept": PHOTO_ACCEPT, "multiple": True,
                "data-photo-input": True}
 METRES = {"inputmode": "decimal", "step": "0.01"}
 

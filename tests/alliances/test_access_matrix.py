@@ -28,6 +28,8 @@ from merchant_alliance.accounts import services as accounts
 from merchant_alliance.accounts.models import Invitation, Membership, Role
 from merchant_alliance.audit import AuditEvent
 from merchant_alliance.extensions import db
+from merchant_alliance.funds import services as funds
+from merchant_alliance.funds.models import EntryKind, LedgerEntry
 from merchant_alliance.i18n import N_
 from merchant_alliance.notifications.models import Notification
 from merchant_alliance.notifications.services import notify
@@ -69,6 +71,7 @@ EVERYONE = "admin officer lead treasurer contractor owner nobody"
 SHOP_VIEWERS = "admin officer lead treasurer owner"  # not the contractor: shops are not their business
 ALLIANCE_MEMBERS = "admin officer lead treasurer contractor owner"
 STAFF = "admin officer lead treasurer"
+BOOK_READERS = "admin officer lead treasurer owner"
 LEAD_ONLY = access("admin lead", "officer treasurer contractor owner")
 SHOP_LEAD_ONLY = access("admin lead", "officer treasurer owner")
 PROPOSERS = access("lead owner", "admin officer treasurer")  # the shop's own people and its lead
@@ -115,6 +118,11 @@ ROUTES: dict[str, Access] = {
     "/projects/<int:project_id>/actions": access(SHOP_VIEWERS),
     "/projects/<int:project_id>/comments": access(SHOP_VIEWERS),
     "/projects/<int:project_id>/timeline": access(SHOP_VIEWERS),
+    # the alliance's fund: open books for members, money recorded by the treasurer only
+    "/alliances/<int:alliance_id>/fund": access(BOOK_READERS, "contractor"),
+    "/alliances/<int:alliance_id>/fund/entries": access(BOOK_READERS, "contractor"),
+    "/alliances/<int:alliance_id>/fund/record": access("treasurer", "admin officer lead contractor owner"),
+    "/fund/entries/<int:entry_id>/reverse": access("treasurer", "admin officer lead owner"),
 }
 
 # Routes anyone may open without logging in: what an anonymous visitor gets, per method. Tokens are
@@ -193,12 +201,15 @@ def furnish(side, prefix: str) -> dict[str, Any]:
             "estimated_cost_fen": 1_200_000})
     membership = next(m for m in side.owner.memberships if m.role == Role.SHOP_OWNER)
     (note,) = notify([side.lead.id], N_("%(name)s commented on “%(title)s”."), name=prefix, title=project.title)
+    fund = funds.default_fund(side.alliance)
+    entry = funds.record_entry(side.treasurer, fund, EntryKind.CONTRIBUTION, 500_00, shop=side.shop,
+                               purpose=f"{prefix}出资", idempotency_key=f"{prefix}-entry")
     db.session.commit()
     return {
         "street_id": side.street.id, "alliance_id": side.alliance.id, "shop_id": side.shop.id,
         "invitation_id": invitation.id, "membership_id": membership.id, "signboard_id": signboard.id,
         "photo_id": signboard.photos[0].id, "project_id": project.id, "number": 1, "size": "thumb",
-        "notification_id": note.id, "token": "made-up-token", "filename": "css/app.css",
+        "notification_id": note.id, "token": "made-up-token", "filename": "css/app.css", "entry_id": entry.id,
     }
 
 
@@ -237,6 +248,8 @@ def side_b_state(world, b: dict[str, Any]) -> tuple:
         db.session.get(Notification, b["notification_id"]).read_at,
         db.session.get(Project, b["project_id"]).state,
         world.b.shop.active,
+        db.session.scalar(select(func.count()).select_from(LedgerEntry)
+                          .where(LedgerEntry.shop_id == world.b.shop.id)),
     )
 
 

@@ -1,0 +1,3 @@
+"""What a photo upload field accepts (the server checks the real format regardless)."""
+
+PHOTO_ACCEPT = "image/jpeg,image/png,image/webp,image/heic,image/heif"
