@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from flask import g
 from flask.testing import FlaskClient
+from flask_babel import force_locale
 from sqlalchemy import text
 
 from config import TestingConfig
@@ -103,6 +104,18 @@ def app(_session_app):
     root = Path(app.config["STORAGE_LOCAL_ROOT"])
     for child in root.iterdir():
         shutil.rmtree(child) if child.is_dir() else child.unlink()
+
+
+@pytest.fixture(scope="session")
+def _bare_app():
+    return create_app(TestingConfig)
+
+
+@pytest.fixture
+def no_db(_bare_app):
+    """For pure rules: an app context for their messages, in English, and no database."""
+    with _bare_app.app_context(), force_locale("en"):
+        yield
 
 
 @pytest.fixture

@@ -335,15 +335,7 @@ def register_signboard(actor: User, shop: Shop, values: dict[str, Any],
     """Record a sign on the shop's facade as it is now, with photos."""
     if not authz.can(actor, "propose", shop):
         raise NotAllowed()
-    values = {k: values.get(k) for k in SIGNBOARD_FIELDS if k in values}
-    check_dimensions(values)
-    signboard = Signboard(shop=shop, **values)
-    db.session.add(signboard)
-    signboard.photos.extend(save_photos(actor, photos, alliance=shop.alliance, shop=shop))
-    db.session.flush()
-    audit.record(actor, "signboard_registered", signboard, name=signboard.position, **scope_ids(shop=shop))
-    db.session.commit()
-    return signboard
+    return _save_signboard(actor, Signboard(shop=shop), values, photos, "signboard_registered")
 
 
 def update_signboard(actor: User, signboard: Signboard, values: dict[str, Any],
@@ -351,12 +343,20 @@ def update_signboard(actor: User, signboard: Signboard, values: dict[str, Any],
     """Correct a signboard's record or add photos of it."""
     if not authz.can(actor, "edit", signboard):
         raise NotAllowed()
+    return _save_signboard(actor, signboard, values, photos, "signboard_updated")
+
+
+def _save_signboard(actor: User, signboard: Signboard, values: dict[str, Any], photos: Sequence[FileStorage],
+                    action: str) -> Signboard:
     values = {k: values.get(k) for k in SIGNBOARD_FIELDS if k in values}
     check_dimensions(values)
     for key, value in values.items():
         setattr(signboard, key, value)
-    signboard.photos.extend(save_photos(actor, photos, alliance=signboard.shop.alliance, shop=signboard.shop))
-    audit.record(actor, "signboard_updated", signboard, name=signboard.position, **scope_ids(shop=signboard.shop))
+    db.session.add(signboard)  # a new one joins the session only once it is complete
+    shop = signboard.shop
+    signboard.photos.extend(save_photos(actor, photos, alliance=shop.alliance, shop=shop))
+    db.session.flush()
+    audit.record(actor, action, signboard, name=signboard.position, **scope_ids(shop=shop))
     db.session.commit()
     return signboard
 

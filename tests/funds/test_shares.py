@@ -5,21 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from flask_babel import force_locale
 from hypothesis import given
 from hypothesis import strategies as st
 
-from config import TestingConfig
-from merchant_alliance import create_app
 from merchant_alliance.errors import DomainError
 from merchant_alliance.funds.shares import ShareRule, Shares, split_budget
 
-
-@pytest.fixture(scope="module", autouse=True)
-def messages():
-    """Refusals are translatable messages: an app context (no database) to render them."""
-    with create_app(TestingConfig).app_context(), force_locale("en"):
-        yield
+pytestmark = pytest.mark.usefixtures("no_db")  # refusals are translatable messages
 
 
 def test_the_default_rule_fund_pays_thirty_percent_up_to_a_cap():

@@ -7,13 +7,14 @@ import re
 
 import pytest
 from PIL import Image
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 
 from merchant_alliance.extensions import db
 from merchant_alliance.funds import services
 from merchant_alliance.funds.models import EntryKind, LedgerEntry
 from merchant_alliance.photos.models import Photo
+from tests.helpers import counted_queries
 
 
 def entry_count() -> int:
@@ -112,14 +113,9 @@ def test_the_entry_list_issues_as_many_queries_for_many_entries_as_for_few(app, 
     url = f"/alliances/{world.a.alliance.id}/fund/entries"
 
     def queries() -> int:
-        seen = []
-        listener = lambda *args: seen.append(1)  # noqa: E731
-        event.listen(db.engine, "before_cursor_execute", listener)
-        try:
+        with counted_queries() as statements:
             assert client.get(url).status_code == 200
-        finally:
-            event.remove(db.engine, "before_cursor_execute", listener)
-        return len(seen)
+        return len(statements)
 
     services.record_entry(world.a.treasurer, fund, EntryKind.CONTRIBUTION, 100, shop=world.a.shop,
                           idempotency_key="q0")

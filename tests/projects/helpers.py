@@ -22,7 +22,7 @@ from merchant_alliance.photos.models import Photo
 from merchant_alliance.projects import services
 from merchant_alliance.projects.models import Comment, DesignVersion, Project, ProjectState, design_version_photos
 from merchant_alliance.shops.models import Signboard, SignCondition, SignType, signboard_photos
-from tests.factories import PASSWORD
+from tests.helpers import browser_for
 
 # A design that keeps every default guideline on a 6.50 m facade (at most 5.85 m wide, 1.20 m high, …).
 DESIGN: dict[str, Any] = {
@@ -108,9 +108,4 @@ def add_version(project: Project, *, by: User, mockup: bool = True, current: boo
 
 def login(app, user: User | None):
     """A browser of one's own, reading English, logged in as `user` (anonymous for None)."""
-    client = app.test_client()
-    client.set_cookie("lang", "en")
-    if user is not None:
-        response = client.post("/login", data={"login": user.phone, "password": PASSWORD})
-        assert response.status_code == 302, "login failed"
-    return client
+    return browser_for(app, user)

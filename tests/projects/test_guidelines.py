@@ -10,8 +10,6 @@ import pytest
 from flask_babel import force_locale
 from sqlalchemy import select
 
-from config import TestingConfig
-from merchant_alliance import create_app
 from merchant_alliance.audit import AuditEvent
 from merchant_alliance.errors import DomainError, NotAllowed
 from merchant_alliance.extensions import db
@@ -36,16 +34,6 @@ def sign(**changes) -> SimpleNamespace:
     return SimpleNamespace(**(values | {k: Decimal(v) if k.endswith("_m") and v else v for k, v in changes.items()}))
 
 
-@pytest.fixture(scope="module")
-def bare_app():
-    return create_app(TestingConfig)
-
-
-@pytest.fixture
-def no_db(bare_app):
-    """The checks are pure: an app context for the messages, in English, and no database."""
-    with bare_app.app_context(), force_locale("en"):
-        yield
 
 
 def statuses(spec, facade=FACADE, **rules) -> dict[str, str]:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import io
 import re
-from contextlib import contextmanager
 from decimal import Decimal
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from merchant_alliance.audit import AuditEvent
 from merchant_alliance.extensions import db
@@ -16,6 +15,7 @@ from merchant_alliance.projects import services
 from merchant_alliance.projects.lifecycle import Attempt, lifecycle
 from merchant_alliance.projects.models import Comment, DesignVersion, Project, ProjectState
 from merchant_alliance.shops.models import Signboard
+from tests.helpers import counted_queries
 from tests.projects.helpers import add_version, fresh_jpeg, put_in_state, state_of, text_of, upload, written
 
 S = ProjectState
@@ -57,18 +57,6 @@ def assert_in_order(page: str, texts: list[str]) -> None:
         position = found + len(text)
 
 
-@contextmanager
-def counted_queries():
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 # --- a proposal through the forms ------------------------------------------------------------------

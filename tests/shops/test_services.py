@@ -8,8 +8,6 @@ import pytest
 from flask_babel import force_locale
 from sqlalchemy import func, select
 
-from config import TestingConfig
-from merchant_alliance import create_app
 from merchant_alliance.accounts.models import Membership, Role
 from merchant_alliance.audit import AuditEvent
 from merchant_alliance.errors import DomainError, NotAllowed
@@ -35,16 +33,6 @@ def world(world):
         yield world
 
 
-@pytest.fixture(scope="module")
-def bare_app():
-    return create_app(TestingConfig)
-
-
-@pytest.fixture
-def no_db(bare_app):
-    """For the pure checks of one shop's fields: an app context without a database, in English."""
-    with bare_app.app_context(), force_locale("en"):
-        yield
 
 
 def snapshot() -> tuple:

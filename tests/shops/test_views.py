@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from merchant_alliance.accounts.models import Alliance, Membership, Role, User
 from merchant_alliance.accounts.services import grant_role
 from merchant_alliance.audit import AuditEvent
 from merchant_alliance.extensions import db
 from merchant_alliance.shops.models import Shop
-from tests.factories import PASSWORD, ShopFactory, user_with_role
+from tests.factories import ShopFactory, user_with_role
+from tests.helpers import browser_for, counted_queries
 
 FORM = {
     "name": "梧桐咖啡",
@@ -33,12 +33,7 @@ def visitor(isolated_requests, app):
     """
 
     def open_as(user=None):
-        client = app.test_client()
-        client.set_cookie("lang", "en")
-        if user is not None:
-            response = client.post("/login", data={"login": user.phone, "password": PASSWORD})
-            assert response.status_code == 302, "login failed"
-        return client
+        return browser_for(app, user)
 
     return open_as
 
@@ -296,18 +291,6 @@ def test_lead_removes_the_shop_owner_who_then_loses_access(visitor, world):
 # --- queries -----------------------------------------------------------------------------------
 
 
-@contextmanager
-def counted_queries():
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def test_the_register_page_issues_the_same_number_of_queries_for_5_or_60_shops(visitor, world):
