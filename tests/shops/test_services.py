@@ -15,6 +15,7 @@ from merchant_alliance.extensions import db
 from merchant_alliance.shops import services
 from merchant_alliance.shops.models import Shop
 from tests.factories import user_with_role
+from tests.shops.helpers import snapshot
 
 VALID = {
     "name": "梧桐咖啡",
@@ -33,18 +34,6 @@ def world(world):
         yield world
 
 
-
-
-def snapshot() -> tuple:
-    """What a refused action must leave untouched: every shop's values, the memberships and the audit log."""
-    db.session.rollback()
-    shops = db.session.execute(
-        select(Shop.id, Shop.alliance_id, Shop.name, Shop.house_number, Shop.facade_width_m, Shop.business_type,
-               Shop.contact_phone, Shop.licence_number, Shop.active).order_by(Shop.id)
-    ).all()
-    memberships = db.session.execute(select(Membership.id, Membership.user_id, Membership.shop_id)).all()
-    events = db.session.scalar(select(func.count(AuditEvent.id)))
-    return shops, sorted(memberships), events
 
 
 def events(action: str) -> list[AuditEvent]:

@@ -14,6 +14,7 @@ from merchant_alliance.extensions import db
 from merchant_alliance.shops.models import Shop
 from tests.factories import ShopFactory, user_with_role
 from tests.helpers import browser_for, counted_queries
+from tests.shops.helpers import snapshot
 
 FORM = {
     "name": "梧桐咖啡",
@@ -44,17 +45,6 @@ def link_to(shop: Shop) -> str:
 
 def register_url(side) -> str:
     return f"/alliances/{side.alliance.id}/shops"
-
-
-def snapshot() -> tuple:
-    """What a refused request must leave untouched: the shops, the memberships and the audit log."""
-    db.session.rollback()
-    shops = db.session.execute(
-        select(Shop.id, Shop.alliance_id, Shop.name, Shop.house_number, Shop.facade_width_m, Shop.business_type,
-               Shop.contact_phone, Shop.licence_number, Shop.active).order_by(Shop.id)
-    ).all()
-    memberships = db.session.execute(select(Membership.id, Membership.user_id, Membership.shop_id)).all()
-    return shops, sorted(memberships), db.session.scalar(select(func.count(AuditEvent.id)))
 
 
 def stored(shop_id: int) -> Shop:

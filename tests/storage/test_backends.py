@@ -5,16 +5,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from email.message import Message
+from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from config import INSTANCE_DIR, ConfigError, ProductionConfig, TestingConfig
+from config import ConfigError, ProductionConfig, TestingConfig
 from merchant_alliance import create_app
 from merchant_alliance.storage.backends import (
     LocalStorage,
@@ -250,9 +253,13 @@ def test_each_test_app_gets_its_own_file_directory():
 
 
 def test_the_default_root_is_the_instance_folder():
-    if "STORAGE_LOCAL_ROOT" in os.environ:
-        pytest.skip("STORAGE_LOCAL_ROOT is set in this environment")
-    assert ProductionConfig.STORAGE_LOCAL_ROOT == str(INSTANCE_DIR / "files")
+    # Configuration is read at import: ask a fresh interpreter whose environment does not set it.
+    env = {k: v for k, v in os.environ.items() if k not in ("STORAGE_LOCAL_ROOT", "INSTANCE_PATH")}
+    root = subprocess.run(
+        [sys.executable, "-c", "import config; print(config.ProductionConfig.STORAGE_LOCAL_ROOT)"],
+        env=env, cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    assert root == str(Path(__file__).resolve().parents[2] / "instance" / "files")
 
 
 def test_production_refuses_s3_without_a_bucket(monkeypatch):
