@@ -68,6 +68,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from merchant_alliance.accounts.views import bp as accounts_bp
     from merchant_alliance.alliances.views import bp as alliances_bp
+    from merchant_alliance.funds import spending_views  # noqa: F401  (adds its routes to the funds blueprint)
     from merchant_alliance.funds.views import bp as funds_bp
     from merchant_alliance.notifications.views import bp as notifications_bp
     from merchant_alliance.photos.views import bp as photos_bp

@@ -31,6 +31,9 @@ class AuditEvent(db.Model):
     object_id: Mapped[int | None]
     alliance_id: Mapped[int | None] = mapped_column(ForeignKey("alliances.id"), index=True)
     street_id: Mapped[int | None] = mapped_column(ForeignKey("streets.id"), index=True)
+    # Set when the event belongs on a project's timeline without being about the project itself
+    # (an expense request for it, a budget set on it).
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), index=True)
     ip: Mapped[str] = mapped_column(String(45), default="")
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
@@ -44,6 +47,7 @@ def record(
     *,
     alliance_id: int | None = None,
     street_id: int | None = None,
+    project_id: int | None = None,
     **details: Any,
 ) -> AuditEvent:
     """Add an audit event for `actor` doing `action` to `obj` (saved with the caller's commit)."""
@@ -56,6 +60,7 @@ def record(
         object_id=getattr(obj, "id", None),
         alliance_id=alliance_id,
         street_id=street_id,
+        project_id=project_id,
         ip=(request.remote_addr or "") if has_request_context() else "",
         details={k: v for k, v in details.items() if v is not None},
     )
@@ -68,6 +73,16 @@ def events_for_object(obj: Any):
     return (
         select(AuditEvent)
         .where(AuditEvent.object_type == type(obj).__name__.lower(), AuditEvent.object_id == obj.id)
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    )
+
+
+def events_for_project(project: Any):
+    """A select() of the events on a project's timeline: about it, or about something done for it."""
+    about_it = (AuditEvent.object_type == "project") & (AuditEvent.object_id == project.id)
+    return (
+        select(AuditEvent)
+        .where(about_it | (AuditEvent.project_id == project.id))
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
     )
 

@@ -100,6 +100,12 @@ RULES: dict[tuple[type, str], Rule] = {
         _admin(u) or _officer_of(u, a.street_id) or _alliance_staff(u, a) or _owns_shop_in(u, a)
     ),
     (Alliance, "view_receipts"): lambda u, a: _admin(u) or _officer_of(u, a.street_id) or _alliance_staff(u, a),
+    # Spending: staff ask, leads approve (four eyes, checked in funds.expenses), the treasurer pays.
+    (Alliance, "request_expense"): lambda u, a: _alliance_staff(u, a),
+    (Alliance, "approve_expense"): lambda u, a: _lead_of(u, a),
+    (Alliance, "pay_expense"): lambda u, a: _has(u, Role.TREASURER, alliance_id=a.id),
+    (Alliance, "manage_pledges"): lambda u, a: _alliance_staff(u, a),
+    (Alliance, "edit_fund_rules"): lambda u, a: _lead_of(u, a),
     (Alliance, "view_audit"): lambda u, a: _admin(u) or _officer_of(u, a.street_id) or _lead_of(u, a),
     # Shops
     (Shop, "view"): lambda u, s: (
@@ -118,6 +124,7 @@ RULES: dict[tuple[type, str], Rule] = {
     # Withdrawing is the shop's decision (or whoever proposed on its behalf), not the reviewer's.
     (Project, "withdraw"): lambda u, p: _has(u, Role.SHOP_OWNER, shop_id=p.shop_id) or p.created_by_id == u.id,
     (Project, "comment"): lambda u, p: can(u, "view", p.shop),
+    (Project, "manage_budget"): lambda u, p: _lead_of(u, p.alliance),
     (Comment, "view"): lambda u, c: can(u, "view", c.project),
     (Street, "edit_guidelines"): lambda u, s: _admin(u) or _officer_of(u, s.id),
     (Street, "view_guidelines"): lambda u, s: _admin(u) or _officer_of(u, s.id) or _member_on_street(u, s),

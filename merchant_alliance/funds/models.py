@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, event
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Numeric, String, Table, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from merchant_alliance.accounts.models import Alliance, User
 from merchant_alliance.extensions import db, value_enum
+from merchant_alliance.photos.models import Photo
 from merchant_alliance.timeutil import utcnow
 
 
@@ -60,7 +62,26 @@ METHOD_LABELS = {
 }
 
 
+class ShareCover(enum.StrEnum):
+    """What the alliance asks of a shop's own share before its project counts as funded."""
+
+    PLEDGED = "pledged"  # a pledge for the whole share, with a due date, is enough
+    PAID = "paid"  # the share must have arrived in the fund
+
+    @property
+    def label(self) -> str:
+        return str(SHARE_COVER_LABELS[self])
+
+
+SHARE_COVER_LABELS = {
+    ShareCover.PLEDGED: _l("pledged (paid later, by the due date)"),
+    ShareCover.PAID: _l("paid into the fund"),
+}
+
+
 class Fund(db.Model):
+    """A pot of money and the alliance's rules for it (cost-share default, approval threshold)."""
+
     __tablename__ = "funds"
     __table_args__ = (db.UniqueConstraint("alliance_id", "name"),)
 
@@ -69,6 +90,19 @@ class Fund(db.Model):
     name: Mapped[str] = mapped_column(String(100))
     is_default: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The default split of a project budget: the fund pays this percentage, at most the cap.
+    fund_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal(30), server_default="30")
+    fund_cap_fen: Mapped[int | None] = mapped_column(db.BigInteger, default=300_000, server_default="300000")
+    # Expenses above this amount need two different leads' approval; at or below it, one.
+    two_approvals_above_fen: Mapped[int] = mapped_column(db.BigInteger, default=500_000, server_default="500000")
+    shop_share_cover: Mapped[ShareCover] = mapped_column(
+        value_enum(ShareCover, 20), default=ShareCover.PLEDGED, server_default=ShareCover.PLEDGED.value
+    )
+
+    @property
+    def percent_text(self) -> str:
+        """The fund's default percentage as people write it: "30", "12.5"."""
+        return f"{Decimal(self.fund_percent).normalize():f}"
 
     alliance: Mapped[Alliance] = relationship()
 
@@ -94,6 +128,7 @@ class LedgerEntry(db.Model):
     shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id"), index=True)
     project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), index=True)
     receipt_photo_id: Mapped[int | None] = mapped_column(ForeignKey("photos.id"))
+    pledge_id: Mapped[int | None] = mapped_column(ForeignKey("pledges.id"), index=True)  # what this payment settles
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), unique=True)
     # One per submitted form: a double click or a resend records the money once.
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
@@ -102,6 +137,150 @@ class LedgerEntry(db.Model):
 
     fund: Mapped[Fund] = relationship()
     entered_by: Mapped[User] = relationship()
+
+
+class ProjectBudget(db.Model):
+    """What a project costs and who carries it. The three shares always add up to the budget."""
+
+    __tablename__ = "project_budgets"
+    __table_args__ = (
+        CheckConstraint("budget_fen > 0", name="budget_positive"),
+        CheckConstraint("shop_fen >= 0 AND fund_fen >= 0 AND subsidy_fen >= 0", name="shares_not_negative"),
+        CheckConstraint("shop_fen + fund_fen + subsidy_fen = budget_fen", name="shares_add_up"),
+    )
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    fund_id: Mapped[int] = mapped_column(ForeignKey("funds.id"), index=True)
+    budget_fen: Mapped[int] = mapped_column(db.BigInteger)
+    shop_fen: Mapped[int] = mapped_column(db.BigInteger)
+    fund_fen: Mapped[int] = mapped_column(db.BigInteger)
+    subsidy_fen: Mapped[int] = mapped_column(db.BigInteger)
+    subsidy_source: Mapped[str] = mapped_column(String(100), default="")
+    set_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    set_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    fund: Mapped[Fund] = relationship()
+    set_by: Mapped[User] = relationship()
+
+
+class Pledge(db.Model):
+    """What a shop promised to pay, by when. Payments (ledger entries naming the pledge) settle it."""
+
+    __tablename__ = "pledges"
+    __table_args__ = (CheckConstraint("amount_fen > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fund_id: Mapped[int] = mapped_column(ForeignKey("funds.id"), index=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), index=True)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), index=True)
+    amount_fen: Mapped[int] = mapped_column(db.BigInteger)
+    due_on: Mapped[date]
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    cancelled_at: Mapped[datetime | None]
+
+    fund: Mapped[Fund] = relationship()
+    shop = relationship("Shop")
+    project = relationship("Project")
+
+
+class ReservationReason(enum.StrEnum):
+    RESERVE = "reserve"  # the project became funded: its fund share is set aside
+    SPEND = "spend"  # an expense for the project used part of what was set aside
+    RELEASE = "release"  # the project ended: what is left goes back to available
+
+
+class Reservation(db.Model):
+    """A movement of money set aside for a project. Reserved = SUM(amount_fen); available = balance − reserved."""
+
+    __tablename__ = "fund_reservations"
+    __table_args__ = (CheckConstraint("amount_fen <> 0", name="not_zero"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fund_id: Mapped[int] = mapped_column(ForeignKey("funds.id"), index=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    amount_fen: Mapped[int] = mapped_column(db.BigInteger)
+    reason: Mapped[ReservationReason] = mapped_column(value_enum(ReservationReason, 20))
+    ledger_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ExpenseState(enum.StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    PAID = "paid"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        return str(EXPENSE_STATE_LABELS[self])
+
+
+EXPENSE_STATE_LABELS = {
+    ExpenseState.DRAFT: _l("Draft"),
+    ExpenseState.SUBMITTED: _l("Awaiting approval"),
+    ExpenseState.APPROVED: _l("Approved, to be paid"),
+    ExpenseState.PAID: _l("Paid"),
+    ExpenseState.REJECTED: _l("Rejected"),
+    ExpenseState.CANCELLED: _l("Cancelled"),
+}
+
+expense_receipts = Table(
+    "expense_receipts",
+    db.metadata,
+    Column("request_id", ForeignKey("expense_requests.id"), primary_key=True),
+    Column("photo_id", ForeignKey("photos.id"), primary_key=True),
+)
+
+
+class ExpenseRequest(db.Model):
+    """A request to pay money out of the fund: approved by leads, paid by the treasurer."""
+
+    __tablename__ = "expense_requests"
+    __table_args__ = (CheckConstraint("amount_fen > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fund_id: Mapped[int] = mapped_column(ForeignKey("funds.id"), index=True)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), index=True)
+    payee: Mapped[str] = mapped_column(String(100))
+    # Bank name and account: for the treasurer who pays, leads and the street office only.
+    payee_account: Mapped[str] = mapped_column(String(200), default="")
+    amount_fen: Mapped[int] = mapped_column(db.BigInteger)
+    purpose: Mapped[str] = mapped_column(Text)
+    state: Mapped[ExpenseState] = mapped_column(value_enum(ExpenseState, 20), default=ExpenseState.DRAFT, index=True)
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    decision_reason: Mapped[str] = mapped_column(Text, default="")
+    paid_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)  # a double submit asks once
+
+    fund: Mapped[Fund] = relationship()
+    project = relationship("Project")
+    requested_by: Mapped[User] = relationship()
+    receipts: Mapped[list[Photo]] = relationship(secondary=expense_receipts, order_by=Photo.id)
+    approvals: Mapped[list[ExpenseApproval]] = relationship(
+        back_populates="request", order_by="ExpenseApproval.id", cascade="all, delete-orphan"
+    )
+
+
+class ExpenseApproval(db.Model):
+    """One lead's approval. The unique pair is what stops one person approving twice."""
+
+    __tablename__ = "expense_approvals"
+    __table_args__ = (UniqueConstraint("request_id", "approver_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("expense_requests.id"), index=True)
+    approver_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    request: Mapped[ExpenseRequest] = relationship(back_populates="approvals")
+    approver: Mapped[User] = relationship()
 
 
 class AppendOnlyError(RuntimeError):

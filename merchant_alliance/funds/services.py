@@ -16,8 +16,17 @@ from merchant_alliance.accounts.models import Alliance, User
 from merchant_alliance.accounts.services import scope_ids
 from merchant_alliance.errors import DomainError, NotAllowed
 from merchant_alliance.extensions import db
-from merchant_alliance.funds.models import EntryKind, Fund, LedgerEntry, PaymentMethod
+from merchant_alliance.funds.models import (
+    EntryKind,
+    Fund,
+    LedgerEntry,
+    PaymentMethod,
+    Pledge,
+    Reservation,
+    ReservationReason,
+)
 from merchant_alliance.money import MAX_FEN, format_fen
+from merchant_alliance.photos.models import Photo
 from merchant_alliance.photos.services import save_photos
 from merchant_alliance.projects.models import Project
 from merchant_alliance.shops.models import Shop
@@ -36,6 +45,12 @@ class Totals:
     balance_fen: int
     income_fen: int
     spending_fen: int
+    reserved_fen: int = 0  # set aside for funded projects
+
+    @property
+    def available_fen(self) -> int:
+        """What may still be spent on anything else."""
+        return self.balance_fen - self.reserved_fen
 
 
 def default_fund(alliance: Alliance) -> Fund:
@@ -48,26 +63,60 @@ def default_fund(alliance: Alliance) -> Fund:
     return fund
 
 
+def _sum(column, *where) -> int:
+    """SUM(column) as an int (PostgreSQL sums bigints as numeric), 0 when nothing matches."""
+    return int(db.session.scalar(select(func.coalesce(func.sum(column), 0)).where(*where)))
+
+
 def balance_fen(fund_id: int) -> int:
-    """The fund's balance, summed by the database (PostgreSQL sums bigints as numeric: back to int)."""
-    return int(db.session.scalar(
-        select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0)).where(LedgerEntry.fund_id == fund_id)
-    ))
+    """The fund's balance, summed by the database."""
+    return _sum(LedgerEntry.amount_fen, LedgerEntry.fund_id == fund_id)
+
+
+def reserved_fen(fund_id: int, project_id: int | None = None) -> int:
+    """Money set aside for funded projects (for one project, when given)."""
+    where = [Reservation.fund_id == fund_id]
+    if project_id is not None:
+        where.append(Reservation.project_id == project_id)
+    return _sum(Reservation.amount_fen, *where)
+
+
+def available_fen(fund_id: int) -> int:
+    return balance_fen(fund_id) - reserved_fen(fund_id)
+
+
+def spent_on_projects(project_ids: list[int] | None = None, fund_id: int | None = None) -> dict[int, int]:
+    """Expenses paid per project, net of their reversals (one GROUP BY query)."""
+    original = aliased(LedgerEntry)
+    kind = func.coalesce(original.kind, LedgerEntry.kind)  # a reversal counts as the kind it undoes
+    query = (
+        select(LedgerEntry.project_id, func.sum(-LedgerEntry.amount_fen))
+        .outerjoin(original, LedgerEntry.reverses_id == original.id)
+        .where(LedgerEntry.project_id.is_not(None), kind == EntryKind.EXPENSE.value)
+        .group_by(LedgerEntry.project_id)
+    )
+    if project_ids is not None:
+        query = query.where(LedgerEntry.project_id.in_(project_ids))
+    if fund_id is not None:
+        query = query.where(LedgerEntry.fund_id == fund_id)
+    return {project_id: int(spent) for project_id, spent in db.session.execute(query)}
 
 
 def totals(fund_id: int, since: datetime | None = None) -> Totals:
-    """Balance, income and spending (optionally since a moment), in one query."""
+    """Balance, income and spending (optionally since a moment) and what is reserved, in one query."""
     amount = LedgerEntry.amount_fen
     in_window = LedgerEntry.occurred_on >= since if since else True
     income = func.coalesce(func.sum(amount).filter(amount > 0, in_window), 0)
     spending = func.coalesce(func.sum(-amount).filter(amount < 0, in_window), 0)
+    reserved = (select(func.coalesce(func.sum(Reservation.amount_fen), 0))
+                .where(Reservation.fund_id == fund_id).scalar_subquery())
     row = db.session.execute(
-        select(func.coalesce(func.sum(amount), 0), income, spending).where(LedgerEntry.fund_id == fund_id)
+        select(func.coalesce(func.sum(amount), 0), income, spending, reserved).where(LedgerEntry.fund_id == fund_id)
     ).one()
     return Totals(*(int(value) for value in row))
 
 
-def _lock(fund: Fund) -> None:
+def lock(fund: Fund) -> None:
     """Hold the fund for the rest of this transaction, so the balance checked is the balance written to.
 
     PostgreSQL locks the row (SELECT … FOR UPDATE). SQLite has no row locks: the no-op UPDATE takes the
@@ -83,6 +132,16 @@ def _already_recorded(idempotency_key: str) -> LedgerEntry | None:
     return db.session.scalar(select(LedgerEntry).where(LedgerEntry.idempotency_key == idempotency_key))
 
 
+def check_amount(amount_fen: int) -> None:
+    if not isinstance(amount_fen, int) or not (0 < amount_fen <= MAX_FEN):
+        raise DomainError(_l("The amount must be more than zero and at most %(max)s.", max=format_fen(MAX_FEN)))
+
+
+def check_idempotency_key(idempotency_key: str) -> None:
+    if not idempotency_key or len(idempotency_key) > 64:
+        raise DomainError(_l("This form has expired. Please reload the page and try again."))
+
+
 def record_entry(
     actor: User,
     fund: Fund,
@@ -96,6 +155,7 @@ def record_entry(
     purpose: str = "",
     shop: Shop | None = None,
     project: Project | None = None,
+    pledge: Pledge | None = None,
     receipt: FileStorage | None = None,
     occurred_on: datetime | None = None,
 ) -> LedgerEntry:
@@ -104,10 +164,17 @@ def record_entry(
         raise NotAllowed()
     if kind == EntryKind.REVERSAL:
         raise DomainError(_l("Use “reverse” to correct an entry."))
-    if not isinstance(amount_fen, int) or not (0 < amount_fen <= MAX_FEN):
-        raise DomainError(_l("The amount must be more than zero and at most %(max)s.", max=format_fen(MAX_FEN)))
-    if not idempotency_key or len(idempotency_key) > 64:
-        raise DomainError(_l("This form has expired. Please reload the page and try again."))
+    check_amount(amount_fen)
+    check_idempotency_key(idempotency_key)
+    if pledge is not None:
+        if pledge.fund_id != fund.id or pledge.cancelled_at is not None:
+            raise DomainError(_l("That pledge is not open in this fund."))
+        if kind != EntryKind.CONTRIBUTION or (shop is not None and shop.id != pledge.shop_id):
+            raise DomainError(_l("A pledge is settled by a contribution from the shop that pledged."))
+        shop = pledge.shop
+        project = project or pledge.project
+    if kind not in (EntryKind.CONTRIBUTION, EntryKind.REFUND):
+        shop = None  # money from the street office or a sponsor is not a shop's contribution
     if shop is not None and shop.alliance_id != fund.alliance_id:
         raise DomainError(_l("That shop is not in this alliance."))
     if project is not None and project.alliance_id != fund.alliance_id:
@@ -117,25 +184,15 @@ def record_entry(
     existing = _already_recorded(idempotency_key)
     if existing is not None:
         return existing
-    signed = amount_fen if kind.is_income else -amount_fen
     try:
-        _lock(fund)
-        if signed < 0 and balance_fen(fund.id) + signed < 0:
-            raise DomainError(_l("The fund holds %(balance)s; it cannot pay out %(amount)s.",
-                                 balance=format_fen(balance_fen(fund.id)), amount=format_fen(amount_fen)))
-        entry = LedgerEntry(
-            fund=fund, kind=kind, amount_fen=signed, method=method, reference=reference.strip()[:100],
-            counterparty=counterparty.strip()[:100], purpose=purpose.strip(), shop_id=shop.id if shop else None,
-            project_id=project.id if project else None, idempotency_key=idempotency_key, entered_by=actor,
-            occurred_on=occurred_on or utcnow(),
-        )
+        receipt_photo = None
         if receipt is not None and receipt.filename:
-            photos = save_photos(actor, [receipt], alliance=fund.alliance, shop=shop)
-            entry.receipt_photo_id = photos[0].id
-        db.session.add(entry)
-        db.session.flush()
-        audit.record(actor, "fund.entry", entry, kind=str(kind), amount_fen=signed,
-                     **scope_ids(alliance=fund.alliance))
+            receipt_photo = save_photos(actor, [receipt], alliance=fund.alliance, shop=shop)[0]
+        entry = insert_entry(
+            actor, fund, kind, amount_fen, idempotency_key=idempotency_key, method=method, reference=reference,
+            counterparty=counterparty, purpose=purpose, shop=shop, project=project, pledge=pledge,
+            receipt_photo=receipt_photo, occurred_on=occurred_on,
+        )
         db.session.commit()
     except IntegrityError:
         # A second submit of the same form won the race to the unique key: it recorded the money.
@@ -147,6 +204,57 @@ def record_entry(
     except DomainError:
         db.session.rollback()
         raise
+    return entry
+
+
+def insert_entry(
+    actor: User,
+    fund: Fund,
+    kind: EntryKind,
+    amount_fen: int,
+    *,
+    idempotency_key: str,
+    method: PaymentMethod | None = None,
+    reference: str = "",
+    counterparty: str = "",
+    purpose: str = "",
+    shop: Shop | None = None,
+    project: Project | None = None,
+    pledge: Pledge | None = None,
+    receipt_photo: Photo | None = None,
+    occurred_on: datetime | None = None,
+) -> LedgerEntry:
+    """Add one entry inside the caller's transaction, with the fund locked; the caller commits.
+
+    Money going out must fit in what is available; an expense for a funded project may also use the
+    money reserved for that project, and uses it up first.
+    """
+    signed = amount_fen if kind.is_income else -amount_fen
+    lock(fund)
+    project_reserve = reserved_fen(fund.id, project.id) if project is not None and signed < 0 else 0
+    if signed < 0:
+        available = available_fen(fund.id)
+        if amount_fen > available + project_reserve:
+            raise DomainError(_l(
+                "The fund has %(available)s available (money reserved for funded projects is not); "
+                "it cannot pay out %(amount)s.",
+                available=format_fen(available + project_reserve), amount=format_fen(amount_fen)))
+    entry = LedgerEntry(
+        fund=fund, kind=kind, amount_fen=signed, method=method, reference=reference.strip()[:100],
+        counterparty=counterparty.strip()[:100], purpose=purpose.strip(), shop_id=shop.id if shop else None,
+        project_id=project.id if project else None, pledge_id=pledge.id if pledge else None,
+        receipt_photo_id=receipt_photo.id if receipt_photo else None,
+        idempotency_key=idempotency_key, entered_by=actor, occurred_on=occurred_on or utcnow(),
+    )
+    db.session.add(entry)
+    db.session.flush()
+    if project_reserve > 0:
+        db.session.add(Reservation(
+            fund_id=fund.id, project_id=project.id, amount_fen=-min(amount_fen, project_reserve),
+            reason=ReservationReason.SPEND, ledger_entry_id=entry.id, created_by_id=actor.id,
+        ))
+    audit.record(actor, "fund.entry", entry, kind=str(kind), amount_fen=signed,
+                 project_id=project.id if project else None, **scope_ids(alliance=fund.alliance))
     return entry
 
 
@@ -163,20 +271,20 @@ def reverse_entry(actor: User, entry: LedgerEntry, reason: str, *, idempotency_k
     if existing is not None:
         return existing
     try:
-        _lock(fund)
+        lock(fund)
         if db.session.scalar(select(LedgerEntry.id).where(LedgerEntry.reverses_id == entry.id)):
             raise DomainError(_l("This entry has already been reversed."))
-        if -entry.amount_fen < 0 and balance_fen(fund.id) - entry.amount_fen < 0:
-            raise DomainError(_l("Reversing this income would take the fund below zero."))
+        if entry.amount_fen > 0 and available_fen(fund.id) - entry.amount_fen < 0:
+            raise DomainError(_l("Reversing this income would take the money available below zero."))
         reversal = LedgerEntry(
             fund=fund, kind=EntryKind.REVERSAL, amount_fen=-entry.amount_fen, reverses_id=entry.id,
-            purpose=reason.strip(), shop_id=entry.shop_id, project_id=entry.project_id,
+            purpose=reason.strip(), shop_id=entry.shop_id, project_id=entry.project_id, pledge_id=entry.pledge_id,
             counterparty=entry.counterparty, idempotency_key=idempotency_key, entered_by=actor,
         )
         db.session.add(reversal)
         db.session.flush()
         audit.record(actor, "fund.reversal", reversal, reverses=entry.id, reason=reason.strip(),
-                     **scope_ids(alliance=fund.alliance))
+                     project_id=entry.project_id, **scope_ids(alliance=fund.alliance))
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -197,6 +305,7 @@ def reverse_entry(actor: User, entry: LedgerEntry, reason: str, *, idempotency_k
 class EntryFilters:
     kind: EntryKind | None = None
     shop_id: int | None = None
+    project_id: int | None = None
     since: datetime | None = None  # naive UTC, inclusive
     until: datetime | None = None  # naive UTC, exclusive
 
@@ -208,9 +317,10 @@ def entry_rows(fund_id: int, filters: EntryFilters = EntryFilters()):
         select(LedgerEntry.id, LedgerEntry.kind, LedgerEntry.amount_fen, LedgerEntry.occurred_on,
                LedgerEntry.method, LedgerEntry.reference, LedgerEntry.counterparty, LedgerEntry.purpose,
                LedgerEntry.receipt_photo_id, LedgerEntry.reverses_id, Shop.name.label("shop_name"),
-               Shop.house_number, User.name.label("entered_by"),
+               Shop.house_number, Project.title.label("project_title"), User.name.label("entered_by"),
                exists(select(reversal.id).where(reversal.reverses_id == LedgerEntry.id)).label("is_reversed"))
         .outerjoin(Shop, LedgerEntry.shop_id == Shop.id)
+        .outerjoin(Project, LedgerEntry.project_id == Project.id)
         .join(User, LedgerEntry.entered_by_id == User.id)
         .where(LedgerEntry.fund_id == fund_id)
         .order_by(LedgerEntry.occurred_on.desc(), LedgerEntry.id.desc())
@@ -219,6 +329,8 @@ def entry_rows(fund_id: int, filters: EntryFilters = EntryFilters()):
         query = query.where(LedgerEntry.kind == filters.kind)
     if filters.shop_id:
         query = query.where(LedgerEntry.shop_id == filters.shop_id)
+    if filters.project_id:
+        query = query.where(LedgerEntry.project_id == filters.project_id)
     if filters.since:
         query = query.where(LedgerEntry.occurred_on >= filters.since)
     if filters.until:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from babel.dates import format_skeleton
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
@@ -13,15 +15,18 @@ from merchant_alliance import authz
 from merchant_alliance.accounts.models import Alliance
 from merchant_alliance.errors import DomainError
 from merchant_alliance.extensions import db
-from merchant_alliance.funds import services
+from merchant_alliance.funds import charts, reports, services
 from merchant_alliance.funds.forms import EntryForm, ReversalForm
-from merchant_alliance.funds.models import EntryKind, LedgerEntry, PaymentMethod
+from merchant_alliance.funds.models import EntryKind, Fund, LedgerEntry, PaymentMethod
 from merchant_alliance.money import format_fen, parse_yuan
+from merchant_alliance.projects.models import Project
 from merchant_alliance.shops.models import Shop
-from merchant_alliance.timeutil import local_day_start_utc, start_of_month_utc
+from merchant_alliance.timeutil import local_day_start_utc, start_of_month_utc, utcnow
 
 bp = Blueprint("funds", __name__)
 PAGE_SIZE = 50
+CHART_MONTHS = 12
+CSV_BATCH = 2000  # rows fetched at a time for a download, so a large fund is not read into memory at once
 
 
 @bp.before_request
@@ -30,21 +35,47 @@ def require_login() -> None:
     """Every page here is for logged-in users."""
 
 
-def _alliance_or_404(alliance_id: int, action: str) -> Alliance:
+def alliance_or_404(alliance_id: int, action: str) -> Alliance:
     alliance = db.get_or_404(Alliance, alliance_id)
     authz.require(current_user, action, alliance)
     return alliance
 
 
-@bp.route("/alliances/<int:alliance_id>/fund")
-def overview(alliance_id: int):
-    alliance = _alliance_or_404(alliance_id, "view_books")
+def _books(alliance_id: int) -> tuple[Alliance, Fund]:
+    """The alliance and its fund, for someone who may read the books (404/403 otherwise)."""
+    alliance = alliance_or_404(alliance_id, "view_books")
     fund = services.default_fund(alliance)
     db.session.commit()
+    return alliance, fund
+
+
+def _month_label(month: reports.Month) -> str:
+    """“November 2026” / “2026年11月”, in the reader's language."""
+    return format_skeleton("yMMMM", month.first_day, locale=get_locale())
+
+
+def _month_from_request() -> reports.Month:
+    """?month=2026-11, this Shanghai month when absent; a DomainError (a 400 page) when malformed."""
+    text = request.args.get("month", "")
+    return reports.Month.parse(text) if text else reports.Month.of(utcnow())
+
+
+def _csv_download(text: str, filename: str) -> Response:
+    """A CSV file the browser saves rather than shows (the text already starts with its BOM)."""
+    return Response(text.encode("utf-8"), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.route("/alliances/<int:alliance_id>/fund")
+def overview(alliance_id: int):
+    alliance, fund = _books(alliance_id)
     recent = db.session.execute(services.entry_rows(fund.id).limit(10)).all()
+    flows = reports.monthly_flows(fund.id, reports.months_up_to(reports.Month.of(utcnow()), CHART_MONTHS))
+    chart = charts.income_spending_chart([(str(f.month), f.income_fen, f.spending_fen) for f in flows],
+                                         title=_("Money in and out, month by month"), chart_id="fund-flows")
     return render_template(
         "funds/overview.html", alliance=alliance, fund=fund, total=services.totals(fund.id),
-        month=services.totals(fund.id, since=start_of_month_utc()), recent=recent,
+        month=services.totals(fund.id, since=start_of_month_utc()), recent=recent, flows=flows, chart=chart,
         can_record=authz.can(current_user, "record_money", alliance),
         can_see_receipts=authz.can(current_user, "view_receipts", alliance),
     )
@@ -63,6 +94,7 @@ def _filters_from_request() -> services.EntryFilters:
     return services.EntryFilters(
         kind=EntryKind(kind) if kind in EntryKind.__members__.values() else None,
         shop_id=args.get("shop", type=int),
+        project_id=args.get("project", type=int),
         since=local_day_start_utc(since_day) if since_day else None,
         until=local_day_start_utc(until_day + timedelta(days=1)) if until_day else None,
     )
@@ -74,7 +106,7 @@ def _parse_day(text: str) -> date | None:
 
 @bp.route("/alliances/<int:alliance_id>/fund/entries")
 def entries(alliance_id: int):
-    alliance = _alliance_or_404(alliance_id, "view_books")
+    alliance = alliance_or_404(alliance_id, "view_books")
     fund = services.default_fund(alliance)
     db.session.commit()
     filters = _filters_from_request()
@@ -84,8 +116,11 @@ def entries(alliance_id: int):
     rows = db.session.execute(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
     shops = db.session.execute(select(Shop.id, Shop.name, Shop.house_number)
                                .where(Shop.alliance_id == alliance.id).order_by(Shop.name)).all()
+    projects = db.session.execute(select(Project.id, Project.title)
+                                  .where(Project.alliance_id == alliance.id).order_by(Project.title)).all()
     return render_template(
-        "funds/entries.html", alliance=alliance, rows=rows, filters=filters, shops=shops, kinds=list(EntryKind),
+        "funds/entries.html", alliance=alliance, rows=rows, filters=filters, shops=shops, projects=projects,
+        kinds=list(EntryKind),
         page=page, pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), total=total,
         args={k: v for k, v in request.args.items() if k != "page"},
         can_record=authz.can(current_user, "record_money", alliance),
@@ -94,9 +129,59 @@ def entries(alliance_id: int):
     )
 
 
+@bp.route("/alliances/<int:alliance_id>/fund/entries.csv")
+def entries_csv(alliance_id: int):
+    """The entry list as a spreadsheet, with the list's filters; receipt links only for those who may see them."""
+    alliance, fund = _books(alliance_id)
+    query = services.entry_rows(fund.id, _filters_from_request()).execution_options(yield_per=CSV_BATCH)
+    receipt_url = None
+    if authz.can(current_user, "view_receipts", alliance):
+        def receipt_url(photo_id: int) -> str:
+            return url_for("photos.photo", photo_id=photo_id, size="display", _external=True)
+    text = reports.entries_csv(db.session.execute(query), receipt_url)
+    today = reports.local_date(utcnow()).isoformat()
+    return _csv_download(text, f"fund-entries-{alliance.id}-{today}.csv")
+
+
+def _statement_page(alliance_id: int, template: str) -> str:
+    """A month's statement rendered with `template` (the page, or its printable version)."""
+    alliance, fund = _books(alliance_id)
+    month = _month_from_request()
+    return render_template(
+        template, alliance=alliance, fund=fund, statement=reports.monthly_statement(fund.id, month),
+        month_label=_month_label(month), previous=month.previous(),
+        next=month.next() if month < reports.Month.of(utcnow()) else None, generated_at=utcnow(),
+    )
+
+
+@bp.route("/alliances/<int:alliance_id>/fund/statement")
+def statement(alliance_id: int):
+    return _statement_page(alliance_id, "funds/statement.html")
+
+
+@bp.route("/alliances/<int:alliance_id>/fund/statement/print")
+def statement_print(alliance_id: int):
+    return _statement_page(alliance_id, "funds/statement_print.html")
+
+
+@bp.route("/alliances/<int:alliance_id>/fund/statement.csv")
+def statement_csv(alliance_id: int):
+    alliance, fund = _books(alliance_id)
+    month = _month_from_request()
+    text = reports.statement_csv(reports.monthly_statement(fund.id, month))
+    return _csv_download(text, f"fund-statement-{alliance.id}-{month}.csv")
+
+
+@bp.route("/alliances/<int:alliance_id>/fund/shops")
+def shop_contributions(alliance_id: int):
+    alliance, fund = _books(alliance_id)
+    return render_template("funds/shops.html", alliance=alliance, fund=fund,
+                           rows=reports.shop_contributions(fund.id))
+
+
 @bp.route("/alliances/<int:alliance_id>/fund/record", methods=["GET", "POST"])
 def record(alliance_id: int):
-    alliance = _alliance_or_404(alliance_id, "record_money")
+    alliance = alliance_or_404(alliance_id, "record_money")
     fund = services.default_fund(alliance)
     db.session.commit()
     form = EntryForm()

@@ -175,7 +175,7 @@ class TimelineEntry:
 
 def timeline(project: Project) -> list[TimelineEntry]:
     """Every transition, version, comment and photo of the project in order: a fixed number of queries."""
-    events = list(db.session.scalars(audit.events_for_object(project)))
+    events = list(db.session.scalars(audit.events_for_project(project)))
     comments = {c.id: c for c in db.session.scalars(
         select(Comment).where(Comment.project_id == project.id)
         .options(selectinload(Comment.photos), selectinload(Comment.author)))}

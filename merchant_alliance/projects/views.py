@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from merchant_alliance import authz
-from merchant_alliance.accounts.models import Alliance, Street
+from merchant_alliance.accounts.models import Alliance, Street, User
 from merchant_alliance.errors import DomainError
 from merchant_alliance.extensions import db
 from merchant_alliance.money import fen_to_input
@@ -35,6 +37,10 @@ def _shop_panel(shop: Shop, user) -> dict:
 
 
 SHOP_PANELS.append(("projects/_shop_panel.html", _shop_panel))
+
+# Later domains (funds, works, safety) add a card to the project page the same way: a template and a
+# function giving its context for (project, user); an empty context hides the card.
+PROJECT_PANELS: list[tuple[str, Callable[[Project, User], dict]]] = []
 
 
 @bp.before_request
@@ -93,6 +99,7 @@ def project(project_id: int):
         can_add_version=authz.can(current_user, "propose", project) and project.state in services.EDITABLE_STATES,
         can_comment=authz.can(current_user, "comment", project),
         recent=services.timeline(project)[-5:],
+        panels=[(template, context) for template, fn in PROJECT_PANELS if (context := fn(project, current_user))],
     )
 
 

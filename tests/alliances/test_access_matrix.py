@@ -121,6 +121,11 @@ ROUTES: dict[str, Access] = {
     # the alliance's fund: open books for members, money recorded by the treasurer only
     "/alliances/<int:alliance_id>/fund": access(BOOK_READERS, "contractor"),
     "/alliances/<int:alliance_id>/fund/entries": access(BOOK_READERS, "contractor"),
+    "/alliances/<int:alliance_id>/fund/entries.csv": access(BOOK_READERS, "contractor"),
+    "/alliances/<int:alliance_id>/fund/statement": access(BOOK_READERS, "contractor"),
+    "/alliances/<int:alliance_id>/fund/statement/print": access(BOOK_READERS, "contractor"),
+    "/alliances/<int:alliance_id>/fund/statement.csv": access(BOOK_READERS, "contractor"),
+    "/alliances/<int:alliance_id>/fund/shops": access(BOOK_READERS, "contractor"),
     "/alliances/<int:alliance_id>/fund/record": access("treasurer", "admin officer lead contractor owner"),
     "/fund/entries/<int:entry_id>/reverse": access("treasurer", "admin officer lead owner"),
 }

@@ -1,0 +1,323 @@
+"""The open books: monthly statement, per-shop contributions, monthly flows and CSV exports.
+
+Plain functions taking a fund id. Every figure is summed by the database, and each report is a fixed
+number of queries however many entries the fund holds. Months are Shanghai calendar months, while the
+database stores naive UTC: a payment at 2026-10-31 17:00 UTC is on 1 November in Shanghai.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, case, exists, func, literal_column, select
+from sqlalchemy.orm import aliased
+
+from merchant_alliance.errors import DomainError
+from merchant_alliance.extensions import db
+from merchant_alliance.funds.models import EntryKind, Fund, LedgerEntry, PaymentMethod
+from merchant_alliance.projects.models import Project
+from merchant_alliance.shops.models import Shop
+from merchant_alliance.timeutil import SHANGHAI, local_day_start_utc
+
+BAD_MONTH = _l("Months are written like 2026-11 (year, then month from 01 to 12).")
+_MONTH_RE = re.compile(r"(\d{4})-(\d{1,2})", re.ASCII)
+# Spreadsheets run a cell that starts like a formula; a shop name must never be one.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+# --- months ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, order=True)
+class Month:
+    """A calendar month in Shanghai, where the street keeps its books."""
+
+    year: int
+    number: int
+
+    @classmethod
+    def parse(cls, text: str) -> Month:
+        """"2026-11" → Month(2026, 11); anything else is a DomainError with a clear message."""
+        match = _MONTH_RE.fullmatch((text or "").strip())
+        if match is None:
+            raise DomainError(BAD_MONTH)
+        year, number = int(match.group(1)), int(match.group(2))
+        if not (1 <= number <= 12 and 1900 <= year <= 9998):
+            raise DomainError(BAD_MONTH)
+        return cls(year, number)
+
+    @classmethod
+    def of(cls, moment: datetime) -> Month:
+        """The Shanghai month of a naive UTC moment."""
+        local = local_date(moment)
+        return cls(local.year, local.month)
+
+    @property
+    def first_day(self) -> date:
+        return date(self.year, self.number, 1)
+
+    @property
+    def last_day(self) -> date:
+        return self.next().first_day - timedelta(days=1)
+
+    def next(self) -> Month:
+        return Month(self.year + self.number // 12, self.number % 12 + 1)
+
+    def previous(self) -> Month:
+        return Month(self.year - (self.number == 1), (self.number - 2) % 12 + 1)
+
+    def starts_utc(self) -> datetime:
+        """Midnight of the 1st in Shanghai, as naive UTC (for WHERE occurred_on >= …)."""
+        return local_day_start_utc(self.first_day)
+
+    def ends_utc(self) -> datetime:
+        """The first instant of the next month, as naive UTC (exclusive)."""
+        return self.next().starts_utc()
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-{self.number:02d}"
+
+
+def local_date(moment: datetime) -> date:
+    """The Shanghai calendar day of a naive UTC moment."""
+    return moment.replace(tzinfo=UTC).astimezone(SHANGHAI).date()
+
+
+def months_up_to(last: Month, count: int) -> list[Month]:
+    """`count` consecutive months ending with `last`, oldest first."""
+    months = [last]
+    while len(months) < count:
+        months.append(months[-1].previous())
+    return months[::-1]
+
+
+# --- the monthly statement ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    id: int
+    occurred_on: datetime
+    kind: EntryKind
+    method: PaymentMethod | None
+    amount_fen: int
+    balance_fen: int  # the fund's balance just after this entry
+    shop_name: str | None
+    house_number: str | None
+    counterparty: str
+    project_title: str | None
+    purpose: str
+    reference: str
+    reverses_id: int | None
+
+    @property
+    def party(self) -> str:
+        """Who paid or was paid: the shop when there is one, else the counterparty as named."""
+        return self.shop_name or self.counterparty
+
+
+@dataclass(frozen=True)
+class Statement:
+    month: Month
+    opening_fen: int
+    income_fen: int
+    spending_fen: int
+    lines: list[StatementLine]
+
+    @property
+    def closing_fen(self) -> int:
+        return self.opening_fen + self.income_fen - self.spending_fen
+
+
+def monthly_statement(fund_id: int, month: Month) -> Statement:
+    """Opening balance, the month's entries oldest first with a running balance, totals: two queries.
+
+    Income and spending go by sign, as in `services.totals`: a reversal of a contribution counts as
+    money out, so opening + income − spending is always the closing balance.
+    """
+    start, end = month.starts_utc(), month.ends_utc()
+    amount, occurred = LedgerEntry.amount_fen, LedgerEntry.occurred_on
+    in_month = and_(occurred >= start, occurred < end)
+    opening, income, spending = db.session.execute(
+        select(
+            func.coalesce(func.sum(amount).filter(occurred < start), 0),
+            func.coalesce(func.sum(amount).filter(amount > 0, in_month), 0),
+            func.coalesce(func.sum(-amount).filter(amount < 0, in_month), 0),
+        ).where(LedgerEntry.fund_id == fund_id, occurred < end)
+    ).one()
+    opening = int(opening)  # PostgreSQL sums bigints as numeric
+    running = func.sum(amount).over(order_by=(occurred, LedgerEntry.id), rows=(None, 0))
+    rows = db.session.execute(
+        select(LedgerEntry.id, occurred, LedgerEntry.kind, LedgerEntry.method, amount, running.label("running"),
+               Shop.name, Shop.house_number, LedgerEntry.counterparty, Project.title, LedgerEntry.purpose,
+               LedgerEntry.reference, LedgerEntry.reverses_id)
+        .outerjoin(Shop, LedgerEntry.shop_id == Shop.id)
+        .outerjoin(Project, LedgerEntry.project_id == Project.id)
+        .where(LedgerEntry.fund_id == fund_id, in_month)
+        .order_by(occurred, LedgerEntry.id)
+    ).all()
+    lines = [
+        StatementLine(id=r[0], occurred_on=r[1], kind=r[2], method=r[3], amount_fen=int(r[4]),
+                      balance_fen=opening + int(r[5]), shop_name=r[6], house_number=r[7], counterparty=r[8],
+                      project_title=r[9], purpose=r[10], reference=r[11], reverses_id=r[12])
+        for r in rows
+    ]
+    return Statement(month=month, opening_fen=opening, income_fen=int(income), spending_fen=int(spending),
+                     lines=lines)
+
+
+# --- per-shop contributions --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShopContribution:
+    shop_id: int
+    name: str
+    house_number: str
+    active: bool
+    total_fen: int
+    payments: int
+    last_paid_on: datetime | None  # naive UTC
+
+
+def shop_contributions(fund_id: int) -> list[ShopContribution]:
+    """Every shop of the fund's alliance with what it has contributed, in one GROUP BY query.
+
+    A contribution that was reversed is left out together with its reversal (which carries the same
+    shop and the opposite amount): the total is the same as netting them, and the count and the last
+    payment date then speak only of money that stayed in the fund. Shops that gave nothing show 0.
+    """
+    reversal = aliased(LedgerEntry)
+    standing = (
+        select(LedgerEntry.shop_id, LedgerEntry.amount_fen, LedgerEntry.occurred_on)
+        .where(LedgerEntry.fund_id == fund_id, LedgerEntry.kind == EntryKind.CONTRIBUTION,
+               ~exists().where(reversal.reverses_id == LedgerEntry.id))
+        .subquery()
+    )
+    alliance_id = select(Fund.alliance_id).where(Fund.id == fund_id).scalar_subquery()
+    total = func.coalesce(func.sum(standing.c.amount_fen), 0)
+    rows = db.session.execute(
+        select(Shop.id, Shop.name, Shop.house_number, Shop.active, total.label("total"),
+               func.count(standing.c.amount_fen), func.max(standing.c.occurred_on))
+        .outerjoin(standing, standing.c.shop_id == Shop.id)
+        .where(Shop.alliance_id == alliance_id)
+        .group_by(Shop.id, Shop.name, Shop.house_number, Shop.active)
+        .order_by(total.desc(), Shop.house_number)
+    ).all()
+    return [ShopContribution(shop_id=r[0], name=r[1], house_number=r[2], active=r[3], total_fen=int(r[4]),
+                             payments=int(r[5]), last_paid_on=r[6]) for r in rows]
+
+
+# --- money in and out per month ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MonthFlow:
+    month: Month
+    income_fen: int
+    spending_fen: int
+
+
+def monthly_flows(fund_id: int, months: Sequence[Month]) -> list[MonthFlow]:
+    """Income and spending for each of `months` (consecutive, oldest first), in one GROUP BY query.
+
+    The Shanghai month boundaries are computed here and the database sorts each entry into its month
+    with a CASE, which works the same on SQLite and PostgreSQL (no time zone functions needed).
+    """
+    if not months:
+        return []
+    bounds = [month.starts_utc() for month in months] + [months[-1].ends_utc()]
+    occurred, amount = LedgerEntry.occurred_on, LedgerEntry.amount_fen
+    bucket = case(*((occurred < bounds[i + 1], literal_column(str(i))) for i in range(len(months))))
+    dated = (
+        select(bucket.label("bucket"), amount.label("amount"))
+        .where(LedgerEntry.fund_id == fund_id, occurred >= bounds[0], occurred < bounds[-1])
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(dated.c.bucket,
+               func.coalesce(func.sum(dated.c.amount).filter(dated.c.amount > 0), 0),
+               func.coalesce(func.sum(-dated.c.amount).filter(dated.c.amount < 0), 0))
+        .group_by(dated.c.bucket)
+    ).all()
+    found = {int(bucket_index): (int(income), int(spending)) for bucket_index, income, spending in rows}
+    return [MonthFlow(month, *found.get(i, (0, 0))) for i, month in enumerate(months)]
+
+
+# --- spreadsheets ------------------------------------------------------------------------------
+
+
+def plain_yuan(fen: int) -> str:
+    """An amount as a spreadsheet reads it: 1234.50, -300.00 (no currency sign, no thousands separator)."""
+    sign = "-" if fen < 0 else ""
+    yuan, cents = divmod(abs(int(fen)), 100)
+    return f"{sign}{yuan}.{cents:02d}"
+
+
+def _text(value: object) -> str:
+    """A text cell that a spreadsheet shows as text, never runs as a formula."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(_FORMULA_START) else text
+
+
+def csv_document(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A CSV that Excel opens correctly: UTF-8 with a byte-order mark, CRLF line ends."""
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def statement_csv(statement: Statement) -> str:
+    """The statement as a spreadsheet: an opening row, one row per entry, a closing row."""
+    header = [_("Date"), _("Entry no."), _("What"), _("Method"), _("From / to"), _("House number"),
+              _("Project"), _("Note"), _("Reference"), _("Amount (yuan)"), _("Balance (yuan)")]
+    first = statement.month.first_day.isoformat()
+    last = statement.month.last_day.isoformat()
+    rows = [[first, "", _("Opening balance"), "", "", "", "", "", "", "", plain_yuan(statement.opening_fen)]]
+    for line in statement.lines:
+        note = line.purpose
+        if line.reverses_id:
+            note = _("Reverses entry %(number)s. %(note)s", number=line.reverses_id, note=note).strip()
+        rows.append([
+            local_date(line.occurred_on).isoformat(), str(line.id), line.kind.label,
+            line.method.label if line.method else "", _text(line.party), _text(line.house_number),
+            _text(line.project_title), _text(note), _text(line.reference), plain_yuan(line.amount_fen),
+            plain_yuan(line.balance_fen),
+        ])
+    rows.append([last, "", _("Closing balance"), "", "", "", "", "", "", "", plain_yuan(statement.closing_fen)])
+    return csv_document(header, rows)
+
+
+def entries_csv(rows: Iterable, receipt_url: Callable[[int], str] | None = None) -> str:
+    """Rows of `services.entry_rows` as a spreadsheet, newest first.
+
+    Without `receipt_url` (someone who may not see receipts) there is no receipt column at all.
+    """
+    header = [_("Entry no."), _("Date"), _("What"), _("Method"), _("Amount (yuan)"), _("Shop"),
+              _("House number"), _("Counterparty"), _("Project"), _("Note"), _("Reference"),
+              _("Reverses entry"), _("Reversed")]
+    if receipt_url is not None:
+        header.append(_("Receipt"))
+
+    def cells(row) -> list[str]:
+        line = [
+            str(row.id), local_date(row.occurred_on).isoformat(), row.kind.label,
+            row.method.label if row.method else "", plain_yuan(row.amount_fen), _text(row.shop_name),
+            _text(row.house_number), _text(row.counterparty), _text(row.project_title), _text(row.purpose),
+            _text(row.reference), str(row.reverses_id or ""), _("yes") if row.is_reversed else "",
+        ]
+        if receipt_url is not None:
+            line.append(receipt_url(row.receipt_photo_id) if row.receipt_photo_id else "")
+        return line
+
+    return csv_document(header, (cells(row) for row in rows))

@@ -1,0 +1,342 @@
+"""The fund's working pages: project budgets, pledges and arrears, expense requests, the alliance's rules.
+
+These routes join the `funds` blueprint (see funds/views.py for the open books).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from merchant_alliance import authz
+from merchant_alliance.errors import DomainError
+from merchant_alliance.extensions import db
+from merchant_alliance.funds import budgets, expenses, pledges, services
+from merchant_alliance.funds.forms import (
+    BudgetForm,
+    ExpenseRequestForm,
+    FundRulesForm,
+    PaymentForm,
+    PledgeForm,
+    ReasonForm,
+    ReceiptsForm,
+)
+from merchant_alliance.funds.models import ExpenseRequest, ExpenseState, PaymentMethod, Pledge, ShareCover
+from merchant_alliance.funds.shares import ShareRule
+from merchant_alliance.funds.views import alliance_or_404, bp
+from merchant_alliance.money import fen_to_input, format_fen, parse_yuan
+from merchant_alliance.projects.models import Project
+from merchant_alliance.projects.views import PROJECT_PANELS
+from merchant_alliance.shops.models import Shop
+from merchant_alliance.timeutil import local_day_start_utc
+
+# --- project budgets -----------------------------------------------------------------------------
+
+
+def _project_panel(project: Project, user) -> dict:
+    """The money card on the project page."""
+    if not authz.can(user, "view_books", project.alliance):
+        return {}
+    fund = services.default_fund(project.alliance)
+    return {
+        "cover": budgets.cover(project),
+        "fund": fund,
+        "can_set_budget": authz.can(user, "manage_budget", project) and project.state in budgets.BUDGET_STATES,
+        "can_pledge": pledges.may_pledge(user, project.shop),
+        "project_requests": list(db.session.scalars(
+            expenses.requests_of(fund.id).where(ExpenseRequest.project_id == project.id))),
+    }
+
+
+PROJECT_PANELS.append(("funds/_project_panel.html", _project_panel))
+
+
+def _rule_from(form: BudgetForm, fund, budget_fen: int) -> ShareRule:
+    if form.split.data == "rule":
+        return budgets.default_rule(fund)
+    fund_text, subsidy_text = (form.fund_share.data or "").strip(), (form.subsidy_share.data or "").strip()
+    if form.split.data == "percent":
+        try:
+            return ShareRule(fund_percent=Decimal(fund_text or "0"), subsidy_percent=Decimal(subsidy_text or "0"))
+        except ArithmeticError:
+            raise DomainError(_("A percentage is a number between 0 and 100, e.g. 30 or 12.5.")) from None
+    return ShareRule(fund_fen=parse_yuan(fund_text, allow_zero=True) if fund_text else 0,
+                     subsidy_fen=parse_yuan(subsidy_text, allow_zero=True) if subsidy_text else 0)
+
+
+@bp.route("/projects/<int:project_id>/budget", methods=["GET", "POST"])
+def budget(project_id: int):
+    project = db.get_or_404(Project, project_id)
+    authz.require(current_user, "manage_budget", project)
+    fund = services.default_fund(project.alliance)
+    db.session.commit()
+    current = budgets.budget_of(project)
+    form = BudgetForm()
+    if request.method == "GET" and current is not None:
+        form.budget.data = fen_to_input(current.budget_fen)
+        form.split.data = "amount"
+        form.fund_share.data = fen_to_input(current.fund_fen)
+        form.subsidy_share.data = fen_to_input(current.subsidy_fen)
+        form.subsidy_source.data = current.subsidy_source
+    elif request.method == "GET" and project.latest_version and project.latest_version.estimated_cost_fen:
+        form.budget.data = fen_to_input(project.latest_version.estimated_cost_fen)
+    if form.validate_on_submit():
+        try:
+            budget_fen = parse_yuan(form.budget.data)
+            saved = budgets.set_budget(current_user, project, budget_fen, _rule_from(form, fund, budget_fen),
+                                       subsidy_source=form.subsidy_source.data or "")
+        except DomainError as error:
+            db.session.rollback()
+            form.budget.errors.append(str(error))
+        else:
+            flash(_("Budget %(budget)s: shop %(shop)s, fund %(fund)s, subsidy %(subsidy)s.",
+                    budget=format_fen(saved.budget_fen), shop=format_fen(saved.shop_fen),
+                    fund=format_fen(saved.fund_fen), subsidy=format_fen(saved.subsidy_fen)), "success")
+            return redirect(url_for("projects.project", project_id=project.id))
+    return render_template("funds/budget.html", project=project, fund=fund, form=form,
+                           editable=project.state in budgets.BUDGET_STATES)
+
+
+# --- pledges and arrears -------------------------------------------------------------------------
+
+
+def _pledgeable_shops(alliance) -> list[Shop]:
+    """The shops this user may pledge for: every shop for staff, their own for an owner."""
+    query = select(Shop).where(Shop.alliance_id == alliance.id, Shop.active).order_by(Shop.name)
+    if not authz.can(current_user, "manage_pledges", alliance):
+        owned = [m.shop_id for m in current_user.memberships if m.shop_id]
+        query = query.where(Shop.id.in_(owned))
+    return list(db.session.scalars(query))
+
+
+@bp.route("/alliances/<int:alliance_id>/fund/pledges")
+def pledge_list(alliance_id: int):
+    alliance = alliance_or_404(alliance_id, "view_receipts")
+    fund = services.default_fund(alliance)
+    db.session.commit()
+    rows = db.session.execute(pledges.pledge_rows(fund.id)).all()
+    overdue = pledges.arrears(fund.id)
+    return render_template(
+        "funds/pledges.html", alliance=alliance, rows=rows, arrears=overdue,
+        buckets=pledges.arrears_by_bucket(overdue), status=pledges.pledge_status,
+        can_manage=authz.can(current_user, "manage_pledges", alliance), cancel_form=ReasonForm(),
+    )
+
+
+@bp.route("/alliances/<int:alliance_id>/fund/pledges/new", methods=["GET", "POST"])
+def new_pledge(alliance_id: int):
+    alliance = alliance_or_404(alliance_id, "view")
+    shops = _pledgeable_shops(alliance)
+    if not shops:
+        abort(403)
+    fund = services.default_fund(alliance)
+    db.session.commit()
+    projects = list(db.session.scalars(select(Project).where(Project.shop_id.in_([s.id for s in shops]))
+                                       .order_by(Project.updated_at.desc())))
+    form = PledgeForm()
+    form.shop_id.choices = [(s.id, f"{s.name} · {s.house_number}") for s in shops]
+    form.project_id.choices = [(0, _("A general contribution")), *((p.id, p.title) for p in projects)]
+    if request.method == "GET":
+        form.shop_id.data = request.args.get("shop", type=int)
+        form.project_id.data = request.args.get("project", 0, type=int)
+        if form.project_id.data:
+            project = next((p for p in projects if p.id == form.project_id.data), None)
+            cover = budgets.cover(project) if project else None
+            if cover and cover.budget:
+                form.shop_id.data = project.shop_id
+                form.amount.data = fen_to_input(cover.shop_missing_fen or cover.budget.shop_fen)
+    if form.validate_on_submit():
+        shop = next(s for s in shops if s.id == form.shop_id.data)
+        project = next((p for p in projects if p.id == form.project_id.data), None)
+        try:
+            pledges.create_pledge(current_user, fund, shop, parse_yuan(form.amount.data), form.due_on.data,
+                                  project=project, note=form.note.data or "")
+        except DomainError as error:
+            db.session.rollback()
+            form.amount.errors.append(str(error))
+        else:
+            flash(_("Pledge recorded: %(shop)s, %(amount)s by %(due)s.", shop=shop.name,
+                    amount=format_fen(parse_yuan(form.amount.data)), due=form.due_on.data.isoformat()), "success")
+            if project is not None:
+                return redirect(url_for("projects.project", project_id=project.id))
+            return redirect(url_for("funds.shop_money", shop_id=shop.id))
+    return render_template("funds/pledge_form.html", alliance=alliance, form=form)
+
+
+@bp.route("/fund/pledges/<int:pledge_id>/cancel", methods=["POST"])
+def cancel_pledge(pledge_id: int):
+    pledge = db.get_or_404(Pledge, pledge_id)
+    alliance = pledge.fund.alliance
+    if not authz.can(current_user, "view_books", alliance):
+        abort(404)
+    authz.require(current_user, "manage_pledges", alliance)
+    form = ReasonForm()
+    try:
+        if not form.validate_on_submit():
+            raise DomainError(_("Please give a reason."))
+        pledges.cancel_pledge(current_user, pledge, form.reason.data)
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        flash(_("The pledge has been cancelled."), "success")
+    return redirect(url_for("funds.pledge_list", alliance_id=alliance.id))
+
+
+@bp.route("/shops/<int:shop_id>/money")
+def shop_money(shop_id: int):
+    """A shop's own pledges and payments: for its owner, the alliance's staff and the street office."""
+    shop = db.get_or_404(Shop, shop_id)
+    authz.require(current_user, "view", shop)
+    fund = services.default_fund(shop.alliance)
+    db.session.commit()
+    return render_template(
+        "funds/shop_money.html", shop=shop, fund=fund,
+        pledges=db.session.execute(pledges.pledge_rows(fund.id, shop_id=shop.id)).all(),
+        payments=db.session.execute(pledges.shop_payments(fund.id, shop.id)).all(),
+        status=pledges.pledge_status, can_pledge=pledges.may_pledge(current_user, shop),
+    )
+
+
+# --- expense requests ----------------------------------------------------------------------------
+
+
+@bp.route("/alliances/<int:alliance_id>/fund/expenses")
+def expense_list(alliance_id: int):
+    alliance = alliance_or_404(alliance_id, "view_books")
+    fund = services.default_fund(alliance)
+    db.session.commit()
+    state = request.args.get("state")
+    state = ExpenseState(state) if state in ExpenseState.__members__.values() else None
+    page = db.paginate(expenses.requests_of(fund.id, state), per_page=50, error_out=False)
+    return render_template(
+        "funds/expenses.html", alliance=alliance, fund=fund, page=page, state=state, states=list(ExpenseState),
+        can_request=authz.can(current_user, "request_expense", alliance),
+    )
+
+
+@bp.route("/alliances/<int:alliance_id>/fund/expenses/new", methods=["GET", "POST"])
+def new_expense(alliance_id: int):
+    alliance = alliance_or_404(alliance_id, "request_expense")
+    fund = services.default_fund(alliance)
+    db.session.commit()
+    projects = list(db.session.scalars(select(Project).where(Project.alliance_id == alliance.id)
+                                       .order_by(Project.updated_at.desc())))
+    form = ExpenseRequestForm()
+    form.project_id.choices = [(0, _("Not for one project")), *((p.id, p.title) for p in projects)]
+    if request.method == "GET":
+        form.project_id.data = request.args.get("project", 0, type=int)
+    if form.validate_on_submit():
+        try:
+            created = expenses.create_request(
+                current_user, fund, payee=form.payee.data, payee_account=form.payee_account.data or "",
+                amount_fen=parse_yuan(form.amount.data), purpose=form.purpose.data,
+                project=next((p for p in projects if p.id == form.project_id.data), None),
+                receipts=form.receipts.data or [], idempotency_key=form.idempotency_key.data,
+                submit=not form.save_as_draft.data,
+            )
+        except DomainError as error:
+            db.session.rollback()
+            form.amount.errors.append(str(error))
+        else:
+            flash(_("Expense request saved as a draft.") if created.state == ExpenseState.DRAFT
+                  else _("Expense request submitted; the leads have been told."), "success")
+            return redirect(url_for("funds.expense", request_id=created.id))
+    return render_template("funds/expense_form.html", alliance=alliance, fund=fund, form=form)
+
+
+def _request_or_404(request_id: int) -> ExpenseRequest:
+    found = db.get_or_404(ExpenseRequest, request_id)
+    authz.require(current_user, "view_books", found.fund.alliance)
+    return found
+
+
+@bp.route("/fund/expenses/<int:request_id>")
+def expense(request_id: int):
+    found = _request_or_404(request_id)
+    return render_template(
+        "funds/expense.html", req=found, alliance=found.fund.alliance,
+        actions=expenses.actions_for(current_user, found), needed=expenses.approvals_needed(found),
+        can_see_receipts=authz.can(current_user, "view_receipts", found.fund.alliance),
+        reason_form=ReasonForm(), payment_form=PaymentForm(), receipts_form=ReceiptsForm(),
+    )
+
+
+@bp.route("/fund/expenses/<int:request_id>/<any(submit, approve, reject, cancel, pay, receipts):action>",
+          methods=["POST"])
+def expense_action(request_id: int, action: str):
+    found = _request_or_404(request_id)
+    try:
+        message = _do_expense_action(found, action)
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        flash(message, "success")
+    return redirect(url_for("funds.expense", request_id=found.id))
+
+
+def _do_expense_action(found: ExpenseRequest, action: str) -> str:
+    """Run one button's service; returns what to tell the user. Refusals raise DomainError/NotAllowed."""
+    if action == "submit":
+        expenses.submit(current_user, found)
+        return _("Submitted; the leads have been told.")
+    if action == "approve":
+        complete = expenses.approve(current_user, found)
+        return _("Approved; the treasurer can pay it now.") if complete else \
+            _("Your approval is recorded; a second lead must approve this amount too.")
+    if action == "cancel":
+        expenses.cancel(current_user, found)
+        return _("The request has been cancelled.")
+    if action == "receipts":
+        form = ReceiptsForm()
+        expenses.add_receipts(current_user, found, form.receipts.data or [])
+        return _("Receipts added.")
+    if action == "reject":
+        form = ReasonForm()
+        expenses.reject(current_user, found, form.reason.data or "")
+        return _("The request has been rejected.")
+    form = PaymentForm()
+    if not form.validate_on_submit():
+        raise DomainError(_("Please check the payment details."))
+    expenses.pay(current_user, found, method=PaymentMethod(form.method.data), idempotency_key=form.idempotency_key.data,
+                 reference=form.reference.data or "",
+                 occurred_on=local_day_start_utc(form.occurred_on.data) if form.occurred_on.data else None)
+    return _("Paid: %(amount)s to %(payee)s, recorded in the fund.", amount=format_fen(found.amount_fen),
+             payee=found.payee)
+
+
+# --- the alliance's rules ------------------------------------------------------------------------
+
+
+@bp.route("/alliances/<int:alliance_id>/fund/rules", methods=["GET", "POST"])
+def rules(alliance_id: int):
+    alliance = alliance_or_404(alliance_id, "edit_fund_rules")
+    fund = services.default_fund(alliance)
+    db.session.commit()
+    form = FundRulesForm()
+    if request.method == "GET":
+        form.fund_percent.data = fund.fund_percent
+        form.fund_cap.data = fen_to_input(fund.fund_cap_fen)
+        form.two_approvals_above.data = fen_to_input(fund.two_approvals_above_fen)
+        form.shop_share_cover.data = fund.shop_share_cover.value
+    if form.validate_on_submit():
+        try:
+            budgets.update_rules(
+                current_user, fund, fund_percent=form.fund_percent.data,
+                fund_cap_fen=parse_yuan(form.fund_cap.data, allow_zero=True) if (form.fund_cap.data or "").strip()
+                else None,
+                two_approvals_above_fen=parse_yuan(form.two_approvals_above.data, allow_zero=True),
+                shop_share_cover=ShareCover(form.shop_share_cover.data),
+            )
+        except DomainError as error:
+            db.session.rollback()
+            form.fund_cap.errors.append(str(error))
+        else:
+            flash(_("The fund's rules have been saved."), "success")
+            return redirect(url_for("funds.overview", alliance_id=alliance.id))
+    return render_template("funds/rules.html", alliance=alliance, form=form)
