@@ -32,7 +32,7 @@ def demo() -> None:
 def demo_load(if_empty: bool) -> None:
     """Load the Yuyuan Road demo (safe to run twice) and print the demo logins."""
     from merchant_alliance.accounts.models import User
-    from merchant_alliance.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, load_demo
+    from merchant_alliance.demo import CO_LEAD, DEMO_ACCOUNTS, DEMO_PASSWORD, load_demo
 
     if if_empty and db.session.scalar(select(func.count(User.id))):
         click.echo("Database already has users; demo data not loaded.")
@@ -42,7 +42,7 @@ def demo_load(if_empty: bool) -> None:
         click.echo("Demo data: " + ", ".join(f"{k} +{v}" for k, v in added.items()))
     click.echo("")
     click.echo(f"Demo logins (password for all: {DEMO_PASSWORD})")
-    for account in DEMO_ACCOUNTS:
+    for account in [*DEMO_ACCOUNTS, CO_LEAD]:
         click.echo(f"  {account.role.value:<15} {account.phone}  or {account.email:<28} {account.name}")
 
 

@@ -45,6 +45,8 @@ DEMO_ACCOUNTS = [
     DemoAccount(Role.SHOP_OWNER, "陈美玲", "13800000004", "owner@yuyuan.example"),
     DemoAccount(Role.CONTRACTOR, "刘师傅", "13800000005", "contractor@yuyuan.example"),
 ]
+# A second lead, so that large expenses can get the two approvals they need.
+CO_LEAD = DemoAccount(Role.ALLIANCE_LEAD, "赵丽华", "13800000006", "colead@yuyuan.example")
 
 
 def demo_shops() -> list[dict]:
@@ -68,7 +70,7 @@ def demo_shops() -> list[dict]:
 
 def load_demo() -> dict[str, int]:
     """Create the demo street, alliance, shops and one account per role, once. Returns what was added."""
-    added = {"streets": 0, "alliances": 0, "shops": 0, "users": 0, "projects": 0}
+    added = {"streets": 0, "alliances": 0, "shops": 0, "users": 0, "projects": 0, "fund entries": 0}
     street = db.session.scalar(select(Street).where(Street.name == STREET_NAME))
     if street is None:
         street = Street(name=STREET_NAME, district="静安区")
@@ -92,7 +94,7 @@ def load_demo() -> dict[str, int]:
     )
 
     users = {}
-    for account in DEMO_ACCOUNTS:
+    for account in [CO_LEAD, *DEMO_ACCOUNTS]:
         user = db.session.scalar(select(User).where(User.phone == account.phone))
         if user is None:
             user = User(name=account.name, phone=account.phone, email=account.email,
@@ -113,4 +115,9 @@ def load_demo() -> dict[str, int]:
 
     added["projects"] = load_demo_projects(alliance, users[Role.ALLIANCE_LEAD], DEMO_PASSWORD,
                                            users[Role.SHOP_OWNER])
+
+    from merchant_alliance.funds.demo import load_demo_money
+
+    co_lead = db.session.scalar(select(User).where(User.phone == CO_LEAD.phone))
+    added["fund entries"] = load_demo_money(alliance, users[Role.TREASURER], [users[Role.ALLIANCE_LEAD], co_lead])
     return added

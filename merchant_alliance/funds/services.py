@@ -187,7 +187,8 @@ def record_entry(
     try:
         receipt_photo = None
         if receipt is not None and receipt.filename:
-            receipt_photo = save_photos(actor, [receipt], alliance=fund.alliance, shop=shop)[0]
+            # Filed under the alliance, not the shop: receipts are for the staff and the street office.
+            receipt_photo = save_photos(actor, [receipt], alliance=fund.alliance)[0]
         entry = insert_entry(
             actor, fund, kind, amount_fen, idempotency_key=idempotency_key, method=method, reference=reference,
             counterparty=counterparty, purpose=purpose, shop=shop, project=project, pledge=pledge,

@@ -18,6 +18,7 @@ from merchant_alliance.extensions import db
 from merchant_alliance.funds import budgets, expenses, pledges, services
 from merchant_alliance.funds.forms import (
     BudgetForm,
+    EntryForm,
     ExpenseRequestForm,
     FundRulesForm,
     PaymentForm,
@@ -25,7 +26,7 @@ from merchant_alliance.funds.forms import (
     ReasonForm,
     ReceiptsForm,
 )
-from merchant_alliance.funds.models import ExpenseRequest, ExpenseState, PaymentMethod, Pledge, ShareCover
+from merchant_alliance.funds.models import EntryKind, ExpenseRequest, ExpenseState, PaymentMethod, Pledge, ShareCover
 from merchant_alliance.funds.shares import ShareRule
 from merchant_alliance.funds.views import alliance_or_404, bp
 from merchant_alliance.money import fen_to_input, format_fen, parse_yuan
@@ -33,6 +34,45 @@ from merchant_alliance.projects.models import Project
 from merchant_alliance.projects.views import PROJECT_PANELS
 from merchant_alliance.shops.models import Shop
 from merchant_alliance.timeutil import local_day_start_utc
+
+# --- money received ------------------------------------------------------------------------------
+
+
+@bp.route("/alliances/<int:alliance_id>/fund/record", methods=["GET", "POST"])
+def record(alliance_id: int):
+    alliance = alliance_or_404(alliance_id, "record_money")
+    fund = services.default_fund(alliance)
+    db.session.commit()
+    form = EntryForm()
+    shops = list(db.session.scalars(select(Shop).where(Shop.alliance_id == alliance.id, Shop.active)
+                                    .order_by(Shop.name)))
+    form.shop_id.choices = [(0, "—"), *((s.id, f"{s.name} · {s.house_number}") for s in shops)]
+    open_pledges = pledges.open_pledges(fund.id)
+    form.pledge_id.choices = [(0, "—"), *(
+        (p.id, _("%(shop)s · %(amount)s by %(due)s", shop=p.shop_name, amount=format_fen(p.amount_fen - p.paid_fen),
+                 due=p.due_on.isoformat()) + (f" · {p.project_title or p.note}" if p.project_title or p.note else ""))
+        for p in open_pledges)]
+    if form.validate_on_submit():
+        try:
+            amount = parse_yuan(form.amount.data)
+            entry = services.record_entry(
+                current_user, fund, EntryKind(form.kind.data), amount, idempotency_key=form.idempotency_key.data,
+                method=PaymentMethod(form.method.data), reference=form.reference.data or "",
+                counterparty=form.counterparty.data or "", purpose=form.purpose.data or "",
+                shop=next((s for s in shops if s.id == form.shop_id.data), None),
+                pledge=db.session.get(Pledge, form.pledge_id.data) if form.pledge_id.data else None,
+                receipt=form.receipt.data or None,
+                occurred_on=local_day_start_utc(form.occurred_on.data) if form.occurred_on.data else None,
+            )
+        except DomainError as error:
+            db.session.rollback()
+            form.amount.errors.append(str(error))
+        else:
+            flash(_("Recorded: %(kind)s of %(amount)s.", kind=entry.kind.label,
+                    amount=format_fen(abs(entry.amount_fen))), "success")
+            return redirect(url_for("funds.overview", alliance_id=alliance.id))
+    return render_template("funds/record.html", alliance=alliance, form=form)
+
 
 # --- project budgets -----------------------------------------------------------------------------
 

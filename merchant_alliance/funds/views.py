@@ -16,9 +16,8 @@ from merchant_alliance.accounts.models import Alliance
 from merchant_alliance.errors import DomainError
 from merchant_alliance.extensions import db
 from merchant_alliance.funds import charts, reports, services
-from merchant_alliance.funds.forms import EntryForm, ReversalForm
-from merchant_alliance.funds.models import EntryKind, Fund, LedgerEntry, PaymentMethod
-from merchant_alliance.money import format_fen, parse_yuan
+from merchant_alliance.funds.forms import ReversalForm
+from merchant_alliance.funds.models import EntryKind, Fund, LedgerEntry
 from merchant_alliance.projects.models import Project
 from merchant_alliance.shops.models import Shop
 from merchant_alliance.timeutil import local_day_start_utc, start_of_month_utc, utcnow
@@ -177,37 +176,6 @@ def shop_contributions(alliance_id: int):
     alliance, fund = _books(alliance_id)
     return render_template("funds/shops.html", alliance=alliance, fund=fund,
                            rows=reports.shop_contributions(fund.id))
-
-
-@bp.route("/alliances/<int:alliance_id>/fund/record", methods=["GET", "POST"])
-def record(alliance_id: int):
-    alliance = alliance_or_404(alliance_id, "record_money")
-    fund = services.default_fund(alliance)
-    db.session.commit()
-    form = EntryForm()
-    shops = list(db.session.scalars(select(Shop).where(Shop.alliance_id == alliance.id, Shop.active)
-                                    .order_by(Shop.name)))
-    form.shop_id.choices = [(0, "—"), *((s.id, f"{s.name} · {s.house_number}") for s in shops)]
-    if form.validate_on_submit():
-        try:
-            amount = parse_yuan(form.amount.data)
-            kind = EntryKind(form.kind.data)
-            entry = services.record_entry(
-                current_user, fund, kind, amount, idempotency_key=form.idempotency_key.data,
-                method=PaymentMethod(form.method.data), reference=form.reference.data or "",
-                counterparty=form.counterparty.data or "", purpose=form.purpose.data or "",
-                shop=next((s for s in shops if s.id == form.shop_id.data), None),
-                receipt=form.receipt.data or None,
-                occurred_on=local_day_start_utc(form.occurred_on.data) if form.occurred_on.data else None,
-            )
-        except DomainError as error:
-            db.session.rollback()
-            form.amount.errors.append(str(error))
-        else:
-            flash(_("Recorded: %(kind)s of %(amount)s.", kind=entry.kind.label,
-                    amount=format_fen(abs(entry.amount_fen))), "success")
-            return redirect(url_for("funds.overview", alliance_id=alliance.id))
-    return render_template("funds/record.html", alliance=alliance, form=form)
 
 
 @bp.route("/fund/entries/<int:entry_id>/reverse", methods=["POST"])
