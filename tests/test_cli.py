@@ -9,9 +9,13 @@ from sqlalchemy import func, select
 
 from merchant_alliance.accounts.models import Alliance, Membership, Role, Street, User
 from merchant_alliance.accounts.services import check_password_strength
-from merchant_alliance.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
+from merchant_alliance.demo import CO_LEAD, DEMO_ACCOUNTS, DEMO_PASSWORD
 from merchant_alliance.errors import DomainError
 from merchant_alliance.extensions import db
+from merchant_alliance.funds import budgets, pledges
+from merchant_alliance.funds import services as funds
+from merchant_alliance.funds.models import ExpenseRequest, ExpenseState, LedgerEntry, Pledge
+from merchant_alliance.projects.models import Project, ProjectState
 from merchant_alliance.shops.models import Shop
 from tests.factories import UserFactory
 
@@ -24,7 +28,8 @@ def count(model) -> int:
 
 
 def totals() -> dict[str, int]:
-    return {model.__name__: count(model) for model in (Street, Alliance, Shop, User, Membership)}
+    return {model.__name__: count(model) for model in (Street, Alliance, Shop, User, Membership, LedgerEntry,
+                                                       Pledge, ExpenseRequest)}
 
 
 def test_demo_load_creates_the_yuyuan_road_alliance_once_and_prints_the_logins(runner, client):
@@ -42,7 +47,20 @@ def test_demo_load_creates_the_yuyuan_road_alliance_once_and_prints_the_logins(r
         assert user.email == account.email
         assert account.role in {m.role for m in user.memberships}
     staff_roles = db.session.scalars(select(Membership.role).where(Membership.role != Role.SHOP_OWNER)).all()
-    assert sorted(staff_roles) == sorted(r for r in Role if r != Role.SHOP_OWNER)
+    # one of each, and a second lead: large expenses need two leads' approval
+    assert sorted(staff_roles) == sorted([*(r for r in Role if r != Role.SHOP_OWNER), Role.ALLIANCE_LEAD])
+    assert CO_LEAD.phone in result.output
+
+    # A year of money that adds up: dues, subsidies, running costs, the bookshop's project funded and paid.
+    fund = funds.default_fund(alliance)
+    books = funds.totals(fund.id)
+    assert books.balance_fen == db.session.scalar(select(func.sum(LedgerEntry.amount_fen))) > 0
+    assert books.income_fen > books.spending_fen > 0 and books.available_fen >= 0
+    assert pledges.arrears(fund.id), "the demo shows some shops behind with their dues"
+    funded = db.session.scalar(select(Project).where(Project.state == ProjectState.FUNDED))
+    assert funded is not None and budgets.cover(funded).spent_fen > 0
+    waiting = db.session.scalars(select(ExpenseRequest.state)).all()
+    assert ExpenseState.PAID in waiting and ExpenseState.SUBMITTED in waiting
 
     assert f"password for all: {DEMO_PASSWORD}" in result.output
     for account in DEMO_ACCOUNTS:

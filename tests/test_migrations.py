@@ -10,7 +10,8 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import current_app
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, func, inspect, make_url, select, text
+from sqlalchemy import create_engine, delete, func, inspect, make_url, select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from config import TestingConfig
 from merchant_alliance import create_app
@@ -18,6 +19,7 @@ from merchant_alliance.accounts.models import Alliance, Street, User
 from merchant_alliance.accounts.services import authenticate
 from merchant_alliance.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, load_demo
 from merchant_alliance.extensions import db
+from merchant_alliance.funds.models import LedgerEntry
 from merchant_alliance.shops.models import Shop
 
 MIGRATIONS_SCHEMA = "merchant_migrations_test"
@@ -138,10 +140,13 @@ def test_upgrading_a_database_full_of_data_keeps_the_data(migration_app):
             "shops": db.session.execute(select(Shop.id, Shop.house_number, Shop.name, Shop.facade_width_m)
                                         .order_by(Shop.id)).all(),
             "users": db.session.execute(select(User.id, User.phone, User.password_hash).order_by(User.id)).all(),
+            "ledger": db.session.execute(select(LedgerEntry.id, LedgerEntry.amount_fen, LedgerEntry.kind)
+                                         .order_by(LedgerEntry.id)).all(),
         }
 
     before = data()
     assert len(before["shops"]) == 91
+    assert len(before["ledger"]) > 300  # the demo's year of money
 
     upgrade()  # already at head: nothing to do
     assert data() == before
@@ -152,5 +157,13 @@ def test_upgrading_a_database_full_of_data_keeps_the_data(migration_app):
     upgrade()
     assert data() == before
     assert schema_differences() == []
+    # The rebuilt ledger table is still append-only in the database itself.
+    with pytest.raises(DBAPIError):
+        with db.engine.begin() as conn:
+            conn.execute(update(LedgerEntry).values(amount_fen=1))
+    with pytest.raises(DBAPIError):
+        with db.engine.begin() as conn:
+            conn.execute(delete(LedgerEntry))
+    assert data() == before
     lead = DEMO_ACCOUNTS[1]
     assert authenticate(lead.phone, DEMO_PASSWORD) is not None
