@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from flask import url_for
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from merchant_alliance.accounts.models import Role, User
 
@@ -29,6 +30,7 @@ def items_for(user: User) -> list[NavItem]:
             items.append(NavItem(label, url, endpoint))
 
     memberships = sorted(user.memberships, key=lambda m: (m.role != Role.PLATFORM_ADMIN, m.id))
+    alliance_of_shop = _alliances_of_shops([m.shop_id for m in memberships if m.role == Role.SHOP_OWNER])
     for m in memberships:
         if m.role == Role.PLATFORM_ADMIN:
             add(_("Streets"), "alliances.streets")
@@ -44,4 +46,16 @@ def items_for(user: User) -> list[NavItem]:
         elif m.role == Role.SHOP_OWNER:
             add(_("My shop"), "shops.shop", shop_id=m.shop_id)
             add(_("My renovation projects"), "projects.mine")
+            add(_("My pledges and payments"), "funds.shop_money", shop_id=m.shop_id)
+            add(_("The alliance's books"), "funds.overview", alliance_id=alliance_of_shop[m.shop_id])
     return items
+
+
+def _alliances_of_shops(shop_ids: list[int]) -> dict[int, int]:
+    """shop id → its alliance's id, in one query (none when the user owns no shop)."""
+    if not shop_ids:
+        return {}
+    from merchant_alliance.extensions import db
+    from merchant_alliance.shops.models import Shop
+
+    return dict(db.session.execute(select(Shop.id, Shop.alliance_id).where(Shop.id.in_(shop_ids))).all())

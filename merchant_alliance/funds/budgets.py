@@ -129,11 +129,14 @@ class Cover:
         return max(self.budget.shop_fen - counted, 0)
 
 
-def cover(project: Project) -> Cover:
+def cover(project: Project, fund: Fund | None = None) -> Cover:
     """The project's budget and how much of it is covered: a fixed handful of queries."""
-    fund = services.default_fund(project.alliance)
-    shop_paid = services._sum(LedgerEntry.amount_fen, LedgerEntry.project_id == project.id,
-                              LedgerEntry.shop_id == project.shop_id)
+    fund = fund or services.find_default_fund(project.alliance)
+    if fund is None:  # no money has been handled yet, so no budget either
+        return Cover(budget=None, shop_paid_fen=0, shop_pledged_fen=0, reserved_fen=0, spent_fen=0,
+                     rule=ShareCover.PLEDGED)
+    shop_paid = services.sum_fen(LedgerEntry.amount_fen, LedgerEntry.project_id == project.id,
+                                 LedgerEntry.shop_id == project.shop_id)
     paid_on_pledge = (select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0))
                       .where(LedgerEntry.pledge_id == Pledge.id).correlate(Pledge).scalar_subquery())
     left_to_pay = Pledge.amount_fen - paid_on_pledge

@@ -134,7 +134,8 @@ def budget_actual_chart(
     chart_id = _chart_id(chart_id)
     budget_name, actual_name, over_name = _("Budget"), _("Actual"), _("Over budget")
     axis = nice_axis(max((max(budget, actual) for _label, budget, actual in rows), default=0))
-    row_height, top, bottom, right = 40, 28, 24, 16
+    row_height, top, bottom = 40, 28, 24
+    right = 8 + FONT_WIDTH * len(tick_label(axis.top_fen)) / 2  # the last tick's label is centred on the end
     left = 12 + FONT_WIDTH * 1.6 * LABEL_CHARS  # room for CJK labels, which are about twice as wide
     height = top + row_height * max(len(rows), 1) + bottom
     plot_width = width - left - right

@@ -53,9 +53,14 @@ class Totals:
         return self.balance_fen - self.reserved_fen
 
 
+def find_default_fund(alliance: Alliance) -> Fund | None:
+    """The alliance's main fund if it exists yet (for pages that only read)."""
+    return db.session.scalar(select(Fund).where(Fund.alliance_id == alliance.id, Fund.is_default))
+
+
 def default_fund(alliance: Alliance) -> Fund:
     """The alliance's main fund, created the first time it is needed."""
-    fund = db.session.scalar(select(Fund).where(Fund.alliance_id == alliance.id, Fund.is_default))
+    fund = find_default_fund(alliance)
     if fund is None:
         fund = Fund(alliance=alliance, name=DEFAULT_FUND_NAME, is_default=True)
         db.session.add(fund)
@@ -63,14 +68,14 @@ def default_fund(alliance: Alliance) -> Fund:
     return fund
 
 
-def _sum(column, *where) -> int:
+def sum_fen(column, *where) -> int:
     """SUM(column) as an int (PostgreSQL sums bigints as numeric), 0 when nothing matches."""
     return int(db.session.scalar(select(func.coalesce(func.sum(column), 0)).where(*where)))
 
 
 def balance_fen(fund_id: int) -> int:
     """The fund's balance, summed by the database."""
-    return _sum(LedgerEntry.amount_fen, LedgerEntry.fund_id == fund_id)
+    return sum_fen(LedgerEntry.amount_fen, LedgerEntry.fund_id == fund_id)
 
 
 def reserved_fen(fund_id: int, project_id: int | None = None) -> int:
@@ -78,7 +83,7 @@ def reserved_fen(fund_id: int, project_id: int | None = None) -> int:
     where = [Reservation.fund_id == fund_id]
     if project_id is not None:
         where.append(Reservation.project_id == project_id)
-    return _sum(Reservation.amount_fen, *where)
+    return sum_fen(Reservation.amount_fen, *where)
 
 
 def available_fen(fund_id: int) -> int:

@@ -26,13 +26,22 @@ from merchant_alliance.funds.forms import (
     ReasonForm,
     ReceiptsForm,
 )
-from merchant_alliance.funds.models import EntryKind, ExpenseRequest, ExpenseState, PaymentMethod, Pledge, ShareCover
+from merchant_alliance.funds.models import (
+    EntryKind,
+    ExpenseRequest,
+    ExpenseState,
+    LedgerEntry,
+    PaymentMethod,
+    Pledge,
+    ShareCover,
+)
 from merchant_alliance.funds.shares import ShareRule
 from merchant_alliance.funds.views import alliance_or_404, bp
 from merchant_alliance.money import fen_to_input, format_fen, parse_yuan
 from merchant_alliance.projects.models import Project
 from merchant_alliance.projects.views import PROJECT_PANELS
 from merchant_alliance.shops.models import Shop
+from merchant_alliance.shops.views import SHOP_PANELS
 from merchant_alliance.timeutil import local_day_start_utc
 
 # --- money received ------------------------------------------------------------------------------
@@ -81,18 +90,37 @@ def _project_panel(project: Project, user) -> dict:
     """The money card on the project page."""
     if not authz.can(user, "view_books", project.alliance):
         return {}
-    fund = services.default_fund(project.alliance)
+    fund = services.find_default_fund(project.alliance)
+    requests = [] if fund is None else list(db.session.scalars(
+        expenses.requests_of(fund.id).where(ExpenseRequest.project_id == project.id)))
     return {
-        "cover": budgets.cover(project),
-        "fund": fund,
+        "cover": budgets.cover(project, fund),
         "can_set_budget": authz.can(user, "manage_budget", project) and project.state in budgets.BUDGET_STATES,
         "can_pledge": pledges.may_pledge(user, project.shop),
-        "project_requests": list(db.session.scalars(
-            expenses.requests_of(fund.id).where(ExpenseRequest.project_id == project.id))),
+        "project_requests": requests,
     }
 
 
 PROJECT_PANELS.append(("funds/_project_panel.html", _project_panel))
+
+
+def _shop_panel(shop: Shop, user) -> dict:
+    """The money card on the shop page: what the shop has pledged, paid and still owes."""
+    fund = services.find_default_fund(shop.alliance)
+    if fund is None:
+        return {"shop": shop, "owed_fen": 0, "overdue": 0, "paid_fen": 0}
+    rows = db.session.execute(pledges.pledge_rows(fund.id, shop_id=shop.id)).all()
+    open_rows = [r for r in rows if pledges.pledge_status(r) in ("open", "overdue")]
+    return {
+        "shop": shop,
+        "owed_fen": sum(r.amount_fen - r.paid_fen for r in open_rows),
+        "overdue": sum(1 for r in open_rows if pledges.pledge_status(r) == "overdue"),
+        "paid_fen": services.sum_fen(LedgerEntry.amount_fen, LedgerEntry.fund_id == fund.id,
+                                     LedgerEntry.shop_id == shop.id),
+    }
+
+
+SHOP_PANELS.append(("funds/_shop_panel.html", _shop_panel))
 
 
 def _rule_from(form: BudgetForm, fund, budget_fen: int) -> ShareRule:

@@ -322,9 +322,10 @@ def test_monthly_flows_sort_entries_into_shanghai_months(fund, autumn):
 
 
 def test_the_overview_draws_the_last_twelve_months_and_links_the_reports(client, english, auth, world, fund):
-    record(world, fund, EntryKind.SUBSIDY, 800_00, counterparty="街道")
+    record(world, fund, EntryKind.SUBSIDY, 800_00, counterparty="静安寺街道办")
     auth.login(world.a.owner)
     page = client.get(f"/alliances/{world.a.alliance.id}/fund").get_data(as_text=True)
+    assert "静安寺街道办" in page  # among the latest entries
     assert page.count('<rect class="chart-bar chart-income"') == 12
     assert 'data-fen="80000"' in page and 'role="img"' in page
     this_month = str(reports.Month.of(utcnow()))

@@ -29,6 +29,7 @@ MAY = {
     "may_propose": {"owner", "co_owner", "lead", "co_lead"},
     "may_review": {"lead", "co_lead"},
     "may_withdraw": {"owner", "co_owner"},
+    "may_manage_budget": {"lead", "co_lead"},
 }
 # DESIGN.md: "withdrawn: by the shop, before a contract is signed."
 BEFORE_CONTRACT = {S.DRAFT, S.SUBMITTED, S.CHANGES_REQUESTED, S.DESIGN_APPROVED, S.PERMIT_GRANTED,
@@ -68,6 +69,21 @@ def refused(user, project, action, reason="") -> DomainError:
 # --- the table, person by person and state by state -------------------------------------------------
 
 
+def _fundable(project: Project, cast) -> None:
+    """What funding needs (funds/budgets.py): a budget, and the shop's share pledged."""
+    from merchant_alliance.funds import budgets, pledges
+    from merchant_alliance.funds.services import default_fund
+    from merchant_alliance.funds.shares import ShareRule
+
+    budget = budgets.set_budget(cast.lead, project, 1_000_00, ShareRule(fund_fen=0))
+    pledges.create_pledge(cast.owner, default_fund(project.alliance), project.shop, budget.shop_fen,
+                          pledges.today(), project=project)
+
+
+# Rows added by other domains have preconditions of their own: make them hold before trying the row.
+READY = {"fund": _fundable}
+
+
 def test_every_transition_is_allowed_for_the_right_people_and_refused_for_everyone_else(proposal, cast):
     assert lifecycle.rows, "the lifecycle table is empty"
     people_concerned = concerned(cast)
@@ -80,6 +96,8 @@ def test_every_transition_is_allowed_for_the_right_people_and_refused_for_everyo
         project = projects[row.source]
         for name, user in cast.items():
             put_in_state(project, row.source)
+            if row.action in READY:
+                READY[row.action](project, cast)
             events, note = count(AuditEvent), last_note_id()
             where = f"{name} doing {row.action} from {row.source}"
             if name in allowed(row):

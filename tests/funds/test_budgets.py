@@ -1,0 +1,443 @@
+"""A project's budget and shares, and its funding: the fund's share is reserved only when the shop's share is
+covered and the money is there; reserved money is spent on that project only, or released when it ends."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import aliased
+
+from merchant_alliance.accounts.models import User
+from merchant_alliance.errors import DomainError, NotAllowed
+from merchant_alliance.extensions import db
+from merchant_alliance.funds import budgets, pledges, services
+from merchant_alliance.funds.models import (
+    EntryKind,
+    ExpenseApproval,
+    ExpenseRequest,
+    Fund,
+    LedgerEntry,
+    Pledge,
+    ProjectBudget,
+    Reservation,
+    ReservationReason,
+    ShareCover,
+    expense_receipts,
+)
+from merchant_alliance.funds.shares import ShareRule
+from merchant_alliance.money import MAX_FEN
+from merchant_alliance.projects import services as projects
+from merchant_alliance.projects.lifecycle import Attempt, lifecycle
+from merchant_alliance.projects.models import Project, ProjectState
+from merchant_alliance.shops.models import Shop
+from merchant_alliance.shops.services import register_signboard
+from tests.projects.helpers import SIGNBOARD, count, put_in_state, state_of, written
+
+pytestmark = pytest.mark.usefixtures("in_request")
+
+S = ProjectState
+RULE = ShareRule(fund_percent=Decimal(30), fund_cap_fen=3_000_00)  # the alliance's default
+
+
+# --- helpers the other fund tests share ---------------------------------------------------------
+
+
+def key() -> str:
+    return uuid.uuid4().hex
+
+
+def approved_project(owner: User, shop: Shop, title: str = "咖啡馆木质新店招") -> Project:
+    """A proposal whose design the leads have approved, ready for its budget (no photos: tests stay fast)."""
+    signboard = register_signboard(owner, shop, SIGNBOARD)
+    project = projects.propose_renovation(owner, signboard, title)
+    put_in_state(project, S.DESIGN_APPROVED)
+    db.session.commit()
+    return project
+
+
+def give(treasurer: User, fund: Fund, fen: int) -> LedgerEntry:
+    """A subsidy from the street office: money in without a shop."""
+    return services.record_entry(treasurer, fund, EntryKind.SUBSIDY, fen, counterparty="静安寺街道办",
+                                 idempotency_key=key())
+
+
+def promise(owner: User, fund: Fund, project: Project, fen: int, days: int = 30) -> Pledge:
+    """The shop pledges `fen` towards its project, due in `days` days."""
+    return pledges.create_pledge(owner, fund, project.shop, fen, pledges.today() + timedelta(days=days),
+                                 project=project)
+
+
+def books(app) -> dict[str, Any]:
+    """Everything a refused money action must leave as it was, on top of the projects' own snapshot."""
+    snapshot = written(app)
+    rows = lambda *columns: db.session.execute(select(*columns).order_by(*columns[:1])).all()  # noqa: E731
+    return snapshot | {
+        "budgets": rows(ProjectBudget.project_id, ProjectBudget.budget_fen, ProjectBudget.shop_fen,
+                        ProjectBudget.fund_fen, ProjectBudget.subsidy_fen, ProjectBudget.subsidy_source),
+        "entries": rows(LedgerEntry.id, LedgerEntry.amount_fen, LedgerEntry.pledge_id),
+        "reservations": rows(Reservation.id, Reservation.amount_fen),
+        "pledges": rows(Pledge.id, Pledge.amount_fen, Pledge.due_on, Pledge.cancelled_at),
+        "requests": rows(ExpenseRequest.id, ExpenseRequest.state, ExpenseRequest.paid_entry_id,
+                         ExpenseRequest.decision_reason),
+        "approvals": count(ExpenseApproval), "receipts": count(expense_receipts),
+        "rules": rows(Fund.id, Fund.fund_percent, Fund.fund_cap_fen, Fund.two_approvals_above_fen,
+                      Fund.shop_share_cover),
+    }
+
+
+def money(fund: Fund) -> tuple[int, int, int]:
+    """(balance, reserved, available)."""
+    totals = services.totals(fund.id)
+    return totals.balance_fen, totals.reserved_fen, totals.available_fen
+
+
+# --- fixtures ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fund(world) -> Fund:
+    fund = services.default_fund(world.a.alliance)
+    db.session.commit()
+    return fund
+
+
+@pytest.fixture
+def project(world) -> Project:
+    return approved_project(world.a.owner, world.a.shop)
+
+
+# --- setting the budget --------------------------------------------------------------------------
+
+
+def test_the_default_rule_gives_the_fund_thirty_percent_up_to_three_thousand_yuan(cast, fund, project):
+    rule = budgets.default_rule(fund)
+    assert rule == RULE
+
+    budget = budgets.set_budget(cast.lead, project, 8_000_00, rule)
+    assert (budget.shop_fen, budget.fund_fen, budget.subsidy_fen) == (5_600_00, 2_400_00, 0)
+    budget = budgets.set_budget(cast.lead, project, 12_000_00, rule)  # 30% would be ¥3,600: capped
+    assert (budget.shop_fen, budget.fund_fen) == (9_000_00, 3_000_00)
+    budget = budgets.set_budget(cast.co_lead, project, 20_000_00, rule)
+    assert (budget.shop_fen, budget.fund_fen) == (17_000_00, 3_000_00)
+
+    assert count(ProjectBudget) == 1  # changed, not added
+    assert budgets.budget_of(project).set_by_id == cast.co_lead.id
+    steps = [e for e in projects.timeline(project) if e.action == "project.budget_set"]
+    assert [e.details["fund_fen"] for e in steps] == [2_400_00, 3_000_00, 3_000_00]
+
+    # The alliance changes its rule: the next budget follows it.
+    budgets.update_rules(cast.lead, fund, fund_percent=Decimal("12.5"), fund_cap_fen=None,
+                         two_approvals_above_fen=1_000_00, shop_share_cover=ShareCover.PAID)
+    budget = budgets.set_budget(cast.lead, project, 10_000_07, budgets.default_rule(fund))
+    # 12.5% of ¥10,000.07 is ¥1,250.00875: the fund's share is rounded down, the shop's takes the rest.
+    assert (budget.fund_fen, budget.shop_fen) == (1_250_00, 8_750_07)
+
+
+def test_percentages_are_rounded_down_to_the_fen_and_the_shop_absorbs_the_remainder(cast, fund, project):
+    budget = budgets.set_budget(cast.lead, project, 100_01, ShareRule(fund_percent=Decimal("33.33")))
+    assert (budget.fund_fen, budget.shop_fen, budget.subsidy_fen) == (33_33, 66_68, 0)  # ¥33.333… → ¥33.33
+
+    budget = budgets.set_budget(cast.lead, project, 100_01, ShareRule(fund_percent=Decimal(30),
+                                                                      subsidy_percent=Decimal("33.33")),
+                                subsidy_source="静安寺街道办")
+    assert (budget.fund_fen, budget.subsidy_fen, budget.shop_fen) == (30_00, 33_33, 36_68)
+
+    # Shares may be given as amounts too; a subsidy names who gives it.
+    budget = budgets.set_budget(cast.lead, project, 12_000_00, ShareRule(fund_fen=2_000_00, subsidy_fen=1_000_00),
+                                subsidy_source="  静安寺街道办  ")
+    assert (budget.shop_fen, budget.fund_fen, budget.subsidy_fen) == (9_000_00, 2_000_00, 1_000_00)
+    assert budget.subsidy_source == "静安寺街道办"
+    budget = budgets.set_budget(cast.lead, project, 12_000_00, ShareRule(fund_fen=2_000_00),
+                                subsidy_source="静安寺街道办")
+    assert (budget.shop_fen, budget.subsidy_source) == (10_000_00, "")  # no subsidy, so nobody gives one
+
+
+IMPOSSIBLE = [
+    (0, RULE, "", "more than zero"),
+    (-100_00, RULE, "", "more than zero"),
+    (MAX_FEN + 1, RULE, "", "larger than"),
+    (1.5, RULE, "", "larger than"),  # not whole fen
+    (10_000_00, ShareRule(fund_fen=6_000_00, subsidy_fen=5_000_00), "街道", "more than the budget"),
+    (10_000_00, ShareRule(fund_fen=10_000_01), "", "more than the budget"),
+    (10_000_00, ShareRule(fund_percent=Decimal(60), subsidy_percent=Decimal(41)), "街道", "more than the budget"),
+    (10_000_00, ShareRule(fund_percent=Decimal("100.01")), "", "between 0 and 100"),
+    (10_000_00, ShareRule(fund_percent=Decimal(-1)), "", "between 0 and 100"),
+    (10_000_00, ShareRule(fund_fen=-1), "", "negative"),
+    (10_000_00, ShareRule(fund_percent=Decimal(10), fund_fen=1_000_00), "", "not both"),
+    (10_000_00, ShareRule(fund_fen=1_000_00, subsidy_fen=1_000_00), "", "who gives the subsidy"),
+    (10_000_00, ShareRule(subsidy_percent=Decimal(10)), "   ", "who gives the subsidy"),
+]
+
+
+def test_impossible_budgets_are_refused_and_the_budget_stays_as_it_was(app, cast, fund, project):
+    budgets.set_budget(cast.lead, project, 9_000_00, RULE)
+    before = books(app)
+    for budget_fen, rule, source, message in IMPOSSIBLE:
+        with pytest.raises(DomainError, match=message):
+            budgets.set_budget(cast.lead, project, budget_fen, rule, subsidy_source=source)
+        assert books(app) == before, (budget_fen, rule)
+    assert budgets.budget_of(project).budget_fen == 9_000_00
+
+
+def test_only_a_lead_of_the_projects_alliance_sets_the_budget_and_only_before_funding(app, cast, fund, project):
+    before = books(app)
+    for who in ("owner", "co_owner", "neighbour", "treasurer", "officer", "contractor", "admin", "lead_next_door",
+                "lead_elsewhere", "nobody"):
+        with pytest.raises(NotAllowed):
+            budgets.set_budget(getattr(cast, who), project, 12_000_00, RULE)
+        assert books(app) == before, who
+
+    for state in (S.DRAFT, S.SUBMITTED, S.CHANGES_REQUESTED, S.FUNDED, S.CONTRACTED, S.WITHDRAWN, S.REJECTED):
+        put_in_state(project, state)
+        db.session.commit()
+        before = books(app)
+        with pytest.raises(DomainError, match="after the design is approved"):
+            budgets.set_budget(cast.lead, project, 12_000_00, RULE)
+        assert books(app) == before, state
+    assert budgets.budget_of(project) is None
+
+    put_in_state(project, S.PERMIT_GRANTED)  # after the street office's permit, still before funding
+    db.session.commit()
+    assert budgets.set_budget(cast.lead, project, 12_000_00, RULE).fund_fen == 3_000_00
+
+
+def test_only_a_lead_changes_the_alliances_rules_and_within_bounds(app, cast, fund):
+    before = books(app)
+    for who in ("treasurer", "owner", "officer", "admin", "lead_elsewhere"):
+        with pytest.raises(NotAllowed):
+            budgets.update_rules(getattr(cast, who), fund, fund_percent=Decimal(50), fund_cap_fen=None,
+                                 two_approvals_above_fen=0, shop_share_cover=ShareCover.PAID)
+    for percent, cap, threshold in [(Decimal("100.5"), None, 0), (Decimal(-1), None, 0),
+                                    (Decimal(30), -1, 0), (Decimal(30), None, MAX_FEN + 1)]:
+        with pytest.raises(DomainError):
+            budgets.update_rules(cast.lead, fund, fund_percent=percent, fund_cap_fen=cap,
+                                 two_approvals_above_fen=threshold, shop_share_cover=ShareCover.PAID)
+        db.session.rollback()
+    assert books(app) == before
+
+
+# --- funding -------------------------------------------------------------------------------------
+
+
+def refused_funding(app, lead: User, project: Project, message: str) -> None:
+    """The `fund` step is refused with `message`, and nothing at all changes."""
+    assert message in lifecycle.refusal(lead, project, "fund", Attempt())
+    before = books(app)
+    with pytest.raises(DomainError, match=message):
+        lifecycle.perform(lead, project, "fund")
+    assert books(app) == before
+    assert state_of(project) == S.DESIGN_APPROVED
+
+
+def test_funding_waits_for_a_budget_and_for_the_shop_to_pledge_its_whole_share(app, cast, fund, project):
+    give(cast.treasurer, fund, 10_000_00)
+    refused_funding(app, cast.lead, project, "Set the budget")
+    budgets.set_budget(cast.lead, project, 12_000_00, RULE)  # the shop's share is ¥9,000
+    refused_funding(app, cast.lead, project, "¥9,000.00 is not yet covered")
+
+    first = promise(cast.owner, fund, project, 5_000_00)
+    refused_funding(app, cast.lead, project, "¥4,000.00 is not yet covered")
+    elsewhere = approved_project(cast.owner, project.shop, "另一块招牌")  # a pledge for another project
+    promise(cast.owner, fund, elsewhere, 4_000_00)
+    cancelled = promise(cast.owner, fund, project, 4_000_00)
+    pledges.cancel_pledge(cast.treasurer, cancelled, "店主改变主意")  # a withdrawn promise covers nothing
+    refused_funding(app, cast.lead, project, "¥4,000.00 is not yet covered")
+
+    promise(cast.owner, fund, project, 3_999_99)
+    refused_funding(app, cast.lead, project, "¥0.01 is not yet covered")
+    pledges.create_pledge(cast.lead, fund, project.shop, 1, pledges.today(), project=project)  # staff may too
+    before = books(app)
+    for who in ("owner", "treasurer", "officer", "admin", "lead_next_door", "lead_elsewhere"):
+        with pytest.raises(NotAllowed):
+            lifecycle.perform(getattr(cast, who), project, "fund")
+        assert books(app) == before, who
+
+    lifecycle.perform(cast.lead, project, "fund")
+    assert state_of(project) == S.FUNDED
+    assert first.cancelled_at is None
+
+
+def test_when_the_share_must_be_paid_a_pledge_is_not_enough_but_the_payment_is(app, cast, fund, project):
+    budgets.update_rules(cast.lead, fund, fund_percent=Decimal(30), fund_cap_fen=3_000_00,
+                         two_approvals_above_fen=5_000_00, shop_share_cover=ShareCover.PAID)
+    give(cast.treasurer, fund, 3_000_00)
+    budgets.set_budget(cast.lead, project, 12_000_00, RULE)
+    pledge = promise(cast.owner, fund, project, 9_000_00)
+    refused_funding(app, cast.lead, project, "must be paid first: ¥9,000.00 is still missing")
+
+    services.record_entry(cast.treasurer, fund, EntryKind.CONTRIBUTION, 8_000_00, pledge=pledge,
+                          idempotency_key=key())
+    refused_funding(app, cast.lead, project, "¥1,000.00 is still missing")
+    services.record_entry(cast.treasurer, fund, EntryKind.CONTRIBUTION, 1_000_00, pledge=pledge,
+                          idempotency_key=key())
+    assert budgets.cover(project).shop_paid_fen == 9_000_00
+    lifecycle.perform(cast.lead, project, "fund")
+    assert state_of(project) == S.FUNDED
+    assert money(fund) == (12_000_00, 3_000_00, 9_000_00)
+
+
+def test_funding_is_refused_while_the_fund_cannot_set_its_share_aside(app, cast, fund, project):
+    give(cast.treasurer, fund, 2_999_99)
+    budgets.set_budget(cast.lead, project, 12_000_00, RULE)
+    promise(cast.owner, fund, project, 9_000_00)
+    refused_funding(app, cast.lead, project, "only ¥2,999.99 available; the fund's share is ¥3,000.00")
+    give(cast.treasurer, fund, 1)
+    lifecycle.perform(cast.lead, project, "fund")
+    assert state_of(project) == S.FUNDED
+    assert money(fund) == (3_000_00, 3_000_00, 0)
+
+
+@pytest.fixture
+def funded(cast, fund, project) -> Project:
+    """Yuyuan Road's project, funded: the fund held ¥10,000 and set ¥3,000 aside for it."""
+    give(cast.treasurer, fund, 10_000_00)
+    budgets.set_budget(cast.lead, project, 12_000_00, RULE)
+    promise(cast.owner, fund, project, 9_000_00)
+    lifecycle.perform(cast.lead, project, "fund")
+    return project
+
+
+def test_reserved_money_is_for_the_funded_project_only(app, world, cast, fund, funded):
+    # The reservation lowers what is available, not the balance, and moves no money.
+    assert state_of(funded) == S.FUNDED
+    assert money(fund) == (10_000_00, 3_000_00, 7_000_00)
+    reservation = db.session.scalar(select(Reservation))
+    assert (reservation.reason, reservation.project_id, reservation.amount_fen, reservation.created_by_id) == (
+        ReservationReason.RESERVE, funded.id, 3_000_00, cast.lead.id)
+    assert count(LedgerEntry) == 1
+    assert "project.fund" in [e.action for e in projects.timeline(funded)]
+
+    # Spending for anything else cannot dip into it...
+    other = approved_project(cast.neighbour, world.a.other_shop, "隔壁的招牌")
+    before = books(app)
+    for project in (None, other):
+        with pytest.raises(DomainError, match="¥7,000.00 available"):
+            services.record_entry(cast.treasurer, fund, EntryKind.EXPENSE, 7_000_01, project=project,
+                                  counterparty="施工队", idempotency_key=key())
+        assert books(app) == before
+    # ...nor can another project be funded with it.
+    budgets.set_budget(cast.lead, other, 30_000_00, ShareRule(fund_fen=7_000_01))
+    promise(cast.neighbour, fund, other, 22_999_99)
+    refused_funding(app, cast.lead, other, "only ¥7,000.00 available")
+    services.record_entry(cast.treasurer, fund, EntryKind.EXPENSE, 7_000_00, counterparty="保洁", idempotency_key=key())
+    assert money(fund) == (3_000_00, 3_000_00, 0)
+
+    # An expense for the funded project uses its reservation, and uses it up.
+    services.record_entry(cast.treasurer, fund, EntryKind.EXPENSE, 2_000_00, project=funded, counterparty="施工队",
+                          idempotency_key=key())
+    assert money(fund) == (1_000_00, 1_000_00, 0)
+    spend = db.session.scalar(select(Reservation).where(Reservation.reason == ReservationReason.SPEND))
+    assert spend.amount_fen == -2_000_00 and spend.ledger_entry_id is not None
+    before = books(app)
+    with pytest.raises(DomainError, match="¥1,000.00 available"):
+        services.record_entry(cast.treasurer, fund, EntryKind.EXPENSE, 1_000_01, project=funded,
+                              idempotency_key=key())
+    assert books(app) == before
+    services.record_entry(cast.treasurer, fund, EntryKind.EXPENSE, 1_000_00, project=funded, idempotency_key=key())
+    assert money(fund) == (0, 0, 0)
+    assert budgets.cover(funded).spent_fen == 3_000_00
+
+
+def test_an_expense_beyond_the_reservation_and_withdrawing_release_the_rest(cast, fund, funded):
+    services.record_entry(cast.treasurer, fund, EntryKind.EXPENSE, 1_200_00, project=funded, idempotency_key=key())
+    assert money(fund) == (8_800_00, 1_800_00, 7_000_00)
+    lifecycle.perform(cast.owner, funded, "withdraw")
+    assert state_of(funded) == S.WITHDRAWN
+    assert money(fund) == (8_800_00, 0, 8_800_00)
+    release = db.session.scalar(select(Reservation).where(Reservation.reason == ReservationReason.RELEASE))
+    assert (release.amount_fen, release.created_by_id) == (-1_800_00, cast.owner.id)
+
+    # A second project: an expense larger than its reservation takes the rest from available money.
+    second = approved_project(cast.owner, funded.shop, "第二块招牌")
+    budgets.set_budget(cast.lead, second, 2_000_00, ShareRule(fund_fen=1_000_00))
+    promise(cast.owner, fund, second, 1_000_00)
+    lifecycle.perform(cast.lead, second, "fund")
+    assert money(fund) == (8_800_00, 1_000_00, 7_800_00)
+    services.record_entry(cast.treasurer, fund, EntryKind.EXPENSE, 1_500_00, project=second, idempotency_key=key())
+    assert money(fund) == (7_300_00, 0, 7_300_00)
+    lifecycle.perform(cast.owner, second, "withdraw")  # nothing left to release
+    assert count(Reservation) == 5  # reserve, spend, release; reserve, spend
+
+
+# --- the invariants, under any sequence of operations ------------------------------------------------
+
+OPERATIONS = ["in", "out", "fund", "spend", "reverse", "withdraw"]
+sequences = st.lists(
+    st.tuples(st.sampled_from(OPERATIONS), st.integers(min_value=1, max_value=5_000_00),
+              st.integers(min_value=0, max_value=100)),
+    min_size=1, max_size=15,
+)
+
+
+def funded_projects(fund: Fund) -> list[Project]:
+    return list(db.session.scalars(select(Project).where(Project.alliance_id == fund.alliance_id,
+                                                         Project.state == S.FUNDED).order_by(Project.id)))
+
+
+def fund_a_project(cast, shop: Shop, fund: Fund, share: int) -> Project:
+    """A new project whose fund share is `share` and whose shop pledged its ¥100; the lead tries to fund it."""
+    project = approved_project(cast.owner, shop, f"项目 {key()[:8]}")
+    budgets.set_budget(cast.lead, project, share + 100_00, ShareRule(fund_fen=share))
+    promise(cast.owner, fund, project, 100_00)
+    lifecycle.perform(cast.lead, project, "fund")
+    return project
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=sequences)
+def test_balance_and_reservations_stay_consistent_after_any_sequence(world, cast, fund, steps):
+    # Examples share the fixture's fund: each one starts from where the last ended.
+    balance = services.balance_fen(fund.id)
+    reserved = {project_id: int(amount) for project_id, amount in db.session.execute(
+        select(Reservation.project_id, func.sum(Reservation.amount_fen)).group_by(Reservation.project_id))}
+    for operation, amount, pick in steps:
+        funded = funded_projects(fund)
+        try:
+            if operation == "in":
+                services.record_entry(cast.treasurer, fund, EntryKind.CONTRIBUTION, amount, shop=world.a.shop,
+                                      idempotency_key=key())
+                balance += amount
+            elif operation == "out":
+                services.record_entry(cast.treasurer, fund, EntryKind.EXPENSE, amount, idempotency_key=key())
+                balance -= amount
+            elif operation == "fund":
+                project = fund_a_project(cast, world.a.shop, fund, amount)
+                reserved[project.id] = amount
+            elif operation == "spend" and funded:
+                project = funded[pick % len(funded)]
+                services.record_entry(cast.treasurer, fund, EntryKind.EXPENSE, amount, project=project,
+                                      idempotency_key=key())
+                balance -= amount
+                reserved[project.id] -= min(amount, reserved[project.id])
+            elif operation == "reverse":
+                reversal = aliased(LedgerEntry)
+                candidates = list(db.session.scalars(
+                    select(LedgerEntry).where(LedgerEntry.fund_id == fund.id, LedgerEntry.kind != EntryKind.REVERSAL,
+                                              ~exists().where(reversal.reverses_id == LedgerEntry.id))
+                    .order_by(LedgerEntry.id)))
+                if candidates:
+                    entry = candidates[pick % len(candidates)]
+                    services.reverse_entry(cast.treasurer, entry, "记错了", idempotency_key=key())
+                    balance -= entry.amount_fen
+            elif operation == "withdraw" and funded:
+                project = funded[pick % len(funded)]
+                lifecycle.perform(cast.owner, project, "withdraw")
+                reserved[project.id] = 0
+        except DomainError:
+            db.session.rollback()
+
+        totals = services.totals(fund.id)
+        summed = db.session.scalar(select(func.sum(LedgerEntry.amount_fen)).where(LedgerEntry.fund_id == fund.id))
+        assert totals.balance_fen == int(summed or 0) == balance >= 0
+        assert 0 <= totals.reserved_fen <= totals.balance_fen
+        assert totals.available_fen >= 0
+        assert totals.reserved_fen == sum(reserved.values())
+        for project_id, expected in reserved.items():
+            assert services.reserved_fen(fund.id, project_id) == expected >= 0
