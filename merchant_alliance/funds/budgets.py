@@ -42,7 +42,7 @@ BUDGET_STATES = (S.DESIGN_APPROVED, S.PERMIT_GRANTED)
 audit.register_labels({
     "project.budget_set": _l("set the budget and shares"),
     "project.fund": _l("confirmed the funding"),
-    "fund.rules_changed": _l("Fund rules changed"),
+    "fund.rules_changed": _l("changed the fund's rules"),
 }, objects={"projectbudget": _l("Project budget")})
 
 
@@ -223,3 +223,39 @@ def tell_the_shop(project: Project, user: User, transition: Transition, attempt:
 def shares_preview(fund: Fund, budget_fen: int) -> Shares:
     """What the default rule gives for this budget (for the form's hint)."""
     return split_budget(budget_fen, default_rule(fund))
+
+
+# --- budget against actual, for the open books ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BudgetLine:
+    project_id: int
+    title: str
+    shop_name: str
+    state: ProjectState
+    budget_fen: int
+    fund_fen: int
+    actual_fen: int  # paid out for the project so far, net of reversals
+
+    @property
+    def variance_fen(self) -> int:
+        """Budget minus actual: positive is still unspent, negative is over budget."""
+        return self.budget_fen - self.actual_fen
+
+
+def budget_lines(fund_id: int) -> list[BudgetLine]:
+    """Every budgeted project of the fund with what has been paid for it: one query, whatever the size."""
+    from merchant_alliance.shops.models import Shop
+
+    spent = services.spent_by_project_query(fund_id).subquery()
+    rows = db.session.execute(
+        select(Project.id, Project.title, Shop.name, Project.state, ProjectBudget.budget_fen, ProjectBudget.fund_fen,
+               func.coalesce(spent.c.spent_fen, 0))
+        .join(Project, ProjectBudget.project_id == Project.id)
+        .join(Shop, Project.shop_id == Shop.id)
+        .outerjoin(spent, spent.c.project_id == Project.id)
+        .where(ProjectBudget.fund_id == fund_id)
+        .order_by(Project.updated_at.desc(), Project.id.desc())
+    )
+    return [BudgetLine(r[0], r[1], r[2], ProjectState(r[3]), int(r[4]), int(r[5]), int(r[6])) for r in rows]

@@ -37,12 +37,12 @@ from merchant_alliance.timeutil import utcnow
 E = ExpenseState
 
 audit.register_labels({
-    "expense.created": _l("Expense request drafted"),
-    "expense.submitted": _l("Expense request submitted"),
-    "expense.approved": _l("Expense request approved"),
-    "expense.rejected": _l("Expense request rejected"),
-    "expense.cancelled": _l("Expense request cancelled"),
-    "expense.paid": _l("Expense paid"),
+    "expense.created": _l("drafted an expense request"),
+    "expense.submitted": _l("asked for an expense to be approved"),
+    "expense.approved": _l("approved an expense"),
+    "expense.rejected": _l("rejected an expense request"),
+    "expense.cancelled": _l("cancelled an expense request"),
+    "expense.paid": _l("paid an expense"),
 }, objects={"expenserequest": _l("Expense request")})
 
 NOTICES = {

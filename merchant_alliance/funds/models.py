@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Numeric, String, Table, Text, UniqueConstraint, event
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Numeric, String, Table, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from merchant_alliance.accounts.models import Alliance, User
@@ -113,6 +113,10 @@ class LedgerEntry(db.Model):
     __tablename__ = "ledger_entries"
     __table_args__ = (
         CheckConstraint("amount_fen <> 0", name="not_zero"),
+        # The books read a fund's entries in date order (lists, statements, monthly sums) …
+        Index("ix_ledger_entries_fund_time", "fund_id", "occurred_on", "id"),
+        # … and sum each shop's contributions (the contributions table) straight from the index.
+        Index("ix_ledger_entries_fund_shop_totals", "fund_id", "kind", "shop_id", "amount_fen", "occurred_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

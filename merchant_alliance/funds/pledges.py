@@ -24,8 +24,8 @@ from merchant_alliance.shops.models import Shop
 from merchant_alliance.timeutil import SHANGHAI, utcnow
 
 audit.register_labels({
-    "fund.pledge": _l("Pledge recorded"),
-    "fund.pledge_cancelled": _l("Pledge cancelled"),
+    "fund.pledge": _l("recorded a pledge"),
+    "fund.pledge_cancelled": _l("cancelled a pledge"),
 }, objects={"pledge": _l("Pledge")})
 
 # Days overdue at which arrears move to the next column: 1–30, 31–60, 61–90, over 90.

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, exists, func, literal_column, select
+from sqlalchemy import and_, case, func, literal_column, select
 from sqlalchemy.orm import aliased
 
 from merchant_alliance.errors import DomainError
@@ -104,7 +104,8 @@ def months_up_to(last: Month, count: int) -> list[Month]:
 @dataclass(frozen=True)
 class StatementLine:
     id: int
-    occurred_on: datetime
+    occurred_on: datetime  # naive UTC
+    day: date  # the Shanghai calendar day
     kind: EntryKind
     method: PaymentMethod | None
     amount_fen: int
@@ -130,47 +131,64 @@ class Statement:
     income_fen: int
     spending_fen: int
     lines: list[StatementLine]
+    line_count: int  # the month's lines in all; `lines` is one page of them when paginated
+    first_line: int = 1  # the number of lines[0] within the month
 
     @property
     def closing_fen(self) -> int:
         return self.opening_fen + self.income_fen - self.spending_fen
 
 
-def monthly_statement(fund_id: int, month: Month) -> Statement:
-    """Opening balance, the month's entries oldest first with a running balance, totals: two queries.
+def monthly_statement(fund_id: int, month: Month, *, page: int | None = None, per_page: int = 100) -> Statement:
+    """Opening balance, the month's entries oldest first with a running balance, and totals.
 
-    Income and spending go by sign, as in `services.totals`: a reversal of a contribution counts as
-    money out, so opening + income − spending is always the closing balance.
+    Two queries for the whole month (the printable sheet and the CSV); three for one `page` of it,
+    whose running balance still counts every earlier line of the month. Income and spending go by
+    sign, as in `services.totals`: a reversal of a contribution counts as money out, so opening +
+    income − spending is always the closing balance.
     """
     start, end = month.starts_utc(), month.ends_utc()
     amount, occurred = LedgerEntry.amount_fen, LedgerEntry.occurred_on
     in_month = and_(occurred >= start, occurred < end)
-    opening, income, spending = db.session.execute(
+    opening, income, spending, count = db.session.execute(
         select(
             func.coalesce(func.sum(amount).filter(occurred < start), 0),
             func.coalesce(func.sum(amount).filter(amount > 0, in_month), 0),
             func.coalesce(func.sum(-amount).filter(amount < 0, in_month), 0),
+            func.count(LedgerEntry.id).filter(in_month),
         ).where(LedgerEntry.fund_id == fund_id, occurred < end)
     ).one()
     opening = int(opening)  # PostgreSQL sums bigints as numeric
     running = func.sum(amount).over(order_by=(occurred, LedgerEntry.id), rows=(None, 0))
-    rows = db.session.execute(
+    month_lines = (
         select(LedgerEntry.id, occurred, LedgerEntry.kind, LedgerEntry.method, amount, running.label("running"),
-               Shop.name, Shop.house_number, LedgerEntry.counterparty, Project.title, LedgerEntry.purpose,
+               LedgerEntry.shop_id, LedgerEntry.counterparty, LedgerEntry.project_id, LedgerEntry.purpose,
                LedgerEntry.reference, LedgerEntry.reverses_id)
-        .outerjoin(Shop, LedgerEntry.shop_id == Shop.id)
-        .outerjoin(Project, LedgerEntry.project_id == Project.id)
         .where(LedgerEntry.fund_id == fund_id, in_month)
-        .order_by(occurred, LedgerEntry.id)
-    ).all()
+        .subquery()
+    )
+    query = (
+        select(month_lines.c.id, month_lines.c.occurred_on, month_lines.c.kind, month_lines.c.method,
+               month_lines.c.amount_fen, month_lines.c.running, Shop.name, Shop.house_number,
+               month_lines.c.counterparty, Project.title, month_lines.c.purpose, month_lines.c.reference,
+               month_lines.c.reverses_id)
+        .outerjoin(Shop, month_lines.c.shop_id == Shop.id)
+        .outerjoin(Project, month_lines.c.project_id == Project.id)
+        .order_by(month_lines.c.occurred_on, month_lines.c.id)
+    )
+    first = 1
+    if page is not None:
+        first = (max(page, 1) - 1) * per_page + 1
+        query = query.limit(per_page).offset(first - 1)
     lines = [
-        StatementLine(id=r[0], occurred_on=r[1], kind=r[2], method=r[3], amount_fen=int(r[4]),
+        StatementLine(id=r[0], occurred_on=r[1], day=local_date(r[1]), kind=EntryKind(r[2]),
+                      method=PaymentMethod(r[3]) if r[3] else None, amount_fen=int(r[4]),
                       balance_fen=opening + int(r[5]), shop_name=r[6], house_number=r[7], counterparty=r[8],
                       project_title=r[9], purpose=r[10], reference=r[11], reverses_id=r[12])
-        for r in rows
+        for r in db.session.execute(query)
     ]
     return Statement(month=month, opening_fen=opening, income_fen=int(income), spending_fen=int(spending),
-                     lines=lines)
+                     lines=lines, line_count=int(count), first_line=first)
 
 
 # --- per-shop contributions --------------------------------------------------------------------
@@ -193,22 +211,25 @@ def shop_contributions(fund_id: int) -> list[ShopContribution]:
     A contribution that was reversed is left out together with its reversal (which carries the same
     shop and the opposite amount): the total is the same as netting them, and the count and the last
     payment date then speak only of money that stayed in the fund. Shops that gave nothing show 0.
+    The entries are summed per shop first and the shops joined to those sums, so the ledger is read
+    once, not once per shop.
     """
     reversal = aliased(LedgerEntry)
-    standing = (
-        select(LedgerEntry.shop_id, LedgerEntry.amount_fen, LedgerEntry.occurred_on)
-        .where(LedgerEntry.fund_id == fund_id, LedgerEntry.kind == EntryKind.CONTRIBUTION,
-               ~exists().where(reversal.reverses_id == LedgerEntry.id))
+    per_shop = (
+        select(LedgerEntry.shop_id, func.sum(LedgerEntry.amount_fen).label("total"),
+               func.count(LedgerEntry.id).label("payments"), func.max(LedgerEntry.occurred_on).label("last"))
+        .outerjoin(reversal, reversal.reverses_id == LedgerEntry.id)
+        .where(LedgerEntry.fund_id == fund_id, LedgerEntry.kind == EntryKind.CONTRIBUTION, reversal.id.is_(None))
+        .group_by(LedgerEntry.shop_id)
         .subquery()
     )
     alliance_id = select(Fund.alliance_id).where(Fund.id == fund_id).scalar_subquery()
-    total = func.coalesce(func.sum(standing.c.amount_fen), 0)
+    total = func.coalesce(per_shop.c.total, 0)
     rows = db.session.execute(
         select(Shop.id, Shop.name, Shop.house_number, Shop.active, total.label("total"),
-               func.count(standing.c.amount_fen), func.max(standing.c.occurred_on))
-        .outerjoin(standing, standing.c.shop_id == Shop.id)
+               func.coalesce(per_shop.c.payments, 0), per_shop.c.last)
+        .outerjoin(per_shop, per_shop.c.shop_id == Shop.id)
         .where(Shop.alliance_id == alliance_id)
-        .group_by(Shop.id, Shop.name, Shop.house_number, Shop.active)
         .order_by(total.desc(), Shop.house_number)
     ).all()
     return [ShopContribution(shop_id=r[0], name=r[1], house_number=r[2], active=r[3], total_fen=int(r[4]),
@@ -267,6 +288,11 @@ def _text(value: object) -> str:
     return f"'{text}" if text.startswith(_FORMULA_START) else text
 
 
+def entry_labels() -> dict[EntryKind | PaymentMethod | None, str]:
+    """Every kind's and method's label, translated once per report rather than once per row."""
+    return {None: "", **{kind: kind.label for kind in EntryKind}, **{method: method.label for method in PaymentMethod}}
+
+
 def csv_document(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     """A CSV that Excel opens correctly: UTF-8 with a byte-order mark, CRLF line ends."""
     buffer = io.StringIO()
@@ -281,6 +307,7 @@ def statement_csv(statement: Statement) -> str:
     """The statement as a spreadsheet: an opening row, one row per entry, a closing row."""
     header = [_("Date"), _("Entry no."), _("What"), _("Method"), _("From / to"), _("House number"),
               _("Project"), _("Note"), _("Reference"), _("Amount (yuan)"), _("Balance (yuan)")]
+    labels = entry_labels()
     first = statement.month.first_day.isoformat()
     last = statement.month.last_day.isoformat()
     rows = [[first, "", _("Opening balance"), "", "", "", "", "", "", "", plain_yuan(statement.opening_fen)]]
@@ -289,8 +316,8 @@ def statement_csv(statement: Statement) -> str:
         if line.reverses_id:
             note = _("Reverses entry %(number)s. %(note)s", number=line.reverses_id, note=note).strip()
         rows.append([
-            local_date(line.occurred_on).isoformat(), str(line.id), line.kind.label,
-            line.method.label if line.method else "", _text(line.party), _text(line.house_number),
+            line.day.isoformat(), str(line.id), labels[line.kind], labels[line.method],
+            _text(line.party), _text(line.house_number),
             _text(line.project_title), _text(note), _text(line.reference), plain_yuan(line.amount_fen),
             plain_yuan(line.balance_fen),
         ])
@@ -308,13 +335,14 @@ def entries_csv(rows: Iterable, receipt_url: Callable[[int], str] | None = None)
               _("Reverses entry"), _("Reversed")]
     if receipt_url is not None:
         header.append(_("Receipt"))
+    labels, reversed_mark = entry_labels(), _("yes")
 
     def cells(row) -> list[str]:
         line = [
-            str(row.id), local_date(row.occurred_on).isoformat(), row.kind.label,
-            row.method.label if row.method else "", plain_yuan(row.amount_fen), _text(row.shop_name),
-            _text(row.house_number), _text(row.counterparty), _text(row.project_title), _text(row.purpose),
-            _text(row.reference), str(row.reverses_id or ""), _("yes") if row.is_reversed else "",
+            str(row.id), local_date(row.occurred_on).isoformat(), labels[row.kind], labels[row.method],
+            plain_yuan(row.amount_fen), _text(row.shop_name), _text(row.house_number), _text(row.counterparty),
+            _text(row.project_title), _text(row.purpose), _text(row.reference), str(row.reverses_id or ""),
+            reversed_mark if row.is_reversed else "",
         ]
         if receipt_url is not None:
             line.append(receipt_url(row.receipt_photo_id) if row.receipt_photo_id else "")

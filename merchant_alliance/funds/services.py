@@ -35,8 +35,8 @@ from merchant_alliance.timeutil import utcnow
 DEFAULT_FUND_NAME = "资金池"
 
 audit.register_labels({
-    "fund.entry": _l("Money recorded in the fund"),
-    "fund.reversal": _l("Fund entry reversed"),
+    "fund.entry": _l("recorded money in the fund"),
+    "fund.reversal": _l("reversed a fund entry"),
 }, objects={"ledgerentry": _l("Fund entry"), "fund": _l("Fund")})
 
 
@@ -90,20 +90,22 @@ def available_fen(fund_id: int) -> int:
     return balance_fen(fund_id) - reserved_fen(fund_id)
 
 
-def spent_on_projects(project_ids: list[int] | None = None, fund_id: int | None = None) -> dict[int, int]:
-    """Expenses paid per project, net of their reversals (one GROUP BY query)."""
+def spent_by_project_query(fund_id: int | None = None):
+    """A select() of (project_id, spent_fen): expenses paid per project, net of their reversals."""
     original = aliased(LedgerEntry)
     kind = func.coalesce(original.kind, LedgerEntry.kind)  # a reversal counts as the kind it undoes
     query = (
-        select(LedgerEntry.project_id, func.sum(-LedgerEntry.amount_fen))
+        select(LedgerEntry.project_id, func.sum(-LedgerEntry.amount_fen).label("spent_fen"))
         .outerjoin(original, LedgerEntry.reverses_id == original.id)
         .where(LedgerEntry.project_id.is_not(None), kind == EntryKind.EXPENSE.value)
         .group_by(LedgerEntry.project_id)
     )
-    if project_ids is not None:
-        query = query.where(LedgerEntry.project_id.in_(project_ids))
-    if fund_id is not None:
-        query = query.where(LedgerEntry.fund_id == fund_id)
+    return query.where(LedgerEntry.fund_id == fund_id) if fund_id is not None else query
+
+
+def spent_on_projects(project_ids: list[int]) -> dict[int, int]:
+    """Expenses paid per project, net of their reversals (one GROUP BY query)."""
+    query = spent_by_project_query().where(LedgerEntry.project_id.in_(project_ids))
     return {project_id: int(spent) for project_id, spent in db.session.execute(query)}
 
 

@@ -129,9 +129,13 @@ def _rule_from(form: BudgetForm, fund, budget_fen: int) -> ShareRule:
     fund_text, subsidy_text = (form.fund_share.data or "").strip(), (form.subsidy_share.data or "").strip()
     if form.split.data == "percent":
         try:
-            return ShareRule(fund_percent=Decimal(fund_text or "0"), subsidy_percent=Decimal(subsidy_text or "0"))
+            percents = Decimal(fund_text or "0"), Decimal(subsidy_text or "0")
         except ArithmeticError:
-            raise DomainError(_("A percentage is a number between 0 and 100, e.g. 30 or 12.5.")) from None
+            percents = ()
+        # "NaN" parses, but cannot even be compared with 0 and 100 (InvalidOperation, a server error).
+        if len(percents) != 2 or not all(p.is_finite() for p in percents):
+            raise DomainError(_("A percentage is a number between 0 and 100, e.g. 30 or 12.5."))
+        return ShareRule(fund_percent=percents[0], subsidy_percent=percents[1])
     return ShareRule(fund_fen=parse_yuan(fund_text, allow_zero=True) if fund_text else 0,
                      subsidy_fen=parse_yuan(subsidy_text, allow_zero=True) if subsidy_text else 0)
 

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 from babel.dates import format_skeleton
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
@@ -20,10 +20,11 @@ from merchant_alliance.funds.forms import ReversalForm
 from merchant_alliance.funds.models import EntryKind, Fund, LedgerEntry
 from merchant_alliance.projects.models import Project
 from merchant_alliance.shops.models import Shop
-from merchant_alliance.timeutil import local_day_start_utc, start_of_month_utc, utcnow
+from merchant_alliance.timeutil import local_day_start_utc, utcnow
 
 bp = Blueprint("funds", __name__)
 PAGE_SIZE = 50
+STATEMENT_PAGE_SIZE = 100  # lines per screen; the printable sheet and the CSV have the whole month
 CHART_MONTHS = 12
 CSV_BATCH = 2000  # rows fetched at a time for a download, so a large fund is not read into memory at once
 
@@ -74,7 +75,7 @@ def overview(alliance_id: int):
                                          title=_("Money in and out, month by month"), chart_id="fund-flows")
     return render_template(
         "funds/overview.html", alliance=alliance, fund=fund, total=services.totals(fund.id),
-        month=services.totals(fund.id, since=start_of_month_utc()), recent=recent, flows=flows, chart=chart,
+        month=flows[-1], recent=recent, flows=flows, chart=chart,  # this month's figures are the chart's last
         can_record=authz.can(current_user, "record_money", alliance),
         can_see_receipts=authz.can(current_user, "view_receipts", alliance),
     )
@@ -142,25 +143,30 @@ def entries_csv(alliance_id: int):
     return _csv_download(text, f"fund-entries-{alliance.id}-{today}.csv")
 
 
-def _statement_page(alliance_id: int, template: str) -> str:
-    """A month's statement rendered with `template` (the page, or its printable version)."""
+def _statement_page(alliance_id: int, template: str, *, paginated: bool) -> str:
+    """A month's statement rendered with `template`: the page (a page of lines at a time) or the printable sheet."""
     alliance, fund = _books(alliance_id)
     month = _month_from_request()
+    page = max(request.args.get("page", 1, type=int), 1) if paginated else None
+    statement = reports.monthly_statement(fund.id, month, page=page, per_page=STATEMENT_PAGE_SIZE)
+    # A busy month has thousands of lines but at most 31 days: format each day once, not each line.
+    days = {day: format_date(day, "short") for day in {line.day for line in statement.lines}}
     return render_template(
-        template, alliance=alliance, fund=fund, statement=reports.monthly_statement(fund.id, month),
+        template, alliance=alliance, fund=fund, statement=statement, days=days, labels=reports.entry_labels(),
         month_label=_month_label(month), previous=month.previous(),
         next=month.next() if month < reports.Month.of(utcnow()) else None, generated_at=utcnow(),
+        page=page, pages=max((statement.line_count + STATEMENT_PAGE_SIZE - 1) // STATEMENT_PAGE_SIZE, 1),
     )
 
 
 @bp.route("/alliances/<int:alliance_id>/fund/statement")
 def statement(alliance_id: int):
-    return _statement_page(alliance_id, "funds/statement.html")
+    return _statement_page(alliance_id, "funds/statement.html", paginated=True)
 
 
 @bp.route("/alliances/<int:alliance_id>/fund/statement/print")
 def statement_print(alliance_id: int):
-    return _statement_page(alliance_id, "funds/statement_print.html")
+    return _statement_page(alliance_id, "funds/statement_print.html", paginated=False)
 
 
 @bp.route("/alliances/<int:alliance_id>/fund/statement.csv")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -28,8 +29,9 @@ from merchant_alliance.accounts import services as accounts
 from merchant_alliance.accounts.models import Invitation, Membership, Role
 from merchant_alliance.audit import AuditEvent
 from merchant_alliance.extensions import db
+from merchant_alliance.funds import expenses, pledges
 from merchant_alliance.funds import services as funds
-from merchant_alliance.funds.models import EntryKind, LedgerEntry
+from merchant_alliance.funds.models import EntryKind, ExpenseRequest, LedgerEntry, Pledge
 from merchant_alliance.i18n import N_
 from merchant_alliance.notifications.models import Notification
 from merchant_alliance.notifications.services import notify
@@ -128,6 +130,19 @@ ROUTES: dict[str, Access] = {
     "/alliances/<int:alliance_id>/fund/shops": access(BOOK_READERS, "contractor"),
     "/alliances/<int:alliance_id>/fund/record": access("treasurer", "admin officer lead contractor owner"),
     "/fund/entries/<int:entry_id>/reverse": access("treasurer", "admin officer lead owner"),
+    # budgets, pledges and spending: leads budget and approve, the treasurer pays, receipts stay with the staff
+    "/projects/<int:project_id>/budget": access("lead", "admin officer treasurer owner"),
+    "/alliances/<int:alliance_id>/fund/rules": access("lead", "admin officer treasurer contractor owner"),
+    "/alliances/<int:alliance_id>/fund/pledges": access(STAFF, "contractor owner"),  # arrears name the late
+    "/alliances/<int:alliance_id>/fund/pledges/new": access("lead treasurer owner", "admin officer contractor"),
+    "/fund/pledges/<int:pledge_id>/cancel": access("lead treasurer", "admin officer owner"),
+    "/shops/<int:shop_id>/money": access(SHOP_VIEWERS),
+    "/alliances/<int:alliance_id>/fund/expenses": access(BOOK_READERS, "contractor"),
+    "/alliances/<int:alliance_id>/fund/expenses/new": access("lead treasurer", "admin officer contractor owner"),
+    "/fund/expenses/<int:request_id>": access(BOOK_READERS, "contractor"),
+    # Every reader of the books reaches the buttons; the service refuses, with a message, what is not theirs.
+    "/fund/expenses/<int:request_id>/<any(submit, approve, reject, cancel, pay, receipts):action>":
+        access(BOOK_READERS, "contractor"),
 }
 
 # Routes anyone may open without logging in: what an anonymous visitor gets, per method. Tokens are
@@ -147,7 +162,7 @@ PUBLIC: dict[str, dict[str, int]] = {
 CHECKED_FOR_VISITORS = {"/photos/<int:photo_id>/<any(display, thumb):size>": 404}
 
 ARGUMENT = re.compile(r"<(?:[^>]*:)?(\w+)>")
-NOT_IDS = {"number", "size", "token", "filename"}
+NOT_IDS = {"number", "size", "token", "filename", "action"}
 NOISE = [re.compile(rb'<div class="flashes".*?</div>', re.S),  # a message left over from an earlier page
          re.compile(rb'name="csrf_token" value="[^"]*"'),  # signed with the current second
          re.compile(rb"\s+")]
@@ -209,12 +224,18 @@ def furnish(side, prefix: str) -> dict[str, Any]:
     fund = funds.default_fund(side.alliance)
     entry = funds.record_entry(side.treasurer, fund, EntryKind.CONTRIBUTION, 500_00, shop=side.shop,
                                purpose=f"{prefix}出资", idempotency_key=f"{prefix}-entry")
+    pledge = pledges.create_pledge(side.owner, fund, side.shop, 300_00, pledges.today() + timedelta(days=30),
+                                   note=f"{prefix}认捐")
+    expense = expenses.create_request(side.lead, fund, payee=f"{prefix}施工队", payee_account=f"{prefix}银行",
+                                      amount_fen=100_00, purpose=f"{prefix}定金", receipts=[small_jpeg("发票.jpg")],
+                                      idempotency_key=f"{prefix}-expense", submit=False)  # a draft tells nobody
     db.session.commit()
     return {
         "street_id": side.street.id, "alliance_id": side.alliance.id, "shop_id": side.shop.id,
         "invitation_id": invitation.id, "membership_id": membership.id, "signboard_id": signboard.id,
         "photo_id": signboard.photos[0].id, "project_id": project.id, "number": 1, "size": "thumb",
         "notification_id": note.id, "token": "made-up-token", "filename": "css/app.css", "entry_id": entry.id,
+        "pledge_id": pledge.id, "request_id": expense.id, "action": "approve",
     }
 
 
@@ -255,6 +276,8 @@ def side_b_state(world, b: dict[str, Any]) -> tuple:
         world.b.shop.active,
         db.session.scalar(select(func.count()).select_from(LedgerEntry)
                           .where(LedgerEntry.shop_id == world.b.shop.id)),
+        db.session.get(ExpenseRequest, b["request_id"]).state,
+        db.session.get(Pledge, b["pledge_id"]).cancelled_at,
     )
 
 

@@ -133,6 +133,26 @@ def test_a_reversal_is_on_the_statement_and_brings_the_balance_back(world, fund)
     assert statement.closing_fen == services.balance_fen(fund.id)
 
 
+def test_a_page_of_the_statement_carries_the_running_balance_of_the_lines_before_it(client, english, auth, world,
+                                                                                     fund):
+    day = datetime(2026, 9, 10, 2, 0)
+    for n in range(7):
+        record(world, fund, EntryKind.SUBSIDY, (n + 1) * 100_00, day.replace(hour=n + 1), counterparty=f"第{n}笔")
+    month = reports.Month(2026, 9)
+    whole = reports.monthly_statement(fund.id, month)
+    second = reports.monthly_statement(fund.id, month, page=2, per_page=3)
+    assert (second.line_count, second.first_line, len(whole.lines)) == (7, 4, 7)
+    assert [(x.id, x.balance_fen) for x in second.lines] == [(x.id, x.balance_fen) for x in whole.lines[3:6]]
+    assert (second.opening_fen, second.closing_fen) == (whole.opening_fen, whole.closing_fen) == (0, 2800_00)
+    assert reports.monthly_statement(fund.id, month, page=9, per_page=3).lines == []
+
+    auth.login(world.a.owner)
+    page = client.get(f"/alliances/{world.a.alliance.id}/fund/statement?month=2026-09&page=1").get_data(as_text=True)
+    assert "第6笔" in page and "Next" not in page  # seven lines fit on one screen
+    printable = client.get(f"/alliances/{world.a.alliance.id}/fund/statement/print?month=2026-09")
+    assert printable.get_data(as_text=True).count("笔") == 7
+
+
 def test_members_read_the_statement_page_month_by_month(client, english, auth, world, autumn):
     auth.login(world.a.owner)
     page = client.get(f"/alliances/{world.a.alliance.id}/fund/statement?month=2026-11").get_data(as_text=True)
