@@ -15,7 +15,7 @@ from merchant_alliance import authz
 from merchant_alliance.accounts.models import Alliance
 from merchant_alliance.errors import DomainError
 from merchant_alliance.extensions import db
-from merchant_alliance.funds import charts, reports, services
+from merchant_alliance.funds import budgets, charts, reports, services
 from merchant_alliance.funds.forms import ReversalForm
 from merchant_alliance.funds.models import EntryKind, Fund, LedgerEntry
 from merchant_alliance.projects.models import Project
@@ -26,6 +26,7 @@ bp = Blueprint("funds", __name__)
 PAGE_SIZE = 50
 STATEMENT_PAGE_SIZE = 100  # lines per screen; the printable sheet and the CSV have the whole month
 CHART_MONTHS = 12
+CHART_ROWS = 20  # projects drawn in the budget chart (the newest); the table lists them all
 CSV_BATCH = 2000  # rows fetched at a time for a download, so a large fund is not read into memory at once
 
 
@@ -78,6 +79,8 @@ def overview(alliance_id: int):
         month=flows[-1], recent=recent, flows=flows, chart=chart,  # this month's figures are the chart's last
         can_record=authz.can(current_user, "record_money", alliance),
         can_see_receipts=authz.can(current_user, "view_receipts", alliance),
+        can_request=authz.can(current_user, "request_expense", alliance),
+        can_edit_rules=authz.can(current_user, "edit_fund_rules", alliance),
     )
 
 
@@ -182,6 +185,19 @@ def shop_contributions(alliance_id: int):
     alliance, fund = _books(alliance_id)
     return render_template("funds/shops.html", alliance=alliance, fund=fund,
                            rows=reports.shop_contributions(fund.id))
+
+
+@bp.route("/alliances/<int:alliance_id>/fund/projects")
+def project_budgets(alliance_id: int):
+    """Every budgeted project: budget, fund's share, paid so far and the variance, as a table and a chart."""
+    alliance, fund = _books(alliance_id)
+    lines = budgets.budget_lines(fund.id)
+    chart = charts.budget_actual_chart([(line.title, line.budget_fen, line.actual_fen) for line in lines[:CHART_ROWS]],
+                                       title=_("Budget against actual"), chart_id="budget-actual")
+    return render_template("funds/projects.html", alliance=alliance, fund=fund, lines=lines, chart=chart,
+                           charted=min(len(lines), CHART_ROWS),
+                           totals={name: sum(getattr(line, name) for line in lines)
+                                   for name in ("budget_fen", "fund_fen", "actual_fen", "variance_fen")})
 
 
 @bp.route("/fund/entries/<int:entry_id>/reverse", methods=["POST"])

@@ -128,6 +128,7 @@ ROUTES: dict[str, Access] = {
     "/alliances/<int:alliance_id>/fund/statement/print": access(BOOK_READERS, "contractor"),
     "/alliances/<int:alliance_id>/fund/statement.csv": access(BOOK_READERS, "contractor"),
     "/alliances/<int:alliance_id>/fund/shops": access(BOOK_READERS, "contractor"),
+    "/alliances/<int:alliance_id>/fund/projects": access(BOOK_READERS, "contractor"),
     "/alliances/<int:alliance_id>/fund/record": access("treasurer", "admin officer lead contractor owner"),
     "/fund/entries/<int:entry_id>/reverse": access("treasurer", "admin officer lead owner"),
     # budgets, pledges and spending: leads budget and approve, the treasurer pays, receipts stay with the staff
