@@ -132,6 +132,8 @@ class AuthActions:
         self._client = client
 
     def login(self, user, password: str = PASSWORD):
+        """Log in as `user`, logging out first whoever was logged in (the login page skips logged-in users)."""
+        self.logout()
         response = self._client.post("/login", data={"login": user.phone or user.email, "password": password})
         assert response.status_code == 302, "login failed"
         return response

@@ -122,3 +122,8 @@ class FundRulesForm(FlaskForm):
                                       validators=[DataRequired(), Length(max=30)], render_kw={"inputmode": "decimal"})
     shop_share_cover = SelectField(_l("Before a project is funded, the shop's share must be"),
                                    choices=lambda: [(c.value, c.label) for c in ShareCover])
+
+
+class FundForm(FlaskForm):
+    name = StringField(_l("Name of the new fund"), validators=[DataRequired(), Length(max=100)],
+                       description=_l("For example: 备用金 (a reserve fund)"))

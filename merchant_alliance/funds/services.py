@@ -35,6 +35,7 @@ from merchant_alliance.timeutil import utcnow
 DEFAULT_FUND_NAME = "资金池"
 
 audit.register_labels({
+    "fund.created": _l("opened a fund"),
     "fund.entry": _l("recorded money in the fund"),
     "fund.reversal": _l("reversed a fund entry"),
 }, objects={"ledgerentry": _l("Fund entry"), "fund": _l("Fund")})
@@ -65,6 +66,36 @@ def default_fund(alliance: Alliance) -> Fund:
         fund = Fund(alliance=alliance, name=DEFAULT_FUND_NAME, is_default=True)
         db.session.add(fund)
         db.session.flush()
+    return fund
+
+
+def funds_of(alliance: Alliance) -> list[Fund]:
+    """The alliance's funds, the main one first."""
+    return list(db.session.scalars(select(Fund).where(Fund.alliance_id == alliance.id)
+                                   .order_by(Fund.is_default.desc(), Fund.name)))
+
+
+def create_fund(actor: User, alliance: Alliance, name: str) -> Fund:
+    """Open another fund beside the main one, e.g. a reserve fund. Its money is kept and reported apart."""
+    if not authz.can(actor, "edit_fund_rules", alliance):
+        raise NotAllowed()
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise DomainError(_l("Give the fund a name of at most 100 characters."))
+    main = default_fund(alliance)
+    if any(f.name == name for f in funds_of(alliance)):
+        raise DomainError(_l("The alliance already has a fund called “%(name)s”.", name=name))
+    fund = Fund(alliance=alliance, name=name, is_default=False, fund_percent=main.fund_percent,
+                fund_cap_fen=main.fund_cap_fen, two_approvals_above_fen=main.two_approvals_above_fen,
+                shop_share_cover=main.shop_share_cover)
+    db.session.add(fund)
+    try:
+        db.session.flush()
+    except IntegrityError:  # the same name, opened by someone else a moment ago
+        db.session.rollback()
+        raise DomainError(_l("The alliance already has a fund called “%(name)s”.", name=name)) from None
+    audit.record(actor, "fund.created", fund, name=name, **scope_ids(alliance=alliance))
+    db.session.commit()
     return fund
 
 

@@ -36,7 +36,7 @@ from merchant_alliance.funds.models import (
     ShareCover,
 )
 from merchant_alliance.funds.shares import ShareRule
-from merchant_alliance.funds.views import alliance_or_404, bp
+from merchant_alliance.funds.views import alliance_or_404, bp, fund_for_request
 from merchant_alliance.money import fen_to_input, format_fen, parse_yuan
 from merchant_alliance.projects.models import Project
 from merchant_alliance.projects.views import PROJECT_PANELS
@@ -50,8 +50,7 @@ from merchant_alliance.timeutil import local_day_start_utc
 @bp.route("/alliances/<int:alliance_id>/fund/record", methods=["GET", "POST"])
 def record(alliance_id: int):
     alliance = alliance_or_404(alliance_id, "record_money")
-    fund = services.default_fund(alliance)
-    db.session.commit()
+    fund = fund_for_request(alliance)
     form = EntryForm()
     shops = list(db.session.scalars(select(Shop).where(Shop.alliance_id == alliance.id, Shop.active)
                                     .order_by(Shop.name)))
@@ -80,7 +79,7 @@ def record(alliance_id: int):
             flash(_("Recorded: %(kind)s of %(amount)s.", kind=entry.kind.label,
                     amount=format_fen(abs(entry.amount_fen))), "success")
             return redirect(url_for("funds.overview", alliance_id=alliance.id))
-    return render_template("funds/record.html", alliance=alliance, form=form)
+    return render_template("funds/record.html", alliance=alliance, fund=fund, form=form)
 
 
 # --- project budgets -----------------------------------------------------------------------------
@@ -280,8 +279,7 @@ def shop_money(shop_id: int):
 @bp.route("/alliances/<int:alliance_id>/fund/expenses")
 def expense_list(alliance_id: int):
     alliance = alliance_or_404(alliance_id, "view_books")
-    fund = services.default_fund(alliance)
-    db.session.commit()
+    fund = fund_for_request(alliance)
     state = request.args.get("state")
     state = ExpenseState(state) if state in ExpenseState.__members__.values() else None
     page = db.paginate(expenses.requests_of(fund.id, state), per_page=50, error_out=False)
@@ -294,8 +292,7 @@ def expense_list(alliance_id: int):
 @bp.route("/alliances/<int:alliance_id>/fund/expenses/new", methods=["GET", "POST"])
 def new_expense(alliance_id: int):
     alliance = alliance_or_404(alliance_id, "request_expense")
-    fund = services.default_fund(alliance)
-    db.session.commit()
+    fund = fund_for_request(alliance)
     projects = list(db.session.scalars(select(Project).where(Project.alliance_id == alliance.id)
                                        .order_by(Project.updated_at.desc())))
     form = ExpenseRequestForm()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from babel.dates import format_skeleton
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -16,7 +16,7 @@ from merchant_alliance.accounts.models import Alliance
 from merchant_alliance.errors import DomainError
 from merchant_alliance.extensions import db
 from merchant_alliance.funds import budgets, charts, reports, services
-from merchant_alliance.funds.forms import ReversalForm
+from merchant_alliance.funds.forms import FundForm, ReversalForm
 from merchant_alliance.funds.models import EntryKind, Fund, LedgerEntry
 from merchant_alliance.projects.models import Project
 from merchant_alliance.shops.models import Shop
@@ -42,12 +42,38 @@ def alliance_or_404(alliance_id: int, action: str) -> Alliance:
     return alliance
 
 
+# Pages that show or write one fund: `?fund=<id>` picks another fund of the alliance than the main one.
+FUND_PAGES = {"funds.overview", "funds.entries", "funds.entries_csv", "funds.statement", "funds.statement_print",
+              "funds.statement_csv", "funds.shop_contributions", "funds.record", "funds.expense_list",
+              "funds.new_expense"}
+
+
+def fund_for_request(alliance: Alliance) -> Fund:
+    """The fund the page is about: `?fund=<id>` (one of this alliance's, or 404), else the main fund."""
+    fund_id = request.args.get("fund", type=int)
+    if fund_id is None:
+        fund = services.default_fund(alliance)
+        db.session.commit()
+        return fund
+    fund = db.session.get(Fund, fund_id)
+    if fund is None or fund.alliance_id != alliance.id:
+        abort(404)
+    if not fund.is_default:
+        g.fund_id = fund.id
+    return fund
+
+
+@bp.url_defaults
+def keep_the_fund(endpoint: str, values: dict) -> None:
+    """Links from a page about another fund than the main one stay on that fund."""
+    if endpoint in FUND_PAGES and "fund" not in values and g.get("fund_id"):
+        values["fund"] = g.fund_id
+
+
 def _books(alliance_id: int) -> tuple[Alliance, Fund]:
-    """The alliance and its fund, for someone who may read the books (404/403 otherwise)."""
+    """The alliance and the fund asked for, for someone who may read the books (404/403 otherwise)."""
     alliance = alliance_or_404(alliance_id, "view_books")
-    fund = services.default_fund(alliance)
-    db.session.commit()
-    return alliance, fund
+    return alliance, fund_for_request(alliance)
 
 
 def _month_label(month: reports.Month) -> str:
@@ -81,6 +107,7 @@ def overview(alliance_id: int):
         can_see_receipts=authz.can(current_user, "view_receipts", alliance),
         can_request=authz.can(current_user, "request_expense", alliance),
         can_edit_rules=authz.can(current_user, "edit_fund_rules", alliance),
+        funds=services.funds_of(alliance), fund_form=FundForm(),
     )
 
 
@@ -109,9 +136,7 @@ def _parse_day(text: str) -> date | None:
 
 @bp.route("/alliances/<int:alliance_id>/fund/entries")
 def entries(alliance_id: int):
-    alliance = alliance_or_404(alliance_id, "view_books")
-    fund = services.default_fund(alliance)
-    db.session.commit()
+    alliance, fund = _books(alliance_id)
     filters = _filters_from_request()
     query = services.entry_rows(fund.id, filters)
     page = max(request.args.get("page", 1, type=int), 1)
@@ -219,4 +244,22 @@ def reverse(entry_id: int):
             flash(_("The entry has been reversed."), "success")
     else:
         flash(_("Please give a reason for the reversal."), "error")
-    return redirect(url_for("funds.entries", alliance_id=alliance.id))
+    return redirect(url_for("funds.entries", alliance_id=alliance.id,
+                            **({} if entry.fund.is_default else {"fund": entry.fund_id})))
+
+
+@bp.route("/alliances/<int:alliance_id>/funds", methods=["POST"])
+def new_fund(alliance_id: int):
+    """A lead opens another fund (e.g. a reserve fund) beside the main one."""
+    alliance = alliance_or_404(alliance_id, "edit_fund_rules")
+    form = FundForm()
+    try:
+        if not form.validate_on_submit():
+            raise DomainError(_("Give the fund a name of at most 100 characters."))
+        fund = services.create_fund(current_user, alliance, form.name.data)
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("funds.overview", alliance_id=alliance.id))
+    flash(_("The fund “%(name)s” is open.", name=fund.name), "success")
+    return redirect(url_for("funds.overview", alliance_id=alliance.id, fund=fund.id))

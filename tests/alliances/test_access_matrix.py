@@ -134,6 +134,7 @@ ROUTES: dict[str, Access] = {
     # budgets, pledges and spending: leads budget and approve, the treasurer pays, receipts stay with the staff
     "/projects/<int:project_id>/budget": access("lead", "admin officer treasurer owner"),
     "/alliances/<int:alliance_id>/fund/rules": access("lead", "admin officer treasurer contractor owner"),
+    "/alliances/<int:alliance_id>/funds": access("lead", "admin officer treasurer contractor owner"),
     "/alliances/<int:alliance_id>/fund/pledges": access(STAFF, "contractor owner"),  # arrears name the late
     "/alliances/<int:alliance_id>/fund/pledges/new": access("lead treasurer owner", "admin officer contractor"),
     "/fund/pledges/<int:pledge_id>/cancel": access("lead treasurer", "admin officer owner"),

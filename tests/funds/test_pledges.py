@@ -169,7 +169,6 @@ def test_only_the_alliances_staff_cancel_a_pledge_with_a_reason_once(app, world,
     db.session.commit()
     assert pledges.pledge_status(row(pledge)) == "overdue"
     assert [a.days_overdue for a in pledges.arrears(fund.id)] == [3]
-    before = books(app)
     pledges.cancel_pledge(cast.treasurer, pledge, "店铺歇业")
     assert pledges.pledge_status(row(pledge)) == "cancelled"
     assert pledges.arrears(fund.id) == []
