@@ -14,6 +14,7 @@ class DomainError(Exception):
     """A business rule refused an action. The message is translatable and shown to the user."""
 
     status_code = 400
+    field: str | None = None  # the form field the message is about, when there is one
 
     def __init__(self, message: str | LazyString, **params: object) -> None:
         super().__init__(str(message))
@@ -23,6 +24,17 @@ class DomainError(Exception):
     def __str__(self) -> str:
         text = str(self.message)
         return text % self.params if self.params else text
+
+    def on(self, field: str) -> DomainError:
+        """Say which form field this is about: `raise DomainError(...).on("due_on")`."""
+        self.field = field
+        return self
+
+
+def show_on_form(form, error: DomainError, default: str) -> None:
+    """Put a refusal under the field it is about (or under `default`), where the person will look."""
+    field = getattr(form, error.field or default, None) or getattr(form, default)
+    field.errors = [*field.errors, str(error)]
 
 
 class NotAllowed(DomainError):

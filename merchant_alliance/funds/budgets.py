@@ -62,11 +62,10 @@ def set_budget(actor: User, project: Project, budget_fen: int, rule: ShareRule, 
         raise NotAllowed()
     if project.state not in BUDGET_STATES:
         raise DomainError(_l("The budget is set after the design is approved and before the project is funded."))
-    if not isinstance(budget_fen, int) or budget_fen > MAX_FEN:
-        raise DomainError(_l("The amount is larger than %(max)s.", max=format_fen(MAX_FEN)))
+    services.check_amount(budget_fen)
     shares = split_budget(budget_fen, rule)
     if shares.subsidy_fen and not subsidy_source.strip():
-        raise DomainError(_l("Say who gives the subsidy, e.g. the street office."))
+        raise DomainError(_l("Say who gives the subsidy, e.g. the street office.")).on("subsidy_source")
     fund = services.default_fund(project.alliance)
     budget = budget_of(project) or ProjectBudget(project_id=project.id)
     budget.fund_id = fund.id
@@ -88,10 +87,10 @@ def update_rules(actor: User, fund: Fund, *, fund_percent: Decimal, fund_cap_fen
     if not authz.can(actor, "edit_fund_rules", fund.alliance):
         raise NotAllowed()
     if not (Decimal(0) <= fund_percent <= Decimal(100)):
-        raise DomainError(_l("A percentage must be between 0 and 100."))
-    for amount in (fund_cap_fen or 0, two_approvals_above_fen):
+        raise DomainError(_l("A percentage must be between 0 and 100.")).on("fund_percent")
+    for amount, field in ((fund_cap_fen or 0, "fund_cap"), (two_approvals_above_fen, "two_approvals_above")):
         if not (0 <= amount <= MAX_FEN):
-            raise DomainError(_l("The amount is larger than %(max)s.", max=format_fen(MAX_FEN)))
+            raise DomainError(_l("The amount is larger than %(max)s.", max=format_fen(MAX_FEN))).on(field)
     fund.fund_percent, fund.fund_cap_fen = fund_percent, fund_cap_fen
     fund.two_approvals_above_fen, fund.shop_share_cover = two_approvals_above_fen, shop_share_cover
     audit.record(actor, "fund.rules_changed", fund, alliance_id=fund.alliance_id,

@@ -103,14 +103,14 @@ def create_request(
     services.check_amount(amount_fen)
     services.check_idempotency_key(idempotency_key)
     if not payee.strip():
-        raise DomainError(_l("Say who is to be paid."))
+        raise DomainError(_l("Say who is to be paid.")).on("payee")
     if not purpose.strip():
-        raise DomainError(_l("Say what the money is for."))
+        raise DomainError(_l("Say what the money is for.")).on("purpose")
     if project is not None and project.alliance_id != fund.alliance_id:
-        raise DomainError(_l("That project is not in this alliance."))
+        raise DomainError(_l("That project is not in this alliance.")).on("project_id")
     files = [f for f in receipts if f is not None and f.filename]
     if submit and not files:
-        raise DomainError(_l("Add at least one photo of the receipt or invoice."))
+        raise DomainError(_l("Add at least one photo of the receipt or invoice.")).on("receipts")
     existing = db.session.scalar(select(ExpenseRequest).where(ExpenseRequest.idempotency_key == idempotency_key))
     if existing is not None:
         return existing

@@ -76,12 +76,12 @@ class BudgetForm(FlaskForm):
                                  description=_l("For example: 静安寺街道办事处"))
 
 
-class PledgeForm(FlaskForm):
+class PledgeForm(IdempotentForm):
     shop_id = SelectField(_l("Shop"), coerce=int, validators=[DataRequired()])
     project_id = SelectField(_l("For the project"), coerce=int, validators=[Optional()])
     amount = StringField(_l("Amount (yuan)"), validators=[DataRequired(), Length(max=30)],
                          render_kw={"inputmode": "decimal", "autocomplete": "off"})
-    due_on = DateField(_l("To be paid by"), validators=[DataRequired()])
+    due_on = DateField(_l("To be paid by"), validators=[InputRequired()])
     note = StringField(_l("Note"), validators=[Optional(), Length(max=200)])
 
 

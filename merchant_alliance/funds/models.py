@@ -183,6 +183,8 @@ class Pledge(db.Model):
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     cancelled_at: Mapped[datetime | None]
+    # The form's one-time key: a double submit records one pledge (none for pledges made by the system).
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     fund: Mapped[Fund] = relationship()
     shop = relationship("Shop")
@@ -193,6 +195,7 @@ class ReservationReason(enum.StrEnum):
     RESERVE = "reserve"  # the project became funded: its fund share is set aside
     SPEND = "spend"  # an expense for the project used part of what was set aside
     RELEASE = "release"  # the project ended: what is left goes back to available
+    RESTORE = "restore"  # a reversed project expense gives back what it had used of the reservation
 
 
 class Reservation(db.Model):

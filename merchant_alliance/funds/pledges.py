@@ -11,6 +11,7 @@ from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from merchant_alliance import audit, authz
 from merchant_alliance.accounts.models import User
@@ -18,7 +19,7 @@ from merchant_alliance.accounts.services import scope_ids
 from merchant_alliance.errors import DomainError, NotAllowed
 from merchant_alliance.extensions import db
 from merchant_alliance.funds.models import Fund, LedgerEntry, Pledge
-from merchant_alliance.funds.services import check_amount
+from merchant_alliance.funds.services import check_amount, check_idempotency_key
 from merchant_alliance.projects.models import Project
 from merchant_alliance.shops.models import Shop
 from merchant_alliance.timeutil import SHANGHAI, utcnow
@@ -43,22 +44,33 @@ def may_pledge(user: User, shop: Shop) -> bool:
 
 
 def create_pledge(actor: User, fund: Fund, shop: Shop, amount_fen: int, due_on: date, *,
-                  project: Project | None = None, note: str = "") -> Pledge:
+                  project: Project | None = None, note: str = "", idempotency_key: str | None = None) -> Pledge:
+    """Record a promise to pay; the same form key (a double submit) records it once."""
     if not may_pledge(actor, shop):
         raise NotAllowed()
+    if idempotency_key is not None:
+        check_idempotency_key(idempotency_key)
+        existing = db.session.scalar(select(Pledge).where(Pledge.idempotency_key == idempotency_key))
+        if existing is not None:
+            return existing
     check_amount(amount_fen)
     if shop.alliance_id != fund.alliance_id:
         raise DomainError(_l("That shop is not in this alliance."))
     if project is not None and project.shop_id != shop.id:
-        raise DomainError(_l("That project is not this shop's."))
+        raise DomainError(_l("That project is not this shop's.")).on("project_id")
     if due_on is None:
-        raise DomainError(_l("Give the date by which the money will be paid."))
+        raise DomainError(_l("Give the date by which the money will be paid.")).on("due_on")
     if due_on < today():
-        raise DomainError(_l("The due date cannot be in the past."))
+        raise DomainError(_l("The due date cannot be in the past.")).on("due_on")
     pledge = Pledge(fund_id=fund.id, shop_id=shop.id, project_id=project.id if project else None,
-                    amount_fen=amount_fen, due_on=due_on, note=note.strip()[:200], created_by_id=actor.id)
+                    amount_fen=amount_fen, due_on=due_on, note=note.strip()[:200], created_by_id=actor.id,
+                    idempotency_key=idempotency_key)
     db.session.add(pledge)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:  # the same form's second submit won the race to the unique key
+        db.session.rollback()
+        return db.session.scalar(select(Pledge).where(Pledge.idempotency_key == idempotency_key))
     audit.record(actor, "fund.pledge", pledge, amount_fen=amount_fen, shop=shop.id, due_on=due_on.isoformat(),
                  project_id=project.id if project else None, **scope_ids(alliance=fund.alliance))
     db.session.commit()

@@ -322,6 +322,7 @@ def reverse_entry(actor: User, entry: LedgerEntry, reason: str, *, idempotency_k
         )
         db.session.add(reversal)
         db.session.flush()
+        _restore_reservation(actor, entry, reversal)
         audit.record(actor, "fund.reversal", reversal, reverses=entry.id, reason=reason.strip(),
                      project_id=entry.project_id, **scope_ids(alliance=fund.alliance))
         db.session.commit()
@@ -335,6 +336,21 @@ def reverse_entry(actor: User, entry: LedgerEntry, reason: str, *, idempotency_k
         db.session.rollback()
         raise
     return reversal
+
+
+def _restore_reservation(actor: User, entry: LedgerEntry, reversal: LedgerEntry) -> None:
+    """A reversed project expense puts back what it had used of the project's reservation (unless the
+    project has ended and its reservation was released): the money was set aside for that project."""
+    used = db.session.scalar(select(Reservation.amount_fen).where(
+        Reservation.ledger_entry_id == entry.id, Reservation.reason == ReservationReason.SPEND))
+    if not used:
+        return
+    released = db.session.scalar(select(Reservation.id).where(
+        Reservation.project_id == entry.project_id, Reservation.reason == ReservationReason.RELEASE).limit(1))
+    if released is None:
+        db.session.add(Reservation(fund_id=entry.fund_id, project_id=entry.project_id, amount_fen=-used,
+                                   reason=ReservationReason.RESTORE, ledger_entry_id=reversal.id,
+                                   created_by_id=actor.id))
 
 
 # --- reading the books -------------------------------------------------------------------------

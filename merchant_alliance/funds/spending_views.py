@@ -13,7 +13,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from merchant_alliance import authz
-from merchant_alliance.errors import DomainError
+from merchant_alliance.errors import DomainError, show_on_form
 from merchant_alliance.extensions import db
 from merchant_alliance.funds import budgets, expenses, pledges, services
 from merchant_alliance.funds.forms import (
@@ -74,7 +74,7 @@ def record(alliance_id: int):
             )
         except DomainError as error:
             db.session.rollback()
-            form.amount.errors.append(str(error))
+            show_on_form(form, error, "amount")
         else:
             flash(_("Recorded: %(kind)s of %(amount)s.", kind=entry.kind.label,
                     amount=format_fen(abs(entry.amount_fen))), "success")
@@ -162,7 +162,7 @@ def budget(project_id: int):
                                        subsidy_source=form.subsidy_source.data or "")
         except DomainError as error:
             db.session.rollback()
-            form.budget.errors.append(str(error))
+            show_on_form(form, error, "budget")
         else:
             flash(_("Budget %(budget)s: shop %(shop)s, fund %(fund)s, subsidy %(subsidy)s.",
                     budget=format_fen(saved.budget_fen), shop=format_fen(saved.shop_fen),
@@ -225,10 +225,11 @@ def new_pledge(alliance_id: int):
         project = next((p for p in projects if p.id == form.project_id.data), None)
         try:
             pledges.create_pledge(current_user, fund, shop, parse_yuan(form.amount.data), form.due_on.data,
-                                  project=project, note=form.note.data or "")
+                                  project=project, note=form.note.data or "",
+                                  idempotency_key=form.idempotency_key.data)
         except DomainError as error:
             db.session.rollback()
-            form.amount.errors.append(str(error))
+            show_on_form(form, error, "amount")
         else:
             flash(_("Pledge recorded: %(shop)s, %(amount)s by %(due)s.", shop=shop.name,
                     amount=format_fen(parse_yuan(form.amount.data)), due=form.due_on.data.isoformat()), "success")
@@ -310,7 +311,7 @@ def new_expense(alliance_id: int):
             )
         except DomainError as error:
             db.session.rollback()
-            form.amount.errors.append(str(error))
+            show_on_form(form, error, "amount")
         else:
             flash(_("Expense request saved as a draft.") if created.state == ExpenseState.DRAFT
                   else _("Expense request submitted; the leads have been told."), "success")
@@ -404,7 +405,7 @@ def rules(alliance_id: int):
             )
         except DomainError as error:
             db.session.rollback()
-            form.fund_cap.errors.append(str(error))
+            show_on_form(form, error, "fund_cap")
         else:
             flash(_("The fund's rules have been saved."), "success")
             return redirect(url_for("funds.overview", alliance_id=alliance.id))

@@ -44,12 +44,14 @@ def upgrade():
     sa.Column('created_by_id', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('cancelled_at', sa.DateTime(), nullable=True),
+    sa.Column('idempotency_key', sa.String(length=64), nullable=True),
     sa.CheckConstraint('amount_fen > 0', name=op.f('ck_pledges_amount_positive')),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_pledges_created_by_id_users')),
     sa.ForeignKeyConstraint(['fund_id'], ['funds.id'], name=op.f('fk_pledges_fund_id_funds')),
     sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_pledges_project_id_projects')),
     sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_pledges_shop_id_shops')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_pledges'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_pledges')),
+    sa.UniqueConstraint('idempotency_key', name=op.f('uq_pledges_idempotency_key'))
     )
     with op.batch_alter_table('pledges', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_pledges_fund_id'), ['fund_id'], unique=False)

@@ -185,8 +185,8 @@ def test_percentages_are_rounded_down_to_the_fen_and_the_shop_absorbs_the_remain
 IMPOSSIBLE = [
     (0, RULE, "", "more than zero"),
     (-100_00, RULE, "", "more than zero"),
-    (MAX_FEN + 1, RULE, "", "larger than"),
-    (1.5, RULE, "", None),  # not whole fen
+    (MAX_FEN + 1, RULE, "", "at most ¥100,000,000.00"),
+    (1.5, RULE, "", "more than zero and at most"),  # not whole fen
     (10_000_00, ShareRule(fund_fen=6_000_00, subsidy_fen=5_000_00), "街道", "more than the budget"),
     (10_000_00, ShareRule(fund_fen=10_000_01), "", "more than the budget"),
     (10_000_00, ShareRule(fund_percent=Decimal(60), subsidy_percent=Decimal(41)), "街道", "more than the budget"),
@@ -374,6 +374,24 @@ def test_an_expense_beyond_the_reservation_and_withdrawing_release_the_rest(cast
     assert count(Reservation) == 5  # reserve, spend, release; reserve, spend
 
 
+def test_reversing_a_project_expense_gives_the_project_its_reservation_back(cast, fund, funded):
+    paid = services.record_entry(cast.treasurer, fund, EntryKind.EXPENSE, 1_200_00, project=funded,
+                                 idempotency_key=key())
+    assert money(fund) == (8_800_00, 1_800_00, 7_000_00)
+    services.reverse_entry(cast.treasurer, paid, "付错了工程队", idempotency_key=key())
+    assert money(fund) == (10_000_00, 3_000_00, 7_000_00)  # set aside for the project again, not for anyone
+    restore = db.session.scalar(select(Reservation).where(Reservation.reason == ReservationReason.RESTORE))
+    assert restore.amount_fen == 1_200_00 and restore.project_id == funded.id
+
+    # Once the project has ended, a reversed expense of it is simply money available again.
+    second = services.record_entry(cast.treasurer, fund, EntryKind.EXPENSE, 500_00, project=funded,
+                                   idempotency_key=key())
+    lifecycle.perform(cast.owner, funded, "withdraw")
+    assert money(fund) == (9_500_00, 0, 9_500_00)
+    services.reverse_entry(cast.treasurer, second, "退回", idempotency_key=key())
+    assert money(fund) == (10_000_00, 0, 10_000_00)
+
+
 # --- the invariants, under any sequence of operations ------------------------------------------------
 
 OPERATIONS = ["in", "out", "fund", "spend", "reverse", "withdraw"]
@@ -405,6 +423,8 @@ def test_balance_and_reservations_stay_consistent_after_any_sequence(world, cast
     balance = services.balance_fen(fund.id)
     reserved = {project_id: int(amount) for project_id, amount in db.session.execute(
         select(Reservation.project_id, func.sum(Reservation.amount_fen)).group_by(Reservation.project_id))}
+    used: dict[int, int] = {}  # project expense id → what it took from its project's reservation
+    ended: set[int] = set()  # withdrawn projects: their reservation was released
     for operation, amount, pick in steps:
         funded = funded_projects(fund)
         if operation in ("spend", "withdraw") and not funded:
@@ -422,10 +442,11 @@ def test_balance_and_reservations_stay_consistent_after_any_sequence(world, cast
                 reserved[project.id] = amount
             elif operation == "spend":
                 project = funded[pick % len(funded)]
-                services.record_entry(cast.treasurer, fund, EntryKind.EXPENSE, amount, project=project,
-                                      idempotency_key=key())
+                paid = services.record_entry(cast.treasurer, fund, EntryKind.EXPENSE, amount, project=project,
+                                             idempotency_key=key())
                 balance -= amount
-                reserved[project.id] -= min(amount, reserved[project.id])
+                used[paid.id] = min(amount, reserved[project.id])
+                reserved[project.id] -= used[paid.id]
             elif operation == "reverse":
                 reversal = aliased(LedgerEntry)
                 candidates = list(db.session.scalars(
@@ -436,11 +457,14 @@ def test_balance_and_reservations_stay_consistent_after_any_sequence(world, cast
                     continue
                 entry = candidates[pick % len(candidates)]
                 services.reverse_entry(cast.treasurer, entry, "记错了", idempotency_key=key())
-                balance -= entry.amount_fen  # (a reversed project expense does not re-reserve: it becomes available)
+                balance -= entry.amount_fen
+                if entry.id in used and entry.project_id not in ended:  # the project gets its reservation back
+                    reserved[entry.project_id] += used[entry.id]
             elif operation == "withdraw":
                 project = funded[pick % len(funded)]
                 lifecycle.perform(cast.owner, project, "withdraw")
                 reserved[project.id] = 0
+                ended.add(project.id)
         except DomainError:
             db.session.rollback()
             event(f"{operation} refused")
