@@ -12,6 +12,7 @@ from datetime import datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import FileStorage
 
 from merchant_alliance import audit, authz
@@ -250,8 +251,9 @@ def pay(actor: User, request: ExpenseRequest, *, method: PaymentMethod, idempote
 
 def requests_of(fund_id: int, state: ExpenseState | None = None):
     """A select() of the fund's expense requests, newest first."""
-    query = select(ExpenseRequest).where(ExpenseRequest.fund_id == fund_id).order_by(
-        ExpenseRequest.created_at.desc(), ExpenseRequest.id.desc())
+    query = (select(ExpenseRequest).where(ExpenseRequest.fund_id == fund_id)
+             .options(selectinload(ExpenseRequest.requested_by))
+             .order_by(ExpenseRequest.created_at.desc(), ExpenseRequest.id.desc()))
     return query.where(ExpenseRequest.state == state) if state else query
 
 

@@ -121,7 +121,7 @@ class LedgerEntry(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     fund_id: Mapped[int] = mapped_column(ForeignKey("funds.id"), index=True)
-    kind: Mapped[EntryKind] = mapped_column(value_enum(EntryKind, 20), index=True)
+    kind: Mapped[EntryKind] = mapped_column(value_enum(EntryKind, 20))  # filtered via ix_…_fund_shop_totals
     # Signed: money in is positive, money out negative, so the balance is SUM(amount_fen).
     amount_fen: Mapped[int] = mapped_column(db.BigInteger)
     occurred_on: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -10,13 +10,13 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, func, literal_column, select
+from sqlalchemy import and_, case, exists, func, literal_column, select
 from sqlalchemy.orm import aliased
 
 from merchant_alliance.errors import DomainError
@@ -218,8 +218,8 @@ def shop_contributions(fund_id: int) -> list[ShopContribution]:
     per_shop = (
         select(LedgerEntry.shop_id, func.sum(LedgerEntry.amount_fen).label("total"),
                func.count(LedgerEntry.id).label("payments"), func.max(LedgerEntry.occurred_on).label("last"))
-        .outerjoin(reversal, reversal.reverses_id == LedgerEntry.id)
-        .where(LedgerEntry.fund_id == fund_id, LedgerEntry.kind == EntryKind.CONTRIBUTION, reversal.id.is_(None))
+        .where(LedgerEntry.fund_id == fund_id, LedgerEntry.kind == EntryKind.CONTRIBUTION,
+               ~exists().where(reversal.reverses_id == LedgerEntry.id))
         .group_by(LedgerEntry.shop_id)
         .subquery()
     )
@@ -293,14 +293,25 @@ def entry_labels() -> dict[EntryKind | PaymentMethod | None, str]:
     return {None: "", **{kind: kind.label for kind in EntryKind}, **{method: method.label for method in PaymentMethod}}
 
 
-def csv_document(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    """A CSV that Excel opens correctly: UTF-8 with a byte-order mark, CRLF line ends."""
+def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[str]], rows_per_chunk: int = 1000) -> Iterator[str]:
+    """A CSV that Excel opens correctly (UTF-8 with a byte-order mark, CRLF line ends), a piece at a time,
+    so a download of the whole ledger is streamed rather than built in memory."""
     buffer = io.StringIO()
-    buffer.write("\ufeff")
     writer = csv.writer(buffer)
+    buffer.write("\ufeff")
     writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue()
+    for count, row in enumerate(rows, start=1):
+        writer.writerow(row)
+        if count % rows_per_chunk == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def csv_document(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """The whole CSV as one string (for reports small enough to hold, like a month's statement)."""
+    return "".join(csv_chunks(header, rows))
 
 
 def statement_csv(statement: Statement) -> str:
@@ -325,8 +336,8 @@ def statement_csv(statement: Statement) -> str:
     return csv_document(header, rows)
 
 
-def entries_csv(rows: Iterable, receipt_url: Callable[[int], str] | None = None) -> str:
-    """Rows of `services.entry_rows` as a spreadsheet, newest first.
+def entries_csv(rows: Iterable, receipt_url: Callable[[int], str] | None = None) -> Iterator[str]:
+    """Rows of `services.entry_rows` as a spreadsheet, newest first, in pieces to stream.
 
     Without `receipt_url` (someone who may not see receipts) there is no receipt column at all.
     """
@@ -348,4 +359,4 @@ def entries_csv(rows: Iterable, receipt_url: Callable[[int], str] | None = None)
             line.append(receipt_url(row.receipt_photo_id) if row.receipt_photo_id else "")
         return line
 
-    return csv_document(header, (cells(row) for row in rows))
+    return csv_chunks(header, (cells(row) for row in rows))

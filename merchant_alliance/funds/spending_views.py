@@ -10,7 +10,7 @@ from decimal import Decimal
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from merchant_alliance import authz
 from merchant_alliance.errors import DomainError, show_on_form
@@ -43,6 +43,8 @@ from merchant_alliance.projects.views import PROJECT_PANELS
 from merchant_alliance.shops.models import Shop
 from merchant_alliance.shops.views import SHOP_PANELS
 from merchant_alliance.timeutil import local_day_start_utc
+
+PLEDGE_PAGE_SIZE = 100
 
 # --- money received ------------------------------------------------------------------------------
 
@@ -189,10 +191,15 @@ def pledge_list(alliance_id: int):
     alliance = alliance_or_404(alliance_id, "view_receipts")
     fund = services.default_fund(alliance)
     db.session.commit()
-    rows = db.session.execute(pledges.pledge_rows(fund.id)).all()
+    show_all = request.args.get("show") == "all"
+    query = pledges.pledge_rows(fund.id, open_only=not show_all)
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    page = max(request.args.get("page", 1, type=int), 1)
+    rows = db.session.execute(query.limit(PLEDGE_PAGE_SIZE).offset((page - 1) * PLEDGE_PAGE_SIZE)).all()
     overdue = pledges.arrears(fund.id)
     return render_template(
-        "funds/pledges.html", alliance=alliance, rows=rows, arrears=overdue,
+        "funds/pledges.html", alliance=alliance, rows=rows, arrears=overdue, show_all=show_all, page=page,
+        pages=max((total + PLEDGE_PAGE_SIZE - 1) // PLEDGE_PAGE_SIZE, 1),
         buckets=pledges.arrears_by_bucket(overdue), status=pledges.pledge_status,
         can_manage=authz.can(current_user, "manage_pledges", alliance), cancel_form=ReasonForm(),
     )

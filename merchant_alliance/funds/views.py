@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, timedelta
 
 from babel.dates import format_skeleton
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from merchant_alliance import authz
 from merchant_alliance.accounts.models import Alliance
@@ -87,10 +99,12 @@ def _month_from_request() -> reports.Month:
     return reports.Month.parse(text) if text else reports.Month.of(utcnow())
 
 
-def _csv_download(text: str, filename: str) -> Response:
-    """A CSV file the browser saves rather than shows (the text already starts with its BOM)."""
-    return Response(text.encode("utf-8"), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+def _csv_download(content: str | Iterable[str], filename: str) -> Response:
+    """A CSV file the browser saves rather than shows (the text already starts with its BOM); pieces of
+    text are streamed as they are made."""
+    body = content.encode("utf-8") if isinstance(content, str) else \
+        stream_with_context(piece.encode("utf-8") for piece in content)
+    return Response(body, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 @bp.route("/alliances/<int:alliance_id>/fund")
@@ -138,10 +152,9 @@ def _parse_day(text: str) -> date | None:
 def entries(alliance_id: int):
     alliance, fund = _books(alliance_id)
     filters = _filters_from_request()
-    query = services.entry_rows(fund.id, filters)
     page = max(request.args.get("page", 1, type=int), 1)
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = db.session.execute(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+    total = services.count_entries(fund.id, filters)
+    rows = services.entry_page(fund.id, filters, page, PAGE_SIZE)
     shops = db.session.execute(select(Shop.id, Shop.name, Shop.house_number)
                                .where(Shop.alliance_id == alliance.id).order_by(Shop.name)).all()
     projects = db.session.execute(select(Project.id, Project.title)
@@ -166,9 +179,9 @@ def entries_csv(alliance_id: int):
     if authz.can(current_user, "view_receipts", alliance):
         def receipt_url(photo_id: int) -> str:
             return url_for("photos.photo", photo_id=photo_id, size="display", _external=True)
-    text = reports.entries_csv(db.session.execute(query), receipt_url)
+    pieces = reports.entries_csv(db.session.execute(query), receipt_url)
     today = reports.local_date(utcnow()).isoformat()
-    return _csv_download(text, f"fund-entries-{alliance.id}-{today}.csv")
+    return _csv_download(pieces, f"fund-entries-{alliance.id}-{today}.csv")
 
 
 def _statement_page(alliance_id: int, template: str, *, paginated: bool) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from merchant_alliance.audit import AuditEvent
 from merchant_alliance.errors import DomainError, NotAllowed
@@ -178,3 +178,22 @@ def test_only_the_alliances_staff_cancel_a_pledge_with_a_reason_once(app, world,
     with pytest.raises(DomainError, match="already been cancelled"):
         pledges.cancel_pledge(cast.lead, pledge, "again")
     assert books(app) == before
+
+
+def test_the_pledge_list_shows_what_is_still_owed_and_everything_on_request(world, cast, fund, client_as):
+    owing = pledges.create_pledge(cast.owner, fund, world.a.shop, 300_00, pledges.today(), note="还欠着")
+    settled = pledges.create_pledge(cast.owner, fund, world.a.shop, 200_00, pledges.today(), note="已付清")
+    services.record_entry(cast.treasurer, fund, EntryKind.CONTRIBUTION, 200_00, pledge=settled, idempotency_key=key())
+    treasurer = client_as(cast.treasurer)
+    url = f"/alliances/{world.a.alliance.id}/fund/pledges"
+    still_owed = treasurer.get(url).get_data(as_text=True)
+    assert owing.note in still_owed and settled.note not in still_owed
+    everything = treasurer.get(url + "?show=all").get_data(as_text=True)
+    assert owing.note in everything and settled.note in everything
+
+
+def test_the_same_pledge_form_sent_twice_records_one_pledge(world, cast, fund):
+    first = pledges.create_pledge(cast.owner, fund, world.a.shop, 300_00, pledges.today(), idempotency_key="k" * 32)
+    again = pledges.create_pledge(cast.owner, fund, world.a.shop, 300_00, pledges.today(), idempotency_key="k" * 32)
+    assert first.id == again.id
+    assert db.session.scalar(select(func.count(Pledge.id))) == 1
