@@ -66,6 +66,7 @@ from merchant_alliance.funds.models import (  # noqa: E402
     Reservation,
     ReservationReason,
 )
+from merchant_alliance.funds.spending_views import PLEDGE_PAGE_SIZE  # noqa: E402
 from merchant_alliance.money import format_fen  # noqa: E402
 from merchant_alliance.projects.models import Project, ProjectState  # noqa: E402
 from merchant_alliance.shops.models import Shop, Signboard, SignType  # noqa: E402
@@ -418,11 +419,14 @@ def pages(books: Books) -> list[Page]:
 
     newest_payee = db.session.execute(text(
         "SELECT payee FROM expense_requests WHERE fund_id = 1 ORDER BY created_at DESC, id DESC LIMIT 1")).scalar()
-    pledge_count = _scalar("SELECT count(*) FROM pledges WHERE fund_id = 1")
+    # The page lists the pledges still to be paid, a page of them at a time.
+    still_owed = _scalar("SELECT count(*) FROM pledges p WHERE fund_id = 1 AND cancelled_at IS NULL AND amount_fen > "
+                         "(SELECT coalesce(sum(amount_fen), 0) FROM ledger_entries e WHERE e.pledge_id = p.id)")
+    expected_rows = min(still_owed, PLEDGE_PAGE_SIZE)
 
     def pledges_check(body: bytes) -> str | None:
         shown = body.decode("utf-8").count('<tr class="pledge-')
-        return None if shown == pledge_count else f"{shown} pledge rows shown, {pledge_count} recorded"
+        return None if shown == expected_rows else f"{shown} pledge rows shown, {expected_rows} expected"
 
     def csv_check(body: bytes) -> str | None:
         if not body.startswith(b"\xef\xbb\xbf"):
@@ -553,8 +557,8 @@ def measure(app: Flask, books: Books, runs: int) -> tuple[list[Result], list[str
         log.reset()
         started, cpu_started = time.perf_counter(), time.process_time()
         response = clients[result.role].get(result.page.url)
+        body = response.get_data()  # inside the timing: a streamed download is made while it is read
         took, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-        body = response.get_data()
         if response.status_code != 200:
             result.error = f"HTTP {response.status_code}"
         else:
