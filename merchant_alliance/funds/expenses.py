@@ -112,10 +112,8 @@ def create_request(
     files = [f for f in receipts if f is not None and f.filename]
     if submit and not files:
         raise DomainError(_l("Add at least one photo of the receipt or invoice.")).on("receipts")
-    existing = db.session.scalar(select(ExpenseRequest).where(ExpenseRequest.idempotency_key == idempotency_key))
-    if existing is not None:
-        return existing
-    try:
+
+    def write() -> ExpenseRequest:
         request = ExpenseRequest(
             fund=fund, project_id=project.id if project else None, payee=payee.strip()[:100],
             payee_account=payee_account.strip()[:200], amount_fen=amount_fen, purpose=purpose.strip(),
@@ -128,18 +126,9 @@ def create_request(
         if submit:
             _record(actor, "submitted", request)
             _notify(_staff_ids(request, Role.ALLIANCE_LEAD) - {actor.id}, "submitted", request, who=actor.name)
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        existing = db.session.scalar(select(ExpenseRequest)
-                                     .where(ExpenseRequest.idempotency_key == idempotency_key))
-        if existing is None:
-            raise
-        return existing
-    except DomainError:
-        db.session.rollback()
-        raise
-    return request
+        return request
+
+    return services.write_once(ExpenseRequest, idempotency_key, write)
 
 
 def add_receipts(actor: User, request: ExpenseRequest, receipts: list[FileStorage]) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, func, select, update
@@ -33,6 +35,7 @@ from merchant_alliance.shops.models import Shop
 from merchant_alliance.timeutil import utcnow
 
 DEFAULT_FUND_NAME = "资金池"
+T = TypeVar("T")
 
 audit.register_labels({
     "fund.created": _l("opened a fund"),
@@ -166,10 +169,6 @@ def lock(fund: Fund) -> None:
         db.session.execute(select(Fund.id).where(Fund.id == fund.id).with_for_update())
 
 
-def _already_recorded(idempotency_key: str) -> LedgerEntry | None:
-    return db.session.scalar(select(LedgerEntry).where(LedgerEntry.idempotency_key == idempotency_key))
-
-
 def check_amount(amount_fen: int) -> None:
     if not isinstance(amount_fen, int) or not (0 < amount_fen <= MAX_FEN):
         raise DomainError(_l("The amount must be more than zero and at most %(max)s.", max=format_fen(MAX_FEN)))
@@ -178,6 +177,33 @@ def check_amount(amount_fen: int) -> None:
 def check_idempotency_key(idempotency_key: str) -> None:
     if not idempotency_key or len(idempotency_key) > 64:
         raise DomainError(_l("This form has expired. Please reload the page and try again."))
+
+
+def write_once(model: type[T], idempotency_key: str, write: Callable[[], T]) -> T:
+    """Run `write` and commit, unless a `model` row already carries this form's one-time key: then that row.
+
+    A second submit racing the first loses at the key's unique constraint and gets the first one's row.
+    A refusal (DomainError) rolls everything back, files included.
+    """
+    def earlier() -> T | None:
+        return db.session.scalar(select(model).where(model.idempotency_key == idempotency_key))
+
+    existing = earlier()
+    if existing is not None:
+        return existing
+    try:
+        result = write()
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        existing = earlier()
+        if existing is None:
+            raise
+        return existing
+    except DomainError:
+        db.session.rollback()
+        raise
+    return result
 
 
 def record_entry(
@@ -219,31 +245,19 @@ def record_entry(
         raise DomainError(_l("That project is not in this alliance."))
     if kind == EntryKind.CONTRIBUTION and shop is None:
         raise DomainError(_l("A contribution comes from a shop: choose which."))
-    existing = _already_recorded(idempotency_key)
-    if existing is not None:
-        return existing
-    try:
+
+    def write() -> LedgerEntry:
         receipt_photo = None
         if receipt is not None and receipt.filename:
             # Filed under the alliance, not the shop: receipts are for the staff and the street office.
             receipt_photo = save_photos(actor, [receipt], alliance=fund.alliance)[0]
-        entry = insert_entry(
+        return insert_entry(
             actor, fund, kind, amount_fen, idempotency_key=idempotency_key, method=method, reference=reference,
             counterparty=counterparty, purpose=purpose, shop=shop, project=project, pledge=pledge,
             receipt_photo=receipt_photo, occurred_on=occurred_on,
         )
-        db.session.commit()
-    except IntegrityError:
-        # A second submit of the same form won the race to the unique key: it recorded the money.
-        db.session.rollback()
-        existing = _already_recorded(idempotency_key)
-        if existing is None:
-            raise
-        return existing
-    except DomainError:
-        db.session.rollback()
-        raise
-    return entry
+
+    return write_once(LedgerEntry, idempotency_key, write)
 
 
 def insert_entry(
@@ -306,10 +320,8 @@ def reverse_entry(actor: User, entry: LedgerEntry, reason: str, *, idempotency_k
         raise DomainError(_l("A reversal cannot itself be reversed; record a new entry instead."))
     if not (reason or "").strip():
         raise DomainError(_l("Please give a reason for the reversal."))
-    existing = _already_recorded(idempotency_key)
-    if existing is not None:
-        return existing
-    try:
+
+    def write() -> LedgerEntry:
         lock(fund)
         if db.session.scalar(select(LedgerEntry.id).where(LedgerEntry.reverses_id == entry.id)):
             raise DomainError(_l("This entry has already been reversed."))
@@ -325,17 +337,12 @@ def reverse_entry(actor: User, entry: LedgerEntry, reason: str, *, idempotency_k
         _restore_reservation(actor, entry, reversal)
         audit.record(actor, "fund.reversal", reversal, reverses=entry.id, reason=reason.strip(),
                      project_id=entry.project_id, **scope_ids(alliance=fund.alliance))
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        existing = _already_recorded(idempotency_key)
-        if existing is None:
-            raise DomainError(_l("This entry has already been reversed.")) from None
-        return existing
-    except DomainError:
-        db.session.rollback()
-        raise
-    return reversal
+        return reversal
+
+    try:
+        return write_once(LedgerEntry, idempotency_key, write)
+    except IntegrityError:  # another reversal of the same entry won the race to reverses_id
+        raise DomainError(_l("This entry has already been reversed.")) from None
 
 
 def _restore_reservation(actor: User, entry: LedgerEntry, reversal: LedgerEntry) -> None:

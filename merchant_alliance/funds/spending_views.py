@@ -201,7 +201,7 @@ def pledge_list(alliance_id: int):
         "funds/pledges.html", alliance=alliance, rows=rows, arrears=overdue, show_all=show_all, page=page,
         pages=max((total + PLEDGE_PAGE_SIZE - 1) // PLEDGE_PAGE_SIZE, 1),
         buckets=pledges.arrears_by_bucket(overdue), status=pledges.pledge_status,
-        can_manage=authz.can(current_user, "manage_pledges", alliance), cancel_form=ReasonForm(),
+        can_manage=authz.can(current_user, "manage_pledges", alliance),
     )
 
 
@@ -339,7 +339,7 @@ def expense(request_id: int):
         "funds/expense.html", req=found, alliance=found.fund.alliance,
         actions=expenses.actions_for(current_user, found), needed=expenses.approvals_needed(found),
         can_see_receipts=authz.can(current_user, "view_receipts", found.fund.alliance),
-        reason_form=ReasonForm(), payment_form=PaymentForm(), receipts_form=ReceiptsForm(),
+        payment_form=PaymentForm(), receipts_form=ReceiptsForm(),
     )
 
 
