@@ -33,6 +33,7 @@ from merchant_alliance.i18n import N_
 from merchant_alliance.money import format_fen
 from merchant_alliance.photos.services import save_photos
 from merchant_alliance.projects.models import Project
+from merchant_alliance.shops.models import Shop
 from merchant_alliance.timeutil import utcnow
 
 E = ExpenseState
@@ -97,12 +98,18 @@ def _move(request: ExpenseRequest, source: tuple[ExpenseState, ...], target: Exp
 def create_request(
     actor: User, fund: Fund, *, payee: str, amount_fen: int, purpose: str, receipts: list[FileStorage],
     idempotency_key: str, project: Project | None = None, payee_account: str = "", submit: bool = True,
+    refund_to: Shop | None = None,
 ) -> ExpenseRequest:
-    """Ask to pay money out of the fund. Receipts or invoices are required to submit."""
+    """Ask to pay money out of the fund: to a supplier, or back to a shop (`refund_to`, a refund).
+    Receipts or invoices are required to submit."""
     if not authz.can(actor, "request_expense", fund.alliance):
         raise NotAllowed()
     services.check_amount(amount_fen)
     services.check_idempotency_key(idempotency_key)
+    if refund_to is not None:
+        if refund_to.alliance_id != fund.alliance_id:
+            raise DomainError(_l("That shop is not in this alliance.")).on("refund_shop_id")
+        payee = payee.strip() or refund_to.name
     if not payee.strip():
         raise DomainError(_l("Say who is to be paid.")).on("payee")
     if not purpose.strip():
@@ -116,6 +123,7 @@ def create_request(
     def write() -> ExpenseRequest:
         request = ExpenseRequest(
             fund=fund, project_id=project.id if project else None, payee=payee.strip()[:100],
+            refund_shop_id=refund_to.id if refund_to else None,
             payee_account=payee_account.strip()[:200], amount_fen=amount_fen, purpose=purpose.strip(),
             state=E.SUBMITTED if submit else E.DRAFT, requested_by=actor, idempotency_key=idempotency_key,
         )
@@ -220,11 +228,12 @@ def pay(actor: User, request: ExpenseRequest, *, method: PaymentMethod, idempote
         raise DomainError(_l("Only an approved request can be paid; this one is “%(state)s”.",
                              state=request.state.label))
     try:
+        refund = request.refund_shop is not None
         entry = services.insert_entry(
-            actor, request.fund, EntryKind.EXPENSE, request.amount_fen, idempotency_key=idempotency_key,
-            method=method, reference=reference, counterparty=request.payee, purpose=request.purpose,
-            project=request.project, receipt_photo=request.receipts[0] if request.receipts else None,
-            occurred_on=occurred_on,
+            actor, request.fund, EntryKind.REFUND if refund else EntryKind.EXPENSE, request.amount_fen,
+            idempotency_key=idempotency_key, method=method, reference=reference, counterparty=request.payee,
+            purpose=request.purpose, project=request.project, shop=request.refund_shop,
+            receipt_photo=request.receipts[0] if request.receipts else None, occurred_on=occurred_on,
         )
         _move(request, (E.APPROVED,), E.PAID, paid_entry_id=entry.id)
         _record(actor, "paid", request, entry=entry.id)

@@ -90,11 +90,13 @@ class ReasonForm(FlaskForm):
 
 
 class ExpenseRequestForm(IdempotentForm):
-    payee = StringField(_l("Pay to"), validators=[DataRequired(), Length(max=100)],
+    payee = StringField(_l("Pay to"), validators=[Optional(), Length(max=100)],
                         description=_l("Usually the contractor, as named on the invoice"))
     payee_account = StringField(_l("Payee's bank and account number"), validators=[Optional(), Length(max=200)],
                                 description=_l("Seen only by the leads, the treasurer and the street office"))
     project_id = SelectField(_l("For the project"), coerce=int, validators=[Optional()])
+    refund_shop_id = SelectField(_l("Or: money back to a shop (a refund)"), coerce=int, validators=[Optional()],
+                                 description=_l("Leave “Pay to” empty to pay the shop itself"))
     amount = StringField(_l("Amount (yuan)"), validators=[DataRequired(), Length(max=30)],
                          render_kw={"inputmode": "decimal", "autocomplete": "off"})
     purpose = TextAreaField(_l("What is it for?"), validators=[DataRequired(), Length(max=2000)])

@@ -253,6 +253,8 @@ class ExpenseRequest(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     fund_id: Mapped[int] = mapped_column(ForeignKey("funds.id"), index=True)
     project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), index=True)
+    # Set when the money goes back to a shop (a refund) rather than to a supplier.
+    refund_shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id"))
     payee: Mapped[str] = mapped_column(String(100))
     # Bank name and account: for the treasurer who pays, leads and the street office only.
     payee_account: Mapped[str] = mapped_column(String(200), default="")
@@ -268,6 +270,7 @@ class ExpenseRequest(db.Model):
 
     fund: Mapped[Fund] = relationship()
     project = relationship("Project")
+    refund_shop = relationship("Shop")
     requested_by: Mapped[User] = relationship()
     receipts: Mapped[list[Photo]] = relationship(secondary=expense_receipts, order_by=Photo.id)
     approvals: Mapped[list[ExpenseApproval]] = relationship(

@@ -303,14 +303,17 @@ def new_expense(alliance_id: int):
     fund = fund_for_request(alliance)
     projects = list(db.session.scalars(select(Project).where(Project.alliance_id == alliance.id)
                                        .order_by(Project.updated_at.desc())))
+    shops = list(db.session.scalars(select(Shop).where(Shop.alliance_id == alliance.id).order_by(Shop.name)))
     form = ExpenseRequestForm()
     form.project_id.choices = [(0, _("Not for one project")), *((p.id, p.title) for p in projects)]
+    form.refund_shop_id.choices = [(0, "—"), *((s.id, f"{s.name} · {s.house_number}") for s in shops)]
     if request.method == "GET":
         form.project_id.data = request.args.get("project", 0, type=int)
     if form.validate_on_submit():
         try:
             created = expenses.create_request(
-                current_user, fund, payee=form.payee.data, payee_account=form.payee_account.data or "",
+                current_user, fund, payee=form.payee.data or "", payee_account=form.payee_account.data or "",
+                refund_to=next((s for s in shops if s.id == form.refund_shop_id.data), None),
                 amount_fen=parse_yuan(form.amount.data), purpose=form.purpose.data,
                 project=next((p for p in projects if p.id == form.project_id.data), None),
                 receipts=form.receipts.data or [], idempotency_key=form.idempotency_key.data,

@@ -304,3 +304,20 @@ def test_every_step_is_in_the_audit_log_and_on_the_projects_timeline(app, world,
                  ("fund.entry", None), ("expense.paid", None), ("expense.rejected", "重复申请")]:
         assert step in timeline, step
     assert [a for a, _ in timeline].count("expense.approved") == 2
+
+
+def test_money_back_to_a_shop_is_a_refund_approved_and_paid_like_any_expense(world, cast, fund, in_request):
+    services.record_entry(cast.treasurer, fund, EntryKind.CONTRIBUTION, 500_00, shop=world.a.shop,
+                          idempotency_key=key())
+    request = expenses.create_request(cast.treasurer, fund, payee="", amount_fen=200_00, purpose="多缴会费退回",
+                                      receipts=[upload()], idempotency_key=key(), refund_to=world.a.shop)
+    assert request.payee == world.a.shop.name
+    expenses.approve(cast.lead, request)
+    expenses.pay(cast.treasurer, request, method=PaymentMethod.WECHAT_PAY, idempotency_key=key())
+    paid = db.session.get(LedgerEntry, request.paid_entry_id)
+    assert (paid.kind, paid.amount_fen, paid.shop_id) == (EntryKind.REFUND, -200_00, world.a.shop.id)
+    assert services.balance_fen(fund.id) == 20_000_00 + 500_00 - 200_00
+
+    with pytest.raises(DomainError, match="not in this alliance"):
+        expenses.create_request(cast.treasurer, fund, payee="", amount_fen=100_00, purpose="退款",
+                                receipts=[upload()], idempotency_key=key(), refund_to=world.b.shop)

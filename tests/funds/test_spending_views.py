@@ -264,7 +264,7 @@ def test_the_expense_form_asks_once_even_when_sent_twice(app, world, cast, clien
     before = books(app)
     cases = [(good | {"amount": typed}, message) for typed, message in HOSTILE]
     cases += [(good | {"amount": ""}, "This field is required."),
-              (good | {"payee": ""}, "This field is required."),
+              (good | {"payee": ""}, "Say who is to be paid."),
               (good, "Add at least one photo of the receipt or invoice.")]  # no receipts, not a draft
     for data, message in cases:
         files = {} if message.startswith("Add at least one photo") else {"receipts": [jpeg()]}
