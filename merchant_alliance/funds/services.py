@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from werkzeug.datastructures import FileStorage
@@ -418,3 +418,18 @@ def entry_page(fund_id: int, filters: EntryFilters, page: int, per_page: int) ->
     ids = (select(LedgerEntry.id).where(*_entry_conditions(fund_id, filters)).order_by(*NEWEST_FIRST)
            .limit(per_page).offset((page - 1) * per_page))
     return db.session.execute(entry_rows(fund_id, filters).where(LedgerEntry.id.in_(ids.scalar_subquery()))).all()
+
+
+def iter_entry_rows(fund_id: int, filters: EntryFilters = EntryFilters(), batch: int = 2000) -> Iterator:
+    """Every row of entry_rows(), newest first, fetched `batch` at a time by keyset (no cursor is held open
+    between batches, so a long download survives the request's session ending, as a streamed response's does)."""
+    after = None
+    while True:
+        query = entry_rows(fund_id, filters)
+        if after is not None:
+            query = query.where(tuple_(LedgerEntry.occurred_on, LedgerEntry.id) < after)
+        rows = db.session.execute(query.limit(batch)).all()
+        yield from rows
+        if len(rows) < batch:
+            return
+        after = (rows[-1].occurred_on, rows[-1].id)

@@ -174,12 +174,12 @@ def entries(alliance_id: int):
 def entries_csv(alliance_id: int):
     """The entry list as a spreadsheet, with the list's filters; receipt links only for those who may see them."""
     alliance, fund = _books(alliance_id)
-    query = services.entry_rows(fund.id, _filters_from_request()).execution_options(yield_per=CSV_BATCH)
+    rows = services.iter_entry_rows(fund.id, _filters_from_request(), batch=CSV_BATCH)
     receipt_url = None
     if authz.can(current_user, "view_receipts", alliance):
         def receipt_url(photo_id: int) -> str:
             return url_for("photos.photo", photo_id=photo_id, size="display", _external=True)
-    pieces = reports.entries_csv(db.session.execute(query), receipt_url)
+    pieces = reports.entries_csv(rows, receipt_url)
     today = reports.local_date(utcnow()).isoformat()
     return _csv_download(pieces, f"fund-entries-{alliance.id}-{today}.csv")
 

@@ -380,3 +380,13 @@ def test_reports_issue_as_many_queries_for_many_entries_and_shops_as_for_few(cli
         if n % 5 == 0:
             record(world, fund, EntryKind.EXPENSE, 50, counterparty="施工队")
     assert queries() == few
+
+
+def test_a_large_download_is_read_in_batches_that_miss_nothing_and_repeat_nothing(world, fund):
+    moment = datetime(2026, 8, 1, 2, 0)
+    for n in range(10):  # four entries share each moment: the batches must still split them exactly
+        record(world, fund, EntryKind.SUBSIDY, (n + 1) * 100, moment.replace(hour=n // 4), counterparty=f"第{n}笔")
+    whole = [row.id for row in db.session.execute(services.entry_rows(fund.id))]
+    assert [row.id for row in services.iter_entry_rows(fund.id, batch=3)] == whole
+    assert [row.id for row in services.iter_entry_rows(fund.id, batch=5)] == whole
+    assert len(whole) == 10
