@@ -30,11 +30,13 @@ from merchant_alliance.funds.models import (
 from merchant_alliance.money import MAX_FEN, format_fen
 from merchant_alliance.photos.models import Photo
 from merchant_alliance.photos.services import save_photos
-from merchant_alliance.projects.models import Project
+from merchant_alliance.projects.models import Project, ProjectState
 from merchant_alliance.shops.models import Shop
 from merchant_alliance.timeutil import utcnow
 
 DEFAULT_FUND_NAME = "资金池"
+# A project in one of these states has no reservation any more: what was left was released when it ended.
+PROJECT_ENDED = (ProjectState.WITHDRAWN, ProjectState.REJECTED, ProjectState.COMPLETED)
 T = TypeVar("T")
 
 audit.register_labels({
@@ -346,15 +348,14 @@ def reverse_entry(actor: User, entry: LedgerEntry, reason: str, *, idempotency_k
 
 
 def _restore_reservation(actor: User, entry: LedgerEntry, reversal: LedgerEntry) -> None:
-    """A reversed project expense puts back what it had used of the project's reservation (unless the
-    project has ended and its reservation was released): the money was set aside for that project."""
+    """A reversed project expense puts back what it had used of the project's reservation, unless the
+    project has ended (its reservation was released then): the money was set aside for that project."""
     used = db.session.scalar(select(Reservation.amount_fen).where(
         Reservation.ledger_entry_id == entry.id, Reservation.reason == ReservationReason.SPEND))
     if not used:
         return
-    released = db.session.scalar(select(Reservation.id).where(
-        Reservation.project_id == entry.project_id, Reservation.reason == ReservationReason.RELEASE).limit(1))
-    if released is None:
+    state = db.session.scalar(select(Project.state).where(Project.id == entry.project_id))
+    if state not in PROJECT_ENDED:
         db.session.add(Reservation(fund_id=entry.fund_id, project_id=entry.project_id, amount_fen=-used,
                                    reason=ReservationReason.RESTORE, ledger_entry_id=reversal.id,
                                    created_by_id=actor.id))
