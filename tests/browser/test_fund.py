@@ -13,11 +13,12 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from merchant_alliance.accounts.models import Role
+from merchant_alliance.accounts.models import Alliance, Role, User
 from merchant_alliance.accounts.services import grant_role
 from merchant_alliance.extensions import db
-from merchant_alliance.funds import services
+from merchant_alliance.funds import pledges, services
 from merchant_alliance.funds.models import EntryKind, ExpenseRequest, ExpenseState, LedgerEntry, PaymentMethod
+from merchant_alliance.shops.models import Shop
 from tests import factories
 from tests.browser.conftest import Phone, expect_images_loaded, write_jpeg
 
@@ -151,3 +152,31 @@ def test_money_in_an_approved_expense_out_and_the_open_books_show_it(app, phone:
     expense_rows = [r for r in rows if PAYEE in r]
     assert len(expense_rows) == 1 and "-800.00" in expense_rows[0]
     assert not any(BANK in cell for row in rows for cell in row)
+
+
+def test_every_page_of_the_books_fits_a_phone(app, phone: Phone, alliance_people):
+    """The open books on a 390 px screen: nothing scrolls sideways (wide tables scroll in their own box) and
+    every button is big enough to tap, for the treasurer and for a member."""
+    alliance_id, shop_id = alliance_people["alliance_id"], alliance_people["shop_id"]
+    session = _fresh()
+    fund = services.default_fund(session.get(Alliance, alliance_id))
+    treasurer = session.scalar(select(User).where(User.phone == alliance_people["treasurer"]))
+    shop = session.get(Shop, shop_id)
+    pledge = pledges.create_pledge(treasurer, fund, shop, 300_00, pledges.today(), note="第一季度会费")
+    services.record_entry(treasurer, fund, EntryKind.CONTRIBUTION, 100_00, pledge=pledge,
+                          method=PaymentMethod.WECHAT_PAY, idempotency_key=uuid.uuid4().hex)
+    fund_url = f"/alliances/{alliance_id}/fund"
+    pages = [fund_url, f"{fund_url}/entries", f"{fund_url}/statement", f"{fund_url}/shops", f"{fund_url}/projects",
+             f"{fund_url}/expenses", f"/shops/{shop_id}/money"]
+    for login, extra in [(alliance_people["treasurer"], [f"{fund_url}/pledges", f"{fund_url}/pledges/new",
+                                                        f"{fund_url}/record", f"{fund_url}/expenses/new"]),
+                         (alliance_people["owner"], [])]:
+        _as(phone, login)
+        for path in pages + extra:
+            phone.open(path)
+            _check(phone)
+            phone.screenshot(f"books-{login}-{path.strip('/').replace('/', '-')}")
+    # The chart is drawn on the server: an <svg> in the page, no script, no request for an image.
+    _as(phone, alliance_people["owner"])
+    phone.open(fund_url)
+    expect(phone.page.locator("main svg.chart")).to_have_count(1)
