@@ -113,13 +113,6 @@ def money(fund: Fund) -> tuple[int, int, int]:
 
 
 @pytest.fixture
-def fund(world) -> Fund:
-    fund = services.default_fund(world.a.alliance)
-    db.session.commit()
-    return fund
-
-
-@pytest.fixture
 def project(world) -> Project:
     return approved_project(world.a.owner, world.a.shop)
 

@@ -25,13 +25,6 @@ def entry_count() -> int:
     return db.session.scalar(select(func.count(LedgerEntry.id)))
 
 
-@pytest.fixture
-def fund(world) -> Fund:
-    fund = services.default_fund(world.a.alliance)
-    db.session.commit()
-    return fund
-
-
 def contribute(world, fund, fen: int, idempotency_key: str | None = None) -> LedgerEntry:
     return services.record_entry(world.a.treasurer, fund, EntryKind.CONTRIBUTION, fen, shop=world.a.shop,
                                  method=PaymentMethod.WECHAT_PAY, idempotency_key=idempotency_key or key())

@@ -19,13 +19,6 @@ from tests.funds.test_budgets import approved_project, books, key
 pytestmark = pytest.mark.usefixtures("in_request")
 
 
-@pytest.fixture
-def fund(world) -> Fund:
-    fund = services.default_fund(world.a.alliance)
-    db.session.commit()
-    return fund
-
-
 def in_days(days: int):
     return pledges.today() + timedelta(days=days)
 

@@ -14,7 +14,7 @@ from werkzeug.datastructures import FileStorage
 from merchant_alliance.errors import DomainError
 from merchant_alliance.extensions import db
 from merchant_alliance.funds import reports, services
-from merchant_alliance.funds.models import EntryKind, Fund, PaymentMethod
+from merchant_alliance.funds.models import EntryKind, PaymentMethod
 from merchant_alliance.timeutil import utcnow
 from tests.factories import ShopFactory
 from tests.funds.test_views import receipt_jpeg
@@ -25,13 +25,6 @@ BOM = b"\xef\xbb\xbf"
 
 def key() -> str:
     return uuid.uuid4().hex
-
-
-@pytest.fixture
-def fund(world) -> Fund:
-    fund = services.default_fund(world.a.alliance)
-    db.session.commit()
-    return fund
 
 
 @pytest.fixture
