@@ -36,7 +36,7 @@ from merchant_alliance.funds.models import (
     ShareCover,
 )
 from merchant_alliance.funds.shares import ShareRule
-from merchant_alliance.funds.views import alliance_or_404, bp, fund_for_request
+from merchant_alliance.funds.views import alliance_or_404, bp, fund_for_request, require_on_books
 from merchant_alliance.money import fen_to_input, format_fen, parse_yuan
 from merchant_alliance.projects.models import Project
 from merchant_alliance.projects.views import PROJECT_PANELS
@@ -231,15 +231,15 @@ def new_pledge(alliance_id: int):
         shop = next(s for s in shops if s.id == form.shop_id.data)
         project = next((p for p in projects if p.id == form.project_id.data), None)
         try:
-            pledges.create_pledge(current_user, fund, shop, parse_yuan(form.amount.data), form.due_on.data,
-                                  project=project, note=form.note.data or "",
-                                  idempotency_key=form.idempotency_key.data)
+            pledge = pledges.create_pledge(current_user, fund, shop, parse_yuan(form.amount.data), form.due_on.data,
+                                           project=project, note=form.note.data or "",
+                                           idempotency_key=form.idempotency_key.data)
         except DomainError as error:
             db.session.rollback()
             show_on_form(form, error, "amount")
         else:
             flash(_("Pledge recorded: %(shop)s, %(amount)s by %(due)s.", shop=shop.name,
-                    amount=format_fen(parse_yuan(form.amount.data)), due=form.due_on.data.isoformat()), "success")
+                    amount=format_fen(pledge.amount_fen), due=pledge.due_on.isoformat()), "success")
             if project is not None:
                 return redirect(url_for("projects.project", project_id=project.id))
             return redirect(url_for("funds.shop_money", shop_id=shop.id))
@@ -250,9 +250,7 @@ def new_pledge(alliance_id: int):
 def cancel_pledge(pledge_id: int):
     pledge = db.get_or_404(Pledge, pledge_id)
     alliance = pledge.fund.alliance
-    if not authz.can(current_user, "view_books", alliance):
-        abort(404)
-    authz.require(current_user, "manage_pledges", alliance)
+    require_on_books(alliance, "manage_pledges")
     form = ReasonForm()
     try:
         if not form.validate_on_submit():

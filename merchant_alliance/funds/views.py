@@ -54,6 +54,14 @@ def alliance_or_404(alliance_id: int, action: str) -> Alliance:
     return alliance
 
 
+def require_on_books(alliance: Alliance, action: str) -> None:
+    """For something in the alliance's books (an entry, a pledge, a request): 404 for whoever may not read the
+    books, as if it did not exist; 403 for a reader who may not do `action`."""
+    if not authz.can(current_user, "view_books", alliance):
+        abort(404)
+    authz.require(current_user, action, alliance)
+
+
 # Pages that show or write one fund: `?fund=<id>` picks another fund of the alliance than the main one.
 FUND_PAGES = {"funds.overview", "funds.entries", "funds.entries_csv", "funds.statement", "funds.statement_print",
               "funds.statement_csv", "funds.shop_contributions", "funds.record", "funds.expense_list",
@@ -242,9 +250,7 @@ def project_budgets(alliance_id: int):
 def reverse(entry_id: int):
     entry = db.get_or_404(LedgerEntry, entry_id)
     alliance = entry.fund.alliance
-    if not authz.can(current_user, "view_books", alliance):
-        abort(404)
-    authz.require(current_user, "record_money", alliance)
+    require_on_books(alliance, "record_money")
     form = ReversalForm()
     if form.validate_on_submit():
         try:
