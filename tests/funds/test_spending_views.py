@@ -426,3 +426,23 @@ def test_four_eyes_through_the_buttons_and_every_step_on_the_timeline(app, world
     assert log.count(f"Expense request #{request.id}") == 5
     for action in ("expense.created", "expense.submitted", "expense.approved", "expense.paid"):
         assert action_label(action) in log, action
+
+
+def test_a_refund_is_asked_for_through_the_form_and_only_to_a_shop_of_this_alliance(app, world, cast, client_as,
+                                                                                    fund):
+    browser = client_as(cast.treasurer)
+    url = f"/alliances/{world.a.alliance.id}/fund/expenses/new"
+    refund = {"payee": "", "amount": "200", "purpose": "多缴会费退回", "project_id": 0}
+    before = books(app)
+    response = browser.post(url, data={**refund, "idempotency_key": key(), "refund_shop_id": world.b.shop.id,
+                                       "receipts": [jpeg()]}, content_type="multipart/form-data")
+    assert response.status_code == 200
+    assert any("Not a valid choice" in error for error in errors(response))
+    assert books(app) == before and stored_files(app) == set()
+
+    response = browser.post(url, data={**refund, "idempotency_key": key(), "refund_shop_id": world.a.shop.id,
+                                       "receipts": [jpeg()]}, content_type="multipart/form-data")
+    assert response.status_code == 302
+    request = db.session.scalar(select(ExpenseRequest))
+    assert (request.refund_shop_id, request.payee, request.amount_fen) == (world.a.shop.id, world.a.shop.name, 200_00)
+    assert world.a.shop.name in text_of(client_as(cast.lead).get(response.location))
