@@ -1,13 +1,15 @@
 """Configuration classes, read from the environment.
 
 `development` is the embedded default: SQLite and local files under `instance/`.
-`production` refuses to start without a real SECRET_KEY and DATABASE_URL.
+`production` refuses to start without a real SECRET_KEY, DATABASE_URL, EXTERNAL_URL and a shared
+RATELIMIT_STORAGE_URI.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", BASE_DIR / "instance"))
@@ -46,16 +48,25 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = False
     REMEMBER_COOKIE_DURATION = 60 * 60 * 24 * 30
+    # A login without "remember me" ends on the server after this many hours, whatever the browser keeps.
+    SESSION_LIFETIME_HOURS = int(os.environ.get("SESSION_LIFETIME_HOURS", 12))
 
     WTF_CSRF_ENABLED = True
     WTF_CSRF_TIME_LIMIT = None  # tied to the session instead, so a long form on a phone still submits
 
-    # Ten phone photos in one form; the page shrinks big photos first where the browser can.
-    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 64 * 1024 * 1024))
 
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
-    LOGIN_FAILURE_LIMIT = os.environ.get("LOGIN_FAILURE_LIMIT", "5 per 15 minutes")
+    # Failed logins are counted per account (whatever identifier is typed) and per client address;
+    # a browser the account has logged in from before has a bucket of its own (see accounts/throttle.py).
+    LOGIN_ACCOUNT_LIMIT = os.environ.get("LOGIN_ACCOUNT_LIMIT", "5 per 15 minutes")
+    LOGIN_IP_LIMIT = os.environ.get("LOGIN_IP_LIMIT", "20 per 15 minutes")
+    LOGIN_DEVICE_LIMIT = os.environ.get("LOGIN_DEVICE_LIMIT", "10 per 15 minutes")
+    LOGIN_UNLOCK_MAIL_LIMIT = "3 per hour"
+    LOGIN_UNLOCK_SECONDS = 60 * 60
+    DEVICE_COOKIE_DAYS = 365
+    # How many reverse proxies in front of the app append to X-Forwarded-For (0: use the peer address).
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", 0))
 
     INVITATION_DAYS = int(os.environ.get("INVITATION_DAYS", 7))
     PASSWORD_RESET_SECONDS = int(os.environ.get("PASSWORD_RESET_SECONDS", 60 * 60))
@@ -65,11 +76,21 @@ class Config:
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
     MAIL_PORT = int(os.environ.get("MAIL_PORT", 465))
     MAIL_USE_SSL = _bool("MAIL_USE_SSL", True)
+    MAIL_USE_STARTTLS = _bool("MAIL_USE_STARTTLS", True)  # without SSL: upgrade with STARTTLS (off: a local relay)
+    MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", 10))  # seconds the sender waits for the mail server
     MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
     MAIL_SENDER = os.environ.get("MAIL_SENDER", "noreply@localhost")
+    # Mail waits in the outbox_messages table until a sender delivers it: `flask outbox work` beside the
+    # web server, or (OUTBOX_THREAD, development's default) a thread of the web process itself.
+    OUTBOX_THREAD = _bool("OUTBOX_THREAD", False)
+    OUTBOX_POLL_SECONDS = float(os.environ.get("OUTBOX_POLL_SECONDS", 5))
+    OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OUTBOX_MAX_ATTEMPTS", 10))
+    OUTBOX_RETRY_SECONDS = float(os.environ.get("OUTBOX_RETRY_SECONDS", 30))  # doubled after each failure …
+    OUTBOX_RETRY_MAX_SECONDS = float(os.environ.get("OUTBOX_RETRY_MAX_SECONDS", 3600))  # … up to this
+    OUTBOX_LEASE_SECONDS = float(os.environ.get("OUTBOX_LEASE_SECONDS", 300))  # a sender's claim on a message
 
-    # Links in emails are built from this when set (behind a proxy), else from the request.
+    # Links in emails are built from this alone, never from the request's Host header.
     EXTERNAL_URL = os.environ.get("EXTERNAL_URL", "")
 
     # Photos and files: "local" keeps them under STORAGE_LOCAL_ROOT and serves them after an access
@@ -88,6 +109,16 @@ class Config:
     MAX_IMAGE_BYTES = int(os.environ.get("MAX_IMAGE_BYTES", 20 * 1024 * 1024))
     MAX_IMAGE_PIXELS = int(os.environ.get("MAX_IMAGE_PIXELS", 50_000_000))
     MAX_PHOTOS_PER_UPLOAD = int(os.environ.get("MAX_PHOTOS_PER_UPLOAD", 10))
+    # A form may carry as many photos as one upload allows, each as large as allowed, plus its text.
+    # Files above 500 KB are spooled to disk while the request is read, not held in memory.
+    MAX_CONTENT_LENGTH = int(os.environ.get(
+        "MAX_CONTENT_LENGTH", MAX_PHOTOS_PER_UPLOAD * MAX_IMAGE_BYTES + 1024 * 1024))
+    # The largest text form: a shop list of up to 1 MB comes back as one field when its import is confirmed
+    # (three times as long once a browser percent-encodes Chinese).
+    MAX_FORM_MEMORY_SIZE = 4 * 1024 * 1024
+    # An object no row names is left alone this long (an upload may still be on its way to its commit);
+    # after that `flask doctor` reports it and `flask storage gc` deletes it.
+    STORAGE_ORPHAN_GRACE_SECONDS = int(os.environ.get("STORAGE_ORPHAN_GRACE_SECONDS", 3600))
 
     @classmethod
     def check(cls) -> None:
@@ -96,6 +127,8 @@ class Config:
 
 class DevelopmentConfig(Config):
     DEBUG = False  # the debugger stays off unless FLASK_DEBUG=1 is given explicitly
+    OUTBOX_THREAD = _bool("OUTBOX_THREAD", True)  # `make run` shows mail in the log without a second process
+    EXTERNAL_URL = os.environ.get("EXTERNAL_URL") or "http://127.0.0.1:5000"  # what `make run` serves
 
 
 class TestingConfig(Config):
@@ -105,16 +138,25 @@ class TestingConfig(Config):
     WTF_CSRF_ENABLED = False
     MAIL_BACKEND = "memory"
     RATELIMIT_STORAGE_URI = "memory://"
+    EXTERNAL_URL = "http://localhost"
     ARGON2_PARAMS = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
     SERVER_NAME = None
     STORAGE_BACKEND = "local"
     STORAGE_LOCAL_ROOT = ""  # a temporary directory of each app's own (see merchant_alliance.storage.init_app)
 
 
+def trusted_hosts(external_url: str, extra: str = "") -> list[str]:
+    """The Host names the app answers: EXTERNAL_URL's host and a comma-separated list of others."""
+    hosts = [urlsplit(external_url).hostname or ""] + [h.strip() for h in extra.split(",")]
+    return [h for h in dict.fromkeys(hosts) if h]
+
+
 class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     PREFERRED_URL_SCHEME = "https"
+    # A request naming any other Host gets 400 (Flask checks it before routing).
+    TRUSTED_HOSTS = trusted_hosts(Config.EXTERNAL_URL, os.environ.get("TRUSTED_HOSTS", ""))
 
     @classmethod
     def check(cls) -> None:
@@ -129,6 +171,13 @@ class ProductionConfig(Config):
             problems.append("STORAGE_BACKEND must be local or s3")
         if backend == "s3" and not os.environ.get("S3_BUCKET"):
             problems.append("S3_BUCKET must be set when STORAGE_BACKEND=s3")
+        external = urlsplit(os.environ.get("EXTERNAL_URL", ""))
+        if external.scheme not in ("http", "https") or not external.hostname:
+            problems.append("EXTERNAL_URL must be set to the site's public address, e.g. https://yuyuan.example.cn "
+                            "(links in emails are built from it)")
+        if os.environ.get("RATELIMIT_STORAGE_URI", "memory://").startswith("memory://"):
+            problems.append("RATELIMIT_STORAGE_URI must name a store that all app processes share, "
+                            "e.g. redis://127.0.0.1:6379/0 (login throttling counts there)")
         if problems:
             raise ConfigError("Production configuration incomplete: " + "; ".join(problems))
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from flask import Flask, g, request
 from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import INSTANCE_DIR, Config, config_for
 
@@ -27,8 +28,14 @@ def create_app(config: type[Config] | str | None = None, **overrides: object) ->
     app.config.from_object(config_class)
     app.config.update(overrides)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if app.config["TRUSTED_PROXIES"] > 0:
+        # Behind N reverse proxies the client's address and scheme are what the proxies say (and only
+        # the last N hops of X-Forwarded-For are believed); without proxies the headers are ignored.
+        proxies = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
     register_extensions(app)
+    register_input_checks(app)
     register_blueprints(app)
     register_template_helpers(app)
     register_error_handlers(app)
@@ -38,7 +45,8 @@ def create_app(config: type[Config] | str | None = None, **overrides: object) ->
 
 
 def register_extensions(app: Flask) -> None:
-    from merchant_alliance import i18n, storage
+    from merchant_alliance import i18n, mail, storage
+    from merchant_alliance.accounts import sessions, throttle
     from merchant_alliance.accounts.models import User
     from merchant_alliance.extensions import babel, csrf, db, limiter, login_manager, migrate
     from merchant_alliance.photos.services import register_session_hooks
@@ -50,7 +58,9 @@ def register_extensions(app: Flask) -> None:
                    timezone_selector=lambda: app.config["BABEL_DEFAULT_TIMEZONE"])
     babel.domain_instance = i18n.CatalogueDomain()  # finds translations/zh_CN (see its docstring)
     limiter.init_app(app)
+    throttle.init_app(app)  # login failures, counted in the same shared store
     storage.init_app(app)
+    mail.init_app(app)  # in development, a thread that sends the outbox's mail
     register_session_hooks()  # deletes stored objects whose transaction did not commit
 
     login_manager.init_app(app)
@@ -59,10 +69,20 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
 
+    # The session and remember-me cookies carry a server-side session's token, not the user id: the
+    # loader opens only a live, unexpired session of an active user (deactivating ends open sessions).
+    login_manager.id_attribute = "get_session_token"
+
     @login_manager.user_loader
-    def load_user(user_id: str) -> User | None:
-        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-        return user if user is not None and user.active else None  # deactivating ends open sessions
+    def load_user(token: str) -> User | None:
+        return sessions.user_for_token(token)
+
+
+def register_input_checks(app: Flask) -> None:
+    """Bounded ids in URLs and a 400 for text nobody can store; before the blueprints add their routes."""
+    from merchant_alliance import inputs
+
+    inputs.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

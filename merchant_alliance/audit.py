@@ -101,6 +101,7 @@ ACTION_LABELS = {
     "account_created": _l("Account created"),
     "password_changed": _l("Password changed"),
     "password_reset": _l("Password reset by email link"),
+    "logged_out_everywhere": _l("Logged out on every device"),
     "street_created": _l("Street created"),
     "alliance_created": _l("Alliance created"),
     "invitation_created": _l("Invitation created"),

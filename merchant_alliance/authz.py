@@ -20,8 +20,10 @@ Rule = Callable[[User, Any], bool]
 
 
 def _has(user: User, role: Role, **scope: int | None) -> bool:
+    # A lead appointed by another lead holds nothing until the street office confirms the appointment.
     return any(
-        m.role == role and all(getattr(m, k) == v for k, v in scope.items()) for m in user.memberships
+        m.role == role and not m.pending and all(getattr(m, k) == v for k, v in scope.items())
+        for m in user.memberships
     )
 
 
@@ -42,7 +44,7 @@ def _alliance_staff(user: User, alliance: Alliance) -> bool:
 
 
 def _owns_shop_in(user: User, alliance: Alliance) -> bool:
-    shop_ids = {m.shop_id for m in user.memberships if m.role == Role.SHOP_OWNER}
+    shop_ids = {m.shop_id for m in user.memberships if m.role == Role.SHOP_OWNER and not m.pending}
     return bool(shop_ids) and any(s in shop_ids for s in alliance_shop_ids(alliance, shop_ids))
 
 
@@ -52,7 +54,7 @@ def _member_on_street(user: User, street: Street) -> bool:
 
     from merchant_alliance.extensions import db
 
-    alliance_ids = {m.alliance_id for m in user.memberships if m.alliance_id}
+    alliance_ids = {m.alliance_id for m in user.memberships if m.alliance_id and not m.pending}
     shop_ids = {m.shop_id for m in user.memberships if m.shop_id}
     if not alliance_ids and not shop_ids:
         return False
@@ -93,6 +95,9 @@ RULES: dict[tuple[type, str], Rule] = {
     (Alliance, "manage_shops"): lambda u, a: _admin(u) or _lead_of(u, a),
     (Alliance, "invite"): lambda u, a: _admin(u) or _lead_of(u, a),
     (Alliance, "invite_lead"): lambda u, a: _admin(u),
+    # Someone outside the alliance's leadership confirms a lead appointed by another lead (two-lead
+    # approval means nothing if one lead can appoint the second).
+    (Alliance, "confirm_lead"): lambda u, a: _admin(u) or _officer_of(u, a.street_id),
     # Money: the treasurer records what arrives and what is paid out; every member sees the books,
     # but receipts (and later bank details) only the alliance's staff and the street office.
     (Alliance, "record_money"): lambda u, a: _has(u, Role.TREASURER, alliance_id=a.id),

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Flask, flash, jsonify, redirect, render_template, request
+from flask import Flask, flash, g, has_request_context, jsonify, make_response, redirect, render_template, request
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
-from werkzeug.exceptions import HTTPException
+from sqlalchemy import event
+from werkzeug.exceptions import BadRequest, HTTPException, SecurityError
 
 from merchant_alliance.urls import back
 
@@ -37,6 +38,15 @@ def show_on_form(form, error: DomainError, default: str) -> None:
     field.errors = [*field.errors, str(error)]
 
 
+def form_refusal(form, when_empty: str | LazyString) -> str:
+    """Why a short form (a comment, a reason) was refused: the error of a field that was filled in, such as
+    that it is too long; `when_empty` when nothing was written."""
+    for field in form:
+        if field.errors and any(str(value).strip() for value in field.raw_data or ()):
+            return str(field.errors[0])
+    return str(when_empty)
+
+
 class NotAllowed(DomainError):
     """The acting user may not do this to this object."""
 
@@ -44,6 +54,20 @@ class NotAllowed(DomainError):
 
     def __init__(self, message: str | LazyString | None = None, **params: object) -> None:
         super().__init__(message or _l("You are not allowed to do that."), **params)
+
+
+class BadInput(BadRequest):
+    """Malformed input (a NUL byte, a number or a date out of range): a 400 page that says what is wrong."""
+
+    def __init__(self, message: str | LazyString, **params: object) -> None:
+        super().__init__()
+        self.message = message
+        self.params = params
+
+    def text(self) -> str:
+        """The message in the reader's language (evaluated when the page is made, not when raised)."""
+        text = str(self.message)
+        return text % self.params if self.params else text
 
 
 ERROR_TITLES = {
@@ -100,12 +124,22 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException):
+        if isinstance(error, SecurityError):
+            # A Host outside TRUSTED_HOSTS, refused before routing: no URL (so no page) can be built.
+            return app.response_class(str(ERROR_TITLES[400]), 400, mimetype="text/plain")
         code = error.code or 500
         if code in ERROR_TITLES:
             message = None
-            if code == 400 and getattr(error, "description", "").startswith("The CSRF"):
+            if isinstance(error, BadInput):
+                message = error.text()
+            elif code == 400 and getattr(error, "description", "").startswith("The CSRF"):
                 message = str(CSRF_MESSAGE)
-            return render_error(code, message)
+            response = make_response(render_error(code, message))
+            # Keep what the exception says about itself, e.g. the `Allow` header of a 405.
+            for name, value in error.get_headers():
+                if name.lower() != "content-type":
+                    response.headers[name] = value
+            return response
         return error
 
     @app.errorhandler(Exception)
@@ -114,4 +148,40 @@ def register_error_handlers(app: Flask) -> None:
         from merchant_alliance.extensions import db
 
         db.session.rollback()
+        if g.get("saved_something") and request.method == "POST" and not _wants_json():
+            # The action is in the database; only what came after failed. Say so, so that nobody
+            # records the same payment again.
+            flash(str(SAVED_BUT_NOT_SHOWN), "info")
+            return redirect(back(), code=303)
         return render_error(500)
+
+    from merchant_alliance.extensions import db
+
+    for name, hook in (("after_flush", _note_write), ("do_orm_execute", _note_statement),
+                       ("after_commit", _note_commit), ("after_rollback", _forget_writes)):
+        if not event.contains(db.session, name, hook):
+            event.listen(db.session, name, hook)
+
+
+def _note_write(session, flush_context) -> None:
+    session.info["wrote"] = True
+
+
+def _note_statement(execute_state) -> None:
+    if execute_state.is_update or execute_state.is_delete or execute_state.is_insert:
+        execute_state.session.info["wrote"] = True
+
+
+def _forget_writes(session) -> None:
+    session.info.pop("wrote", None)
+
+
+def _note_commit(session) -> None:
+    """Remember that this request saved something (for the error handler above); a commit that wrote
+    nothing (closing a read) does not count."""
+    if session.info.pop("wrote", False) and has_request_context():
+        g.saved_something = True
+
+
+SAVED_BUT_NOT_SHOWN = _l("Your change was saved, but the next page could not be shown. "
+                         "Please do not send it again: check this page to see it.")

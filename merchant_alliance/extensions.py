@@ -1,5 +1,6 @@
 """Extension objects, created unbound here and initialised in the app factory."""
 
+from flask import has_request_context
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -24,7 +25,22 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+class Database(SQLAlchemy):
+    def paginate(self, select, *, page: int | None = None, per_page: int | None = None, **kwargs):
+        """`db.paginate`, reading `?page=` and `?per_page=` through the one checked helper: a malformed or huge
+        page is a 400 that says so, not an offset beyond what the database can count."""
+        if has_request_context():
+            from merchant_alliance.inputs import int_arg, page_arg
+
+            page = page_arg() if page is None else page
+            per_page = int_arg("per_page", 20, minimum=1, maximum=100) if per_page is None else per_page
+        return super().paginate(select, page=page, per_page=per_page, **kwargs)
+
+
+# Objects keep their values after a commit instead of being reloaded on next use: what a view shows
+# after saving (the flash message, the redirect) then never needs the database again, so a database
+# that fails right after the commit cannot turn a saved action into an error page.
+db = Database(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

@@ -29,7 +29,9 @@ def items_for(user: User) -> list[NavItem]:
             seen.add(url)
             items.append(NavItem(label, url, endpoint))
 
-    memberships = sorted(user.memberships, key=lambda m: (m.role != Role.PLATFORM_ADMIN, m.id))
+    # A lead appointment waiting for the street office's confirmation opens nothing yet.
+    memberships = sorted((m for m in user.memberships if not m.pending),
+                         key=lambda m: (m.role != Role.PLATFORM_ADMIN, m.id))
     alliance_of_shop = _alliances_of_shops([m.shop_id for m in memberships if m.role == Role.SHOP_OWNER])
     for m in memberships:
         if m.role == Role.PLATFORM_ADMIN:

@@ -11,6 +11,16 @@ def utcnow() -> datetime:
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
+# The dates the app accepts anywhere: the street's books and plans live in this century, and dates far outside
+# it overflow time zone conversions (0001-01-01 in Shanghai is before the first UTC datetime).
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2099, 12, 31)
+
+
+def local_today() -> date:
+    """Today in Shanghai, where the street keeps its books."""
+    return datetime.now(SHANGHAI).date()
+
 
 def start_of_month_utc(moment: datetime | None = None) -> datetime:
     """The first instant of the current month in Shanghai, as naive UTC (for WHERE at >= …)."""

@@ -25,8 +25,14 @@ def back(default_endpoint: str = "public.index") -> str:
 
 
 def external_url(endpoint: str, **values: str) -> str:
-    """An absolute link for emails and invitations, using EXTERNAL_URL when configured."""
-    base = current_app.config.get("EXTERNAL_URL")
-    if base:
-        return base.rstrip("/") + url_for(endpoint, **values)
-    return url_for(endpoint, _external=True, **values)
+    """An absolute link for emails and invitations, built from EXTERNAL_URL alone.
+
+    Never from the request: its Host and X-Forwarded-* headers are whatever the sender typed, and a
+    reset link pointing at an attacker's host would hand them the token. Works outside a request too.
+    """
+    base = urlsplit(current_app.config.get("EXTERNAL_URL") or "")
+    if base.scheme not in ("http", "https") or not base.netloc:
+        raise RuntimeError("EXTERNAL_URL must be configured (e.g. https://yuyuan.example.cn) to build links")
+    adapter = current_app.url_map.bind(base.netloc, script_name=base.path.rstrip("/") or "/",
+                                       url_scheme=base.scheme)
+    return adapter.build(endpoint, values, force_external=True)

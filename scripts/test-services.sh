@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Make sure what the test suite needs is installed and running: PostgreSQL, Chromium, CJK fonts.
-# As root on Debian it installs missing packages and starts PostgreSQL; elsewhere it only checks.
+# Make sure what the test suite needs is installed and running: PostgreSQL, Redis, Chromium, CJK fonts.
+# As root on Debian it installs missing packages and starts PostgreSQL and Redis; elsewhere it only checks.
 # It writes instance/test-services.env, which `make test` loads before running pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +10,7 @@ env_file=instance/test-services.env
 
 is_root() { [ "$(id -u)" = 0 ]; }
 missing=()
-for pkg in postgresql chromium fonts-noto-cjk; do
+for pkg in postgresql redis-server chromium fonts-noto-cjk; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -44,5 +44,27 @@ elif is_root && command -v pg_lsclusters >/dev/null; then
   su postgres -c "psql -q -p $port -tc \"SELECT 1 FROM pg_database WHERE datname='merchant_test'\"" | grep -q 1 || \
     su postgres -c "createdb -p $port -O merchant_test merchant_test"
   echo "TEST_POSTGRES_URL=postgresql+psycopg://merchant_test:merchant_test@127.0.0.1:$port/merchant_test" >> "$env_file"
+fi
+
+# Redis: the shared store of login-throttling counters (as in production). Tests use keys of their own.
+if [ -n "${TEST_REDIS_URL:-}" ]; then
+  echo "TEST_REDIS_URL=$TEST_REDIS_URL" >> "$env_file"
+elif command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
+  redis_port=""
+  for port in 6379 6380 6381 6382; do
+    if [ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = PONG ]; then
+      redis_port=$port; break
+    fi
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then  # nothing listens here: start one
+      redis-server --bind 127.0.0.1 --port "$port" --daemonize yes --save "" --appendonly no \
+        --logfile "$PWD/instance/test-redis.log" --dir /tmp >/dev/null
+      for _ in $(seq 1 30); do
+        [ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = PONG ] && { redis_port=$port; break; }
+        sleep 0.2
+      done
+      break
+    fi
+  done
+  if [ -n "$redis_port" ]; then echo "TEST_REDIS_URL=redis://127.0.0.1:$redis_port/0" >> "$env_file"; fi
 fi
 echo "Test services: $(tr '\n' ' ' < "$env_file")"

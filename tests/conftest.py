@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,9 @@ from sqlalchemy import text
 
 from config import TestingConfig
 from merchant_alliance import create_app
+from merchant_alliance.accounts import throttle
 from merchant_alliance.extensions import db, limiter
+from merchant_alliance.mail import send_due
 from tests import factories
 from tests.services import postgres_url, private_postgres_database
 
@@ -31,6 +34,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "postgres_only: needs real PostgreSQL behaviour (row locks, concurrency)")
+    config.addinivalue_line("markers", "redis: needs Redis (tests.services.redis_url); runs once, not per backend")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -88,6 +92,7 @@ def app(_session_app):
     saved_config = dict(app.config)
     with app.app_context():
         limiter.reset()
+        throttle.reset()
         factories.bind(db.session)
         app.extensions["mail_outbox"] = []
         try:
@@ -147,10 +152,36 @@ def auth(client) -> AuthActions:
     return AuthActions(client)
 
 
+class DeliveredMail(Sequence):
+    """The emails the memory backend has delivered. Requests only queue mail (the outbox table), so reading
+    this first runs the outbox's sender once, as the background sender would have done by then."""
+
+    def __init__(self, app) -> None:
+        self._app = app
+
+    def _messages(self) -> list:
+        send_due()
+        return self._app.extensions.setdefault("mail_outbox", [])
+
+    def __getitem__(self, index):
+        return self._messages()[index]
+
+    def __len__(self) -> int:
+        return len(self._messages())
+
+    def __eq__(self, other: object) -> bool:
+        return list(self._messages()) == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(self._messages())
+
+
 @pytest.fixture
-def outbox(app) -> list:
-    """Emails sent during the test."""
-    return app.extensions.setdefault("mail_outbox", [])
+def outbox(app) -> DeliveredMail:
+    """Emails sent during the test (queued, then delivered by the outbox's sender)."""
+    return DeliveredMail(app)
 
 
 @pytest.fixture

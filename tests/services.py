@@ -1,4 +1,4 @@
-"""What the suite needs from outside Python: PostgreSQL and Chromium.
+"""What the suite needs from outside Python: PostgreSQL, Redis and Chromium.
 
 Locally a missing service skips the tests that need it; under CI=true it fails them instead,
 so a CI run can never pass by skipping.
@@ -29,6 +29,13 @@ def postgres_url() -> str:
     return require_service(
         "PostgreSQL", os.environ.get("TEST_POSTGRES_URL"),
         "run `make test` (it starts a local cluster) or set TEST_POSTGRES_URL",
+    )
+
+
+def redis_url() -> str:
+    return require_service(
+        "Redis", os.environ.get("TEST_REDIS_URL"),
+        "run `make test` (it starts a local redis-server) or set TEST_REDIS_URL",
     )
 
 

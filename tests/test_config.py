@@ -26,6 +26,8 @@ def production_env(monkeypatch):
     monkeypatch.setenv("APP_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", secrets.token_urlsafe(48))
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://alliance:secret@db.internal/alliance")
+    monkeypatch.setenv("EXTERNAL_URL", "https://yuyuan.example.cn")
+    monkeypatch.setenv("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/0")
 
 
 # --- production refuses to start without what it needs ------------------------------------------
@@ -45,6 +47,28 @@ def test_production_refuses_to_start_without_a_database_url(production_env, monk
     monkeypatch.delenv("DATABASE_URL")
     with pytest.raises(ConfigError, match=r"DATABASE_URL must be set \(e\.g\. postgresql\+psycopg://"):
         create_app("production")
+
+
+@pytest.mark.parametrize("external_url", [None, "", "yuyuan.example.cn", "https://", "ftp://yuyuan.example.cn"])
+def test_production_refuses_to_start_without_a_public_address_for_links(production_env, monkeypatch, external_url):
+    """Emailed links are built from EXTERNAL_URL alone; without it they would have nowhere to point."""
+    if external_url is None:
+        monkeypatch.delenv("EXTERNAL_URL")
+    else:
+        monkeypatch.setenv("EXTERNAL_URL", external_url)
+    with pytest.raises(ConfigError, match="EXTERNAL_URL must be set to the site's public address"):
+        create_app()
+
+
+@pytest.mark.parametrize("store", [None, "memory://"])
+def test_production_refuses_login_counters_kept_in_one_process(production_env, monkeypatch, store):
+    """Several gunicorn workers must count login failures in one shared store (Redis), not each its own."""
+    if store is None:
+        monkeypatch.delenv("RATELIMIT_STORAGE_URI")
+    else:
+        monkeypatch.setenv("RATELIMIT_STORAGE_URI", store)
+    with pytest.raises(ConfigError, match="RATELIMIT_STORAGE_URI must name a store that all app processes share"):
+        create_app()
 
 
 def test_production_names_every_missing_setting_at_once(production_env, monkeypatch):
@@ -74,7 +98,8 @@ def test_development_is_the_default(monkeypatch):
 
 @pytest.fixture
 def production_app(production_env):
-    return create_app(ProductionConfig)
+    # Configuration is read at import, before production_env: give the values it would have read.
+    return create_app(ProductionConfig, EXTERNAL_URL="https://localhost", TRUSTED_HOSTS=["localhost"])
 
 
 def cookie(response, name: str) -> str:
@@ -123,12 +148,45 @@ def test_the_wsgi_entry_point_reads_production_settings_from_the_environment(tmp
     result = run_python(
         "import json, wsgi; c = wsgi.app.config; print(json.dumps({k: c[k] for k in "
         "('SECRET_KEY', 'SQLALCHEMY_DATABASE_URI', 'SESSION_COOKIE_SECURE', 'DEBUG', 'TESTING')}))",
-        APP_ENV="production", SECRET_KEY=secret, DATABASE_URL=database,
+        APP_ENV="production", SECRET_KEY=secret, DATABASE_URL=database, EXTERNAL_URL="https://yuyuan.example.cn",
+        RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/0",
     )
     assert result.returncode == 0, result.stderr
     config = json.loads(result.stdout.strip().splitlines()[-1])
     assert config == {"SECRET_KEY": secret, "SQLALCHEMY_DATABASE_URI": database, "SESSION_COOKIE_SECURE": True,
                       "DEBUG": False, "TESTING": False}
+
+
+HOST_PROBE = """
+import json, wsgi
+client = wsgi.app.test_client()
+answers = {}
+for host in ("yuyuan.example.cn", "admin.yuyuan.example.cn", "evil.example", "yuyuan.example.cn.evil.example"):
+    answers[host] = [client.get("/login", headers={"Host": host}).status_code,
+                     client.post("/password/forgot", headers={"Host": host}, data={"email": "a@b.cn"}).status_code]
+print(json.dumps({"trusted": wsgi.app.config["TRUSTED_HOSTS"], "answers": answers}))
+"""
+
+
+def test_production_answers_only_its_own_host_names(tmp_path):
+    """A request naming another Host (the trick that poisons reset links) gets a 400, never a page or a 500."""
+    result = run_python(
+        HOST_PROBE, APP_ENV="production", SECRET_KEY=secrets.token_urlsafe(48),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'production.sqlite3'}", EXTERNAL_URL="https://yuyuan.example.cn",
+        TRUSTED_HOSTS="admin.yuyuan.example.cn", RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/0",
+    )
+    assert result.returncode == 0, result.stderr
+    probe = json.loads(result.stdout.strip().splitlines()[-1])
+    assert probe["trusted"] == ["yuyuan.example.cn", "admin.yuyuan.example.cn"]
+    assert probe["answers"]["yuyuan.example.cn"][0] == 200
+    assert probe["answers"]["admin.yuyuan.example.cn"][0] == 200
+    assert probe["answers"]["evil.example"] == [400, 400]
+    assert probe["answers"]["yuyuan.example.cn.evil.example"] == [400, 400]
+
+
+def test_development_links_point_at_what_make_run_serves():
+    result = run_python("import config; print(config.DevelopmentConfig.EXTERNAL_URL)")
+    assert result.stdout.strip() == "http://127.0.0.1:5000"
 
 
 # --- security headers --------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -167,3 +168,39 @@ def test_upgrading_a_database_full_of_data_keeps_the_data(migration_app):
     assert data() == before
     lead = DEMO_ACCOUNTS[1]
     assert authenticate(lead.phone, DEMO_PASSWORD) is not None
+
+
+def test_roles_held_before_lead_confirmation_existed_stay_in_force_and_going_back_drops_pending_ones(
+        migration_app):
+    """0007 makes a lead appointed by another lead wait for the street office. Every role that existed before
+    counts as confirmed; a downgrade drops appointments still waiting, rather than turn them into powers."""
+    upgrade(revision="0006")
+    created = datetime(2026, 3, 1, 8, 0)
+    with db.engine.begin() as conn:
+        street = conn.execute(text("INSERT INTO streets (name, district, created_at) "
+                                   "VALUES ('静安寺街道', '静安区', :at) RETURNING id"), {"at": created}).scalar_one()
+        alliance = conn.execute(text("INSERT INTO alliances (street_id, name, road, created_at) "
+                                     "VALUES (:street, '愚园路商家联盟', '愚园路', :at) RETURNING id"),
+                                {"street": street, "at": created}).scalar_one()
+        for phone in ("13800000001", "13800000006"):
+            user = conn.execute(text("INSERT INTO users (name, phone, password_hash, active, created_at) "
+                                     "VALUES ('负责人', :phone, 'x', :active, :at) RETURNING id"),
+                                {"phone": phone, "active": True, "at": created}).scalar_one()
+            conn.execute(text("INSERT INTO memberships (user_id, role, alliance_id, created_at) "
+                              "VALUES (:user, 'alliance_lead', :alliance, :at)"),
+                         {"user": user, "alliance": alliance, "at": created})
+
+    upgrade(revision="0007")
+    with db.engine.connect() as conn:
+        confirmed = conn.execute(text("SELECT confirmed_at FROM memberships")).scalars().all()
+        assert [str(at)[:19] for at in confirmed] == [str(created)] * 2  # SQLite answers raw SQL with text
+        conn.execute(text("INSERT INTO memberships (user_id, role, alliance_id, created_at) "
+                          "VALUES (:user, 'alliance_lead', :alliance, :at)"),
+                     {"user": user, "alliance": alliance, "at": created})
+        conn.commit()
+
+    downgrade(revision="0006")
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM memberships")).scalar_one() == 2
+    upgrade()
+    assert schema_differences() == []

@@ -17,7 +17,7 @@ class LoginForm(FlaskForm):
 
 
 class PasswordChangeForm(FlaskForm):
-    current_password = PasswordField(_l("Current password"), validators=[DataRequired()],
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=200)],
                                      render_kw={"autocomplete": "current-password"})
     new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=8, max=200)],
                                  render_kw={"autocomplete": "new-password"})

@@ -105,6 +105,15 @@ class User(UserMixin, db.Model):
         foreign_keys="Membership.user_id",
     )
 
+    # The token of the session this request runs in (set by the login and the session loader); not stored.
+    session_token = None
+
+    def get_session_token(self) -> str:
+        """What Flask-Login keeps in the session and remember cookies: the server-side session's token."""
+        if not self.session_token:
+            raise RuntimeError("log in through accounts.sessions.start_session, which creates the session")
+        return self.session_token
+
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
@@ -150,8 +159,17 @@ class Membership(db.Model):
     street_id: Mapped[int | None] = mapped_column(ForeignKey("streets.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # None while an alliance lead appointed by another lead waits for the street office to confirm it
+    # (see accounts.services.confirm_lead); a pending membership gives no powers at all.
+    confirmed_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(back_populates="memberships", foreign_keys=[user_id])
+    alliance: Mapped[Alliance | None] = relationship(foreign_keys=[alliance_id])
+    shop = relationship("Shop", foreign_keys=[shop_id])
+
+    @property
+    def pending(self) -> bool:
+        return self.confirmed_at is None
 
     def __repr__(self) -> str:
         return f"<Membership {self.role} user={self.user_id}>"
@@ -197,3 +215,27 @@ class Invitation(db.Model):
     @property
     def is_usable(self) -> bool:
         return self.status == "pending"
+
+
+class UserSession(db.Model):
+    """One logged-in browser: the server's record that its cookies are still good.
+
+    The cookies carry a random token; only its SHA-256 is stored. Logging out, changing or resetting
+    the password and "log out everywhere" end sessions here, so a copied cookie opens nothing after.
+    """
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_user_live", "user_id", "ended_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    remember: Mapped[bool] = mapped_column(default=False)
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(30))
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+
+    def __repr__(self) -> str:
+        return f"<UserSession {self.id} user={self.user_id}>"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from merchant_alliance.accounts import services
+from merchant_alliance.accounts import services, sessions, throttle
 from merchant_alliance.accounts.forms import (
     AcceptInvitationForm,
     ConfirmForm,
@@ -18,18 +18,15 @@ from merchant_alliance.accounts.forms import (
 from merchant_alliance.errors import DomainError
 from merchant_alliance.extensions import limiter
 from merchant_alliance.i18n import LANG_COOKIE
-from merchant_alliance.mail import send_email
 from merchant_alliance.urls import external_url, safe_next
 
 bp = Blueprint("accounts", __name__)
 
 
-def _login_key() -> str:
-    # Failures are counted per address and login name, so one attacker cannot lock out a whole street.
-    # The login is normalised, so "+86 138 …" and "138-…" count against the same account.
-    login = request.form.get("login") or ""
-    key = services.normalize_phone(login) or services.normalize_email(login) or login.strip().lower()
-    return f"{request.remote_addr}|{key}"
+def _log_in(user, *, remember: bool = False) -> None:
+    """Start a server-side session for `user` and give this browser its cookies."""
+    sessions.start_session(user, remember=remember, user_agent=request.user_agent.string)
+    login_user(user, remember=remember)
 
 
 def _remember_language(response: Response, code: str) -> None:
@@ -39,32 +36,75 @@ def _remember_language(response: Response, code: str) -> None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_FAILURE_LIMIT"], key_func=_login_key, methods=["POST"],
-               deduct_when=lambda response: bool(g.get("login_failed")))
 def login():
     if current_user.is_authenticated:
         return redirect(safe_next(request.args.get("next")))
     form = LoginForm()
     if form.validate_on_submit():
+        device_cookie = request.cookies.get(throttle.DEVICE_COOKIE)
+        attempt = throttle.login_attempt(form.login.data, request.remote_addr or "", device_cookie)
+        if attempt.locked():
+            # The same page whether or not the account exists; the password was not checked.
+            return render_template("accounts/login.html", form=form,
+                                   locked_minutes=attempt.minutes_to_wait()), 429
         user = services.authenticate(form.login.data, form.password.data)
         if user is None:
-            g.login_failed = True
+            attempt.failed()
             flash(_("Wrong mobile number, email or password."), "error")
         else:
-            login_user(user, remember=form.remember.data)
+            _log_in(user, remember=form.remember.data)
             response = redirect(safe_next(request.args.get("next")))
+            throttle.remember_device(response, user, device_cookie)
             if user.locale:
                 _remember_language(response, user.locale)
             return response
     return render_template("accounts/login.html", form=form)
 
 
+@bp.route("/login/unlock", methods=["POST"])
+@limiter.limit("10 per hour", methods=["POST"])
+def request_unlock():
+    if ConfirmForm().validate_on_submit():
+        throttle.request_unlock_link(
+            request.form.get("login", "")[:254], lambda token: external_url("accounts.unlock_device", token=token))
+        # The same answer either way, so the form does not reveal who has an account or an email.
+        flash(_("If the account has an email address, a link to log in on this device has been sent to it."),
+              "info")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/login/unlock/<token>")
+def unlock_device(token: str):
+    user = throttle.user_for_unlock_token(token)
+    if user is None:
+        flash(_("This link is invalid or expired. Ask for a new one on the login page."), "error")
+        return redirect(url_for("accounts.login"))
+    response = redirect(url_for("accounts.login"))
+    # A fresh device: its failures count apart from the locked account, so the owner gets in here.
+    throttle.remember_device(response, user, None, new=True)
+    flash(_("This device may now log in to your account. Log in as usual."), "success")
+    return response
+
+
 @bp.route("/logout", methods=["POST"])
 def logout():
     if ConfirmForm().validate_on_submit():
+        if current_user.is_authenticated:
+            sessions.end_session(current_user)
         logout_user()
         flash(_("You have logged out."), "info")
     return redirect(url_for("public.index"))
+
+
+@bp.route("/logout/everywhere", methods=["POST"])
+@login_required
+def logout_everywhere():
+    if ConfirmForm().validate_on_submit():
+        sessions.log_out_everywhere(current_user)
+        logout_user()
+        flash(_("You have logged out on every device, this one included."), "info")
+        return redirect(url_for("accounts.login"))
+    return redirect(url_for("accounts.change_password"))
 
 
 @bp.route("/password", methods=["GET", "POST"])
@@ -79,7 +119,8 @@ def change_password():
         else:
             flash(_("Your password has been changed."), "success")
             return redirect(url_for("public.index"))
-    return render_template("accounts/change_password.html", form=form)
+    return render_template("accounts/change_password.html", form=form,
+                           session_count=len(sessions.live_sessions(current_user)))
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
@@ -87,16 +128,8 @@ def change_password():
 def forgot_password():
     form = PasswordResetRequestForm()
     if form.validate_on_submit():
-        user = services.find_user_by_login(form.email.data)
-        if user is not None and user.email and user.active:
-            token = services.make_password_reset_token(user)
-            link = external_url("accounts.reset_password", token=token)
-            send_email(
-                user.email,
-                _("Reset your password"),
-                _("Open this link within an hour to choose a new password:\n%(link)s\n\n"
-                  "If you did not ask for this, ignore this email.", link=link),
-            )
+        services.request_password_reset(
+            form.email.data, lambda token: external_url("accounts.reset_password", token=token))
         # The same answer either way, so the form does not reveal who has an account.
         flash(_("If an account uses that email, a reset link has been sent to it."), "info")
         return redirect(url_for("accounts.login"))
@@ -133,7 +166,7 @@ def accept_invitation(token: str):
             except DomainError as error:
                 flash(str(error), "error")
             else:
-                flash(_("Welcome! You are now %(role)s.", role=invitation.role.label), "success")
+                _welcome(current_user, invitation)
                 return redirect(url_for("public.index"))
         return render_template("accounts/accept_invitation.html", invitation=invitation, form=form)
     form = AcceptInvitationForm()
@@ -150,10 +183,18 @@ def accept_invitation(token: str):
         except DomainError as error:
             flash(str(error), "error")
         else:
-            login_user(user)
-            flash(_("Welcome! You are now %(role)s.", role=invitation.role.label), "success")
+            _log_in(user)
+            _welcome(user, invitation)
             return redirect(url_for("public.index"))
     return render_template("accounts/accept_invitation.html", invitation=invitation, form=form)
+
+
+def _welcome(user, invitation) -> None:
+    if services.awaits_confirmation(user, invitation):
+        flash(_("Welcome! Your appointment as %(role)s waits for the street office to confirm it; "
+                "until then the role gives you no rights.", role=invitation.role.label), "info")
+    else:
+        flash(_("Welcome! You are now %(role)s.", role=invitation.role.label), "success")
 
 
 @bp.route("/language", methods=["POST"])

@@ -1,23 +1,24 @@
 """Forms for streets, alliances and invitations."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
+from merchant_alliance.once import IdempotentForm
 
-class StreetForm(FlaskForm):
+
+class StreetForm(IdempotentForm):
     name = StringField(_l("Street name"), validators=[DataRequired(), Length(max=100)])
     district = StringField(_l("District"), validators=[Optional(), Length(max=100)])
 
 
-class AllianceForm(FlaskForm):
+class AllianceForm(IdempotentForm):
     name = StringField(_l("Alliance name"), validators=[DataRequired(), Length(max=100)])
     road = StringField(_l("Road"), validators=[Optional(), Length(max=100)],
                        description=_l("The road the alliance's shops are on, e.g. 愚园路"))
 
 
-class InvitationForm(FlaskForm):
+class InvitationForm(IdempotentForm):
     role = SelectField(_l("Role"), validators=[DataRequired()])
     name = StringField(_l("Name of the person"), validators=[Optional(), Length(max=100)])
     phone = StringField(_l("Mobile number (optional)"), validators=[Optional(), Length(max=20)],

@@ -14,7 +14,6 @@ from merchant_alliance.accounts.models import Alliance, Invitation, Membership, 
 from merchant_alliance.alliances.forms import AllianceForm, InvitationForm, StreetForm
 from merchant_alliance.errors import DomainError
 from merchant_alliance.extensions import db
-from merchant_alliance.mail import send_email
 from merchant_alliance.shops.models import Shop
 from merchant_alliance.urls import back, external_url
 
@@ -35,7 +34,8 @@ def streets():
     form = StreetForm()
     if form.validate_on_submit():
         try:
-            street = services.create_street(current_user, form.name.data, form.district.data or "")
+            street = services.create_street(current_user, form.name.data, form.district.data or "",
+                                            idempotency_key=form.idempotency_key.data)
         except DomainError as error:
             form.name.errors.append(str(error))
         else:
@@ -54,7 +54,8 @@ def street(street_id: int):
     form = AllianceForm()
     if form.validate_on_submit():
         try:
-            alliance = services.create_alliance(current_user, street, form.name.data, form.road.data or "")
+            alliance = services.create_alliance(current_user, street, form.name.data, form.road.data or "",
+                                                idempotency_key=form.idempotency_key.data)
         except DomainError as error:
             form.name.errors.append(str(error))
         else:
@@ -71,6 +72,7 @@ def street(street_id: int):
         "alliances/street.html", street=street, alliances=alliances, form=form,
         members=_members(street_id=street.id),
         invitations=_invitations(street=street),
+        appointments=services.pending_appointments(street=street),
         can_manage=authz.can(current_user, "manage", street),
         can_invite=authz.can(current_user, "invite_officer", street),
     )
@@ -89,6 +91,7 @@ def alliance(alliance_id: int):
         members=_members(alliance_id=alliance.id) if staff_view else [],
         invitations=_invitations(alliance=alliance) if authz.can(current_user, "invite", alliance) else [],
         staff_view=staff_view,
+        can_confirm=authz.can(current_user, "confirm_lead", alliance),
         can_invite=authz.can(current_user, "invite", alliance) or authz.can(current_user, "invite_lead", alliance),
         can_audit=authz.can(current_user, "view_audit", alliance),
     )
@@ -133,22 +136,16 @@ def invite(**_ids: int):
             invitation, token = services.invite(
                 current_user, Role(form.role.data), name=form.name.data or "",
                 phone=form.phone.data or "", email=form.email.data or "", **scope,
+                link_for=lambda token: external_url("accounts.accept_invitation", token=token),
+                idempotency_key=form.idempotency_key.data,
             )
         except DomainError as error:
             flash(str(error), "error")
         else:
             link = external_url("accounts.accept_invitation", token=token)
-            if invitation.email:
-                send_email(
-                    invitation.email,
-                    _("You are invited to the merchant alliance platform"),
-                    _("%(inviter)s invites you to join as %(role)s.\n"
-                      "Open this link to accept (valid for %(days)s days):\n%(link)s",
-                      inviter=current_user.name, role=invitation.role.label, link=link,
-                      days=(invitation.expires_at - invitation.created_at).days),
-                )
             return render_template("alliances/invitation_created.html", invitation=invitation, link=link,
-                                   target=target)
+                                   target=target, needs_confirmation=invitation.role == Role.ALLIANCE_LEAD
+                                   and not authz.can(current_user, "confirm_lead", target))
     return render_template("alliances/invite.html", form=form, target=target)
 
 
@@ -164,6 +161,45 @@ def revoke_invitation(invitation_id: int):
             flash(str(error), "error")
         else:
             flash(_("The invitation has been revoked; its link no longer works."), "success")
+    return redirect(back())
+
+
+def _appointment_or_404(membership_id: int) -> Membership:
+    """A membership the current user may confirm or decline: 404 for who may not see its alliance, 403 for
+    who may see the alliance but not decide."""
+    membership = db.get_or_404(Membership, membership_id)
+    alliance = membership.alliance or (membership.shop.alliance if membership.shop is not None else None)
+    if alliance is None:
+        abort(404)
+    authz.require(current_user, "confirm_lead", alliance)
+    return membership
+
+
+@bp.route("/memberships/<int:membership_id>/confirm", methods=["POST"])
+def confirm_lead(membership_id: int):
+    membership = _appointment_or_404(membership_id)
+    name = membership.user.name
+    if ConfirmForm().validate_on_submit():
+        try:
+            services.confirm_lead(current_user, membership)
+        except DomainError as error:
+            flash(str(error), "error")
+        else:
+            flash(_("The appointment is confirmed: %(name)s now holds a lead's rights.", name=name), "success")
+    return redirect(back())
+
+
+@bp.route("/memberships/<int:membership_id>/decline", methods=["POST"])
+def decline_lead(membership_id: int):
+    membership = _appointment_or_404(membership_id)
+    name = membership.user.name
+    if ConfirmForm().validate_on_submit():
+        try:
+            services.decline_lead(current_user, membership)
+        except DomainError as error:
+            flash(str(error), "error")
+        else:
+            flash(_("The appointment is declined: %(name)s is not a lead of the alliance.", name=name), "success")
     return redirect(back())
 
 

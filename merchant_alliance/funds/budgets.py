@@ -66,6 +66,12 @@ def set_budget(actor: User, project: Project, budget_fen: int, rule: ShareRule, 
     shares = split_budget(budget_fen, rule)
     if shares.subsidy_fen and not subsidy_source.strip():
         raise DomainError(_l("Say who gives the subsidy, e.g. the street office.")).on("subsidy_source")
+    # Checked again with the project's row locked: a funding confirmed a moment ago (which reserved the
+    # fund's share of the old budget) wins, and this change is refused; one confirmed after waits for it.
+    if db.session.scalar(select(Project.state).where(Project.id == project.id).with_for_update()) \
+            not in BUDGET_STATES:
+        db.session.rollback()
+        raise DomainError(_l("The budget is set after the design is approved and before the project is funded."))
     fund = services.default_fund(project.alliance)
     budget = budget_of(project) or ProjectBudget(project_id=project.id)
     budget.fund_id = fund.id
@@ -181,8 +187,15 @@ def shares_are_covered(project: Project, user: User, attempt: Attempt) -> LazySt
 def reserve_the_fund_share(project: Project, user: User, transition: Transition, attempt: Attempt) -> None:
     """Set the fund's share aside, re-checking what is available with the fund locked."""
     fund = services.default_fund(project.alliance)
-    budget = budget_of(project)
     services.lock(fund)
+    # The guards read the budget before this transaction held anything; a budget changed since (set_budget
+    # waits for the project's row, which the move holds now) is read afresh and checked again.
+    budget = budget_of(project)
+    db.session.refresh(budget)
+    refusal = shares_are_covered(project, user, attempt)
+    if refusal:
+        db.session.rollback()
+        raise DomainError(refusal)
     if budget.fund_fen > services.available_fen(fund.id):
         db.session.rollback()
         raise DomainError(_l("The fund has only %(available)s available; the fund's share is %(share)s.",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -78,7 +79,8 @@ def _staff_ids(request: ExpenseRequest, role: Role) -> set[int]:
     from merchant_alliance.accounts.models import Membership
 
     return set(db.session.scalars(select(Membership.user_id).where(
-        Membership.role == role, Membership.alliance_id == request.fund.alliance_id)))
+        Membership.role == role, Membership.alliance_id == request.fund.alliance_id,
+        Membership.confirmed_at.is_not(None))))
 
 
 def _move(request: ExpenseRequest, source: tuple[ExpenseState, ...], target: ExpenseState, **values) -> None:
@@ -93,6 +95,26 @@ def _move(request: ExpenseRequest, source: tuple[ExpenseState, ...], target: Exp
         db.session.rollback()
         raise DomainError(_l("Someone else changed this request a moment ago. Please look again."))
     db.session.expire(request)
+
+
+def _lock(request: ExpenseRequest) -> None:
+    """Hold the request for the rest of this transaction and read it afresh, so that steps which check it
+    and then write (approvals) take turns: each sees what the one before it wrote.
+
+    PostgreSQL locks the row (SELECT … FOR UPDATE); on SQLite a no-op UPDATE takes the write lock now.
+    """
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(update(ExpenseRequest).where(ExpenseRequest.id == request.id)  # changes nothing
+                           .values(updated_at=ExpenseRequest.updated_at).execution_options(synchronize_session=False))
+    else:
+        db.session.execute(select(ExpenseRequest.id).where(ExpenseRequest.id == request.id).with_for_update())
+    db.session.expire(request)
+
+
+def _refuse(message: str | LazyString, **params: object) -> DomainError:
+    """A refusal after this transaction has written or locked something: undo that first."""
+    db.session.rollback()
+    return DomainError(message, **params)
 
 
 def create_request(
@@ -149,6 +171,7 @@ def add_receipts(actor: User, request: ExpenseRequest, receipts: list[FileStorag
     if not files:
         raise DomainError(_l("Add at least one photo of the receipt or invoice."))
     request.receipts.extend(save_photos(actor, files, alliance=request.fund.alliance))
+    _move(request, (E.DRAFT,), E.DRAFT)  # still a draft, checked where it is written: not after a submit
     db.session.commit()
 
 
@@ -169,13 +192,16 @@ def approve(actor: User, request: ExpenseRequest) -> bool:
         raise NotAllowed()
     if request.requested_by_id == actor.id:
         raise DomainError(_l("You asked for this expense, so another lead must approve it."))
+    # Two leads approving at the same moment take turns: the second counts the first's approval and moves
+    # the request on; an approval never lands on a request rejected or cancelled a moment before.
+    _lock(request)
     if request.state != E.SUBMITTED:
-        raise DomainError(_l("Only a submitted request can be approved; this one is “%(state)s”.",
-                             state=request.state.label))
+        raise _refuse(_l("Only a submitted request can be approved; this one is “%(state)s”.",
+                         state=request.state.label))
     if any(a.approver_id == actor.id for a in request.approvals):
-        raise DomainError(_l("You have already approved this request; a second, different lead must approve it."))
+        raise _refuse(_l("You have already approved this request; a second, different lead must approve it."))
     try:
-        db.session.add(ExpenseApproval(request_id=request.id, approver_id=actor.id))
+        request.approvals.append(ExpenseApproval(approver_id=actor.id))
         db.session.flush()
     except IntegrityError:  # the same lead's second tap, a moment after the first
         db.session.rollback()

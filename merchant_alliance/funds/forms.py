@@ -1,15 +1,12 @@
 """Forms for recording money. Each carries a one-time key, so a double submit records once."""
 
-import uuid
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
-    DateField,
     DecimalField,
-    HiddenField,
     MultipleFileField,
     RadioField,
     SelectField,
@@ -19,19 +16,12 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from merchant_alliance.funds.models import EntryKind, PaymentMethod, ShareCover
+from merchant_alliance.inputs import DayField
+from merchant_alliance.once import IdempotentForm
 from merchant_alliance.photos.forms import PHOTO_ACCEPT
 
 # What the treasurer records directly. Money going out goes through an approved expense request.
 RECORDABLE_KINDS = (EntryKind.CONTRIBUTION, EntryKind.SUBSIDY, EntryKind.DONATION)
-
-
-class IdempotentForm(FlaskForm):
-    idempotency_key = HiddenField(validators=[DataRequired(), Length(max=64)])
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        if not self.idempotency_key.data:
-            self.idempotency_key.data = uuid.uuid4().hex
 
 
 class EntryForm(IdempotentForm):
@@ -46,7 +36,7 @@ class EntryForm(IdempotentForm):
     method = SelectField(_l("How it was paid"), choices=lambda: [(m.value, m.label) for m in PaymentMethod])
     reference = StringField(_l("Reference number"), validators=[Optional(), Length(max=100)],
                             description=_l("The transaction number on the bank or WeChat Pay record"))
-    occurred_on = DateField(_l("Date received"), validators=[Optional()])
+    occurred_on = DayField(_l("Date received"), validators=[Optional()])
     purpose = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)])
     receipt = FileField(_l("Photo of the receipt or voucher (optional)"),
                         render_kw={"accept": PHOTO_ACCEPT})
@@ -81,7 +71,7 @@ class PledgeForm(IdempotentForm):
     project_id = SelectField(_l("For the project"), coerce=int, validators=[Optional()])
     amount = StringField(_l("Amount (yuan)"), validators=[DataRequired(), Length(max=30)],
                          render_kw={"inputmode": "decimal", "autocomplete": "off"})
-    due_on = DateField(_l("To be paid by"), validators=[InputRequired()])
+    due_on = DayField(_l("To be paid by"), validators=[InputRequired()])
     note = StringField(_l("Note"), validators=[Optional(), Length(max=200)])
 
 
@@ -112,7 +102,7 @@ class PaymentForm(IdempotentForm):
     method = SelectField(_l("How it was paid"), choices=lambda: [(m.value, m.label) for m in PaymentMethod])
     reference = StringField(_l("Reference number"), validators=[Optional(), Length(max=100)],
                             description=_l("The transaction number on the bank or WeChat Pay record"))
-    occurred_on = DateField(_l("Date paid"), validators=[Optional()])
+    occurred_on = DayField(_l("Date paid"), validators=[Optional()])
 
 
 class FundRulesForm(FlaskForm):
@@ -126,6 +116,6 @@ class FundRulesForm(FlaskForm):
                                    choices=lambda: [(c.value, c.label) for c in ShareCover])
 
 
-class FundForm(FlaskForm):
+class FundForm(IdempotentForm):
     name = StringField(_l("Name of the new fund"), validators=[DataRequired(), Length(max=100)],
                        description=_l("For example: 备用金 (a reserve fund)"))

@@ -7,11 +7,12 @@ so it un-settles exactly). Arrears are open pledges past their due date, buckete
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from merchant_alliance import audit, authz
 from merchant_alliance.accounts.models import User
@@ -22,20 +23,22 @@ from merchant_alliance.funds.models import Fund, LedgerEntry, Pledge
 from merchant_alliance.funds.services import check_amount, check_idempotency_key
 from merchant_alliance.projects.models import Project
 from merchant_alliance.shops.models import Shop
-from merchant_alliance.timeutil import SHANGHAI, utcnow
+from merchant_alliance.timeutil import local_today, utcnow
 
 audit.register_labels({
     "fund.pledge": _l("recorded a pledge"),
     "fund.pledge_cancelled": _l("cancelled a pledge"),
 }, objects={"pledge": _l("Pledge")})
 
+# A promise to pay further ahead than this is a typing mistake (and would sit in no arrears report for years).
+PLEDGE_YEARS = 5
 # Days overdue at which arrears move to the next column: 1–30, 31–60, 61–90, over 90.
 BUCKETS = (30, 60, 90)
 
 
 def today() -> date:
     """Today in Shanghai: due dates are Shanghai calendar days."""
-    return datetime.now(SHANGHAI).date()
+    return local_today()
 
 
 def may_pledge(user: User, shop: Shop) -> bool:
@@ -62,6 +65,9 @@ def create_pledge(actor: User, fund: Fund, shop: Shop, amount_fen: int, due_on: 
         raise DomainError(_l("Give the date by which the money will be paid.")).on("due_on")
     if due_on < today():
         raise DomainError(_l("The due date cannot be in the past.")).on("due_on")
+    if due_on > today() + timedelta(days=365 * PLEDGE_YEARS):
+        raise DomainError(_l("The due date can be at most %(years)s years from today.", years=PLEDGE_YEARS)) \
+            .on("due_on")
     pledge = Pledge(fund_id=fund.id, shop_id=shop.id, project_id=project.id if project else None,
                     amount_fen=amount_fen, due_on=due_on, note=note.strip()[:200], created_by_id=actor.id,
                     idempotency_key=idempotency_key)
@@ -85,7 +91,16 @@ def cancel_pledge(actor: User, pledge: Pledge, reason: str) -> None:
         raise DomainError(_l("This pledge has already been cancelled."))
     if not (reason or "").strip():
         raise DomainError(_l("Please give a reason."))
-    pledge.cancelled_at = utcnow()
+    now = utcnow()
+    # Once, decided where it is written: of two cancellations at the same moment the second finds it done.
+    cancelled = db.session.execute(
+        update(Pledge).where(Pledge.id == pledge.id, Pledge.cancelled_at.is_(None)).values(cancelled_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if cancelled != 1:
+        db.session.rollback()
+        raise DomainError(_l("This pledge has already been cancelled."))
+    set_committed_value(pledge, "cancelled_at", now)
     audit.record(actor, "fund.pledge_cancelled", pledge, reason=reason.strip(), project_id=pledge.project_id,
                  **scope_ids(alliance=pledge.fund.alliance))
     db.session.commit()

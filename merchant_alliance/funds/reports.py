@@ -21,9 +21,10 @@ from sqlalchemy import and_, case, func, literal_column, select
 from merchant_alliance.errors import DomainError
 from merchant_alliance.extensions import db
 from merchant_alliance.funds.models import EntryKind, Fund, LedgerEntry, PaymentMethod
+from merchant_alliance.inputs import DATE_OUT_OF_RANGE
 from merchant_alliance.projects.models import Project
 from merchant_alliance.shops.models import Shop
-from merchant_alliance.timeutil import SHANGHAI, local_day_start_utc
+from merchant_alliance.timeutil import FIRST_DAY, LAST_DAY, SHANGHAI, local_day_start_utc
 
 BAD_MONTH = _l("Months are written like 2026-11 (year, then month from 01 to 12).")
 _MONTH_RE = re.compile(r"(\d{4})-(\d{1,2})", re.ASCII)
@@ -48,8 +49,10 @@ class Month:
         if match is None:
             raise DomainError(BAD_MONTH)
         year, number = int(match.group(1)), int(match.group(2))
-        if not (1 <= number <= 12 and 1900 <= year <= 9998):
+        if not 1 <= number <= 12:
             raise DomainError(BAD_MONTH)
+        if not FIRST_DAY.year <= year <= LAST_DAY.year:
+            raise DomainError(DATE_OUT_OF_RANGE, first=FIRST_DAY.isoformat(), last=LAST_DAY.isoformat())
         return cls(year, number)
 
     @classmethod

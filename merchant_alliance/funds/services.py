@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, func, select, tuple_, update
+from sqlalchemy import exists, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from werkzeug.datastructures import FileStorage
 
-from merchant_alliance import audit, authz
+from merchant_alliance import audit, authz, once
 from merchant_alliance.accounts.models import Alliance, User
 from merchant_alliance.accounts.services import scope_ids
 from merchant_alliance.errors import DomainError, NotAllowed
@@ -28,11 +28,12 @@ from merchant_alliance.funds.models import (
     ReservationReason,
 )
 from merchant_alliance.money import MAX_FEN, format_fen
+from merchant_alliance.once import lock_row
 from merchant_alliance.photos.models import Photo
 from merchant_alliance.photos.services import save_photos
 from merchant_alliance.projects.models import Project, ProjectState
 from merchant_alliance.shops.models import Shop
-from merchant_alliance.timeutil import utcnow
+from merchant_alliance.timeutil import FIRST_DAY, local_day_start_utc, local_today, utcnow
 
 DEFAULT_FUND_NAME = "资金池"
 # A project in one of these states has no reservation any more: what was left was released when it ended.
@@ -80,28 +81,28 @@ def funds_of(alliance: Alliance) -> list[Fund]:
                                    .order_by(Fund.is_default.desc(), Fund.name)))
 
 
-def create_fund(actor: User, alliance: Alliance, name: str) -> Fund:
+def create_fund(actor: User, alliance: Alliance, name: str, *, idempotency_key: str | None = None) -> Fund:
     """Open another fund beside the main one, e.g. a reserve fund. Its money is kept and reported apart."""
     if not authz.can(actor, "edit_fund_rules", alliance):
         raise NotAllowed()
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise DomainError(_l("Give the fund a name of at most 100 characters."))
-    main = default_fund(alliance)
-    if any(f.name == name for f in funds_of(alliance)):
-        raise DomainError(_l("The alliance already has a fund called “%(name)s”.", name=name))
-    fund = Fund(alliance=alliance, name=name, is_default=False, fund_percent=main.fund_percent,
-                fund_cap_fen=main.fund_cap_fen, two_approvals_above_fen=main.two_approvals_above_fen,
-                shop_share_cover=main.shop_share_cover)
-    db.session.add(fund)
-    try:
+    taken = DomainError(_l("The alliance already has a fund called “%(name)s”.", name=name))
+
+    def write() -> Fund:
+        main = default_fund(alliance)
+        if any(f.name == name for f in funds_of(alliance)):
+            raise taken
+        fund = Fund(alliance=alliance, name=name, is_default=False, fund_percent=main.fund_percent,
+                    fund_cap_fen=main.fund_cap_fen, two_approvals_above_fen=main.two_approvals_above_fen,
+                    shop_share_cover=main.shop_share_cover)
+        db.session.add(fund)
         db.session.flush()
-    except IntegrityError:  # the same name, opened by someone else a moment ago
-        db.session.rollback()
-        raise DomainError(_l("The alliance already has a fund called “%(name)s”.", name=name)) from None
-    audit.record(actor, "fund.created", fund, name=name, **scope_ids(alliance=alliance))
-    db.session.commit()
-    return fund
+        audit.record(actor, "fund.created", fund, name=name, **scope_ids(alliance=alliance))
+        return fund
+
+    return once.submit_once(actor, idempotency_key, Fund, write, conflict=taken)
 
 
 def sum_fen(column, *where) -> int:
@@ -160,20 +161,23 @@ def totals(fund_id: int, since: datetime | None = None) -> Totals:
 
 
 def lock(fund: Fund) -> None:
-    """Hold the fund for the rest of this transaction, so the balance checked is the balance written to.
-
-    PostgreSQL locks the row (SELECT … FOR UPDATE). SQLite has no row locks: the no-op UPDATE takes the
-    database's write lock now, as BEGIN IMMEDIATE would, so a second writer waits for our commit.
-    """
-    if db.session.get_bind().dialect.name == "sqlite":
-        db.session.execute(update(Fund).where(Fund.id == fund.id).values(id=Fund.id))
-    else:
-        db.session.execute(select(Fund.id).where(Fund.id == fund.id).with_for_update())
+    """Hold the fund for the rest of this transaction, so the balance checked is the balance written to."""
+    lock_row(Fund, fund.id)
 
 
 def check_amount(amount_fen: int) -> None:
     if not isinstance(amount_fen, int) or not (0 < amount_fen <= MAX_FEN):
         raise DomainError(_l("The amount must be more than zero and at most %(max)s.", max=format_fen(MAX_FEN)))
+
+
+def check_entry_date(occurred_on: datetime | None) -> None:
+    """An entry is dated from FIRST_DAY to today in Shanghai (None: now). A date in the future or long ago
+    would count in the balance but in no statement."""
+    if occurred_on is None:
+        return
+    if not local_day_start_utc(FIRST_DAY) <= occurred_on < local_day_start_utc(local_today() + timedelta(days=1)):
+        raise DomainError(_l("The date must be from %(first)s to today.", first=FIRST_DAY.isoformat())) \
+            .on("occurred_on")
 
 
 def check_idempotency_key(idempotency_key: str) -> None:
@@ -187,25 +191,8 @@ def write_once(model: type[T], idempotency_key: str, write: Callable[[], T]) -> 
     A second submit racing the first loses at the key's unique constraint and gets the first one's row.
     A refusal (DomainError) rolls everything back, files included.
     """
-    def earlier() -> T | None:
-        return db.session.scalar(select(model).where(model.idempotency_key == idempotency_key))
-
-    existing = earlier()
-    if existing is not None:
-        return existing
-    try:
-        result = write()
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        existing = earlier()
-        if existing is None:
-            raise
-        return existing
-    except DomainError:
-        db.session.rollback()
-        raise
-    return result
+    return once.write_once(
+        write, lambda: db.session.scalar(select(model).where(model.idempotency_key == idempotency_key)))
 
 
 def record_entry(
@@ -232,6 +219,7 @@ def record_entry(
         raise DomainError(_l("Use “reverse” to correct an entry."))
     check_amount(amount_fen)
     check_idempotency_key(idempotency_key)
+    check_entry_date(occurred_on)
     if pledge is not None:
         if pledge.fund_id != fund.id or pledge.cancelled_at is not None:
             raise DomainError(_l("That pledge is not open in this fund."))
@@ -284,8 +272,11 @@ def insert_entry(
     Money going out must fit in what is available; an expense for a funded project may also use the
     money reserved for that project, and uses it up first.
     """
+    check_entry_date(occurred_on)
     signed = amount_fen if kind.is_income else -amount_fen
     lock(fund)
+    if pledge is not None and _pledge_cancelled(pledge):
+        raise DomainError(_l("That pledge is not open in this fund."))
     project_reserve = reserved_fen(fund.id, project.id) if project is not None and signed < 0 else 0
     if signed < 0:
         available = available_fen(fund.id)
@@ -311,6 +302,13 @@ def insert_entry(
     audit.record(actor, "fund.entry", entry, kind=str(kind), amount_fen=signed,
                  project_id=project.id if project else None, **scope_ids(alliance=fund.alliance))
     return entry
+
+
+def _pledge_cancelled(pledge: Pledge) -> bool:
+    """Whether the pledge is cancelled now, read with its row locked: a payment and a cancellation at the
+    same moment take turns, so no payment settles a pledge cancelled a moment before."""
+    return db.session.scalar(
+        select(Pledge.cancelled_at).where(Pledge.id == pledge.id).with_for_update()) is not None
 
 
 def reverse_entry(actor: User, entry: LedgerEntry, reason: str, *, idempotency_key: str) -> LedgerEntry:

@@ -13,7 +13,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from merchant_alliance import authz
-from merchant_alliance.errors import DomainError, show_on_form
+from merchant_alliance.errors import DomainError, form_refusal, show_on_form
 from merchant_alliance.extensions import db
 from merchant_alliance.funds import budgets, expenses, pledges, services
 from merchant_alliance.funds.forms import (
@@ -37,6 +37,7 @@ from merchant_alliance.funds.models import (
 )
 from merchant_alliance.funds.shares import ShareRule
 from merchant_alliance.funds.views import alliance_or_404, bp, fund_for_request, require_on_books
+from merchant_alliance.inputs import int_arg, page_arg
 from merchant_alliance.money import fen_to_input, format_fen, parse_yuan
 from merchant_alliance.projects.models import Project
 from merchant_alliance.projects.views import PROJECT_PANELS
@@ -194,7 +195,7 @@ def pledge_list(alliance_id: int):
     show_all = request.args.get("show") == "all"
     query = pledges.pledge_rows(fund.id, open_only=not show_all)
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_arg()
     rows = db.session.execute(query.limit(PLEDGE_PAGE_SIZE).offset((page - 1) * PLEDGE_PAGE_SIZE)).all()
     overdue = pledges.arrears(fund.id)
     return render_template(
@@ -219,8 +220,8 @@ def new_pledge(alliance_id: int):
     form.shop_id.choices = [(s.id, f"{s.name} · {s.house_number}") for s in shops]
     form.project_id.choices = [(0, _("A general contribution")), *((p.id, p.title) for p in projects)]
     if request.method == "GET":
-        form.shop_id.data = request.args.get("shop", type=int)
-        form.project_id.data = request.args.get("project", 0, type=int)
+        form.shop_id.data = int_arg("shop")
+        form.project_id.data = int_arg("project", 0)
         if form.project_id.data:
             project = next((p for p in projects if p.id == form.project_id.data), None)
             cover = budgets.cover(project) if project else None
@@ -254,7 +255,7 @@ def cancel_pledge(pledge_id: int):
     form = ReasonForm()
     try:
         if not form.validate_on_submit():
-            raise DomainError(_("Please give a reason."))
+            raise DomainError(form_refusal(form, _("Please give a reason.")))
         pledges.cancel_pledge(current_user, pledge, form.reason.data)
     except DomainError as error:
         db.session.rollback()
@@ -306,7 +307,7 @@ def new_expense(alliance_id: int):
     form.project_id.choices = [(0, _("Not for one project")), *((p.id, p.title) for p in projects)]
     form.refund_shop_id.choices = [(0, "—"), *((s.id, f"{s.name} · {s.house_number}") for s in shops)]
     if request.method == "GET":
-        form.project_id.data = request.args.get("project", 0, type=int)
+        form.project_id.data = int_arg("project", 0)
     if form.validate_on_submit():
         try:
             created = expenses.create_request(
@@ -376,6 +377,8 @@ def _do_expense_action(found: ExpenseRequest, action: str) -> str:
         return _("Receipts added.")
     if action == "reject":
         form = ReasonForm()
+        if (form.reason.data or "").strip() and not form.validate_on_submit():  # an empty one: the service says
+            raise DomainError(form_refusal(form, _("Please give a reason.")))
         expenses.reject(current_user, found, form.reason.data or "")
         return _("The request has been rejected.")
     form = PaymentForm()

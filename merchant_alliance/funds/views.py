@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import timedelta
 
 from babel.dates import format_skeleton
 from flask import (
@@ -25,11 +25,12 @@ from sqlalchemy import select
 
 from merchant_alliance import authz
 from merchant_alliance.accounts.models import Alliance
-from merchant_alliance.errors import DomainError
+from merchant_alliance.errors import DomainError, form_refusal
 from merchant_alliance.extensions import db
 from merchant_alliance.funds import budgets, charts, reports, services
 from merchant_alliance.funds.forms import FundForm, ReversalForm
 from merchant_alliance.funds.models import EntryKind, Fund, LedgerEntry
+from merchant_alliance.inputs import date_arg, int_arg, page_arg
 from merchant_alliance.projects.models import Project
 from merchant_alliance.shops.models import Shop
 from merchant_alliance.timeutil import local_day_start_utc, utcnow
@@ -70,7 +71,7 @@ FUND_PAGES = {"funds.overview", "funds.entries", "funds.entries_csv", "funds.sta
 
 def fund_for_request(alliance: Alliance) -> Fund:
     """The fund the page is about: `?fund=<id>` (one of this alliance's, or 404), else the main fund."""
-    fund_id = request.args.get("fund", type=int)
+    fund_id = int_arg("fund")
     if fund_id is None:
         fund = services.default_fund(alliance)
         db.session.commit()
@@ -136,31 +137,21 @@ def overview(alliance_id: int):
 def _filters_from_request() -> services.EntryFilters:
     args = request.args
     kind = args.get("kind")
-    since, until = args.get("from", ""), args.get("to", "")
-    try:
-        since_day = _parse_day(since)
-        until_day = _parse_day(until)
-    except ValueError:
-        flash(_("Dates are written like 2026-11-26."), "error")
-        since_day = until_day = None
+    since_day, until_day = date_arg("from"), date_arg("to")
     return services.EntryFilters(
         kind=EntryKind(kind) if kind in EntryKind.__members__.values() else None,
-        shop_id=args.get("shop", type=int),
-        project_id=args.get("project", type=int),
+        shop_id=int_arg("shop"),
+        project_id=int_arg("project"),
         since=local_day_start_utc(since_day) if since_day else None,
         until=local_day_start_utc(until_day + timedelta(days=1)) if until_day else None,
     )
-
-
-def _parse_day(text: str) -> date | None:
-    return date.fromisoformat(text) if text else None
 
 
 @bp.route("/alliances/<int:alliance_id>/fund/entries")
 def entries(alliance_id: int):
     alliance, fund = _books(alliance_id)
     filters = _filters_from_request()
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_arg()
     total = services.count_entries(fund.id, filters)
     rows = services.entry_page(fund.id, filters, page, PAGE_SIZE)
     shops = db.session.execute(select(Shop.id, Shop.name, Shop.house_number)
@@ -196,7 +187,7 @@ def _statement_page(alliance_id: int, template: str, *, paginated: bool) -> str:
     """A month's statement rendered with `template`: the page (a page of lines at a time) or the printable sheet."""
     alliance, fund = _books(alliance_id)
     month = _month_from_request()
-    page = max(request.args.get("page", 1, type=int), 1) if paginated else None
+    page = page_arg() if paginated else None
     statement = reports.monthly_statement(fund.id, month, page=page, per_page=STATEMENT_PAGE_SIZE)
     # A busy month has thousands of lines but at most 31 days: format each day once, not each line.
     days = {day: format_date(day, "short") for day in {line.day for line in statement.lines}}
@@ -262,7 +253,7 @@ def reverse(entry_id: int):
         else:
             flash(_("The entry has been reversed."), "success")
     else:
-        flash(_("Please give a reason for the reversal."), "error")
+        flash(form_refusal(form, _("Please give a reason for the reversal.")), "error")
     return redirect(url_for("funds.entries", alliance_id=alliance.id,
                             **({} if entry.fund.is_default else {"fund": entry.fund_id})))
 
@@ -275,7 +266,8 @@ def new_fund(alliance_id: int):
     try:
         if not form.validate_on_submit():
             raise DomainError(_("Give the fund a name of at most 100 characters."))
-        fund = services.create_fund(current_user, alliance, form.name.data)
+        fund = services.create_fund(current_user, alliance, form.name.data,
+                                   idempotency_key=form.idempotency_key.data)
     except DomainError as error:
         db.session.rollback()
         flash(str(error), "error")

@@ -18,15 +18,25 @@ if TYPE_CHECKING:
 PHOTO_SIZES = ("display", "thumb")
 
 
-def photo_key(sha256: str, size: str) -> str:
-    """The storage key of one size of a photo. Content-addressed: the same upload is stored once."""
+PHOTO_PREFIX = "photos/"
+
+
+def photo_key(sha256: str, upload_id: str, size: str) -> str:
+    """The storage key of one size of one uploaded photo.
+
+    Every upload gets objects of its own (`upload_id` is random), even when the same picture was uploaded
+    before: an object then belongs to exactly one Photo row, so a request that rolls back may delete
+    what it wrote without ever touching an object that a committed row refers to. (Rows stored before
+    2026-12 share content-addressed keys without an upload id; nothing deletes those but the sweep of
+    unreferenced objects, which skips any key a row names.)
+    """
     if size not in PHOTO_SIZES:
         raise ValueError(f"unknown photo size {size!r}")
-    return f"photos/{sha256[:2]}/{sha256}/{size}.jpg"
+    return f"{PHOTO_PREFIX}{sha256[:2]}/{sha256}/{upload_id}/{size}.jpg"
 
 
 class Photo(db.Model):
-    """One uploaded photo. Rows may share objects: the same picture uploaded twice is stored once."""
+    """One uploaded photo, stored in two sizes. Reuse a picture by pointing at its row, never by copying keys."""
 
     __tablename__ = "photos"
 

@@ -5,11 +5,16 @@ after that point leaves no orphan objects, the keys a call newly wrote are remem
 (`db.session.info`), tagged with the transaction they were written in, and the session hooks below
 delete them when that transaction ends without committing: a rollback (also of a SAVEPOINT), or a
 session closed without commit at the end of the request. A commit keeps them.
+
+This is safe whatever the interleaving because every upload writes objects of its own (see
+`photo_key`): no other row, committed or not, can refer to what this call wrote. What a killed
+process leaves behind is found by `flask doctor` and removed by `flask storage gc`.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -69,30 +74,32 @@ def save_photos(
                                               max_pixels=config["MAX_IMAGE_PIXELS"])))
 
     storage = get_storage()
-    photos = [
-        Photo(
-            sha256=image.sha256, backend=storage.name,
-            display_key=photo_key(image.sha256, "display"), thumb_key=photo_key(image.sha256, "thumb"),
+    session = db.session()
+    if not session.in_transaction():
+        session.begin()
+    # New objects live and die with the innermost transaction (or SAVEPOINT) they were written in.
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    written: list[_NewObject] = session.info.setdefault(NEW_OBJECTS, [])
+    photos = []
+    # Files first, rows after: a row never exists without its files, and the database is written to
+    # (and on SQLite locked) only once the slow part is done.
+    for name, image in processed:
+        upload_id = secrets.token_hex(8)
+        display_key, thumb_key = (photo_key(image.sha256, upload_id, size) for size in PHOTO_SIZES)
+        for key, data in ((display_key, image.display), (thumb_key, image.thumb)):
+            if storage.put(key, data, "image/jpeg"):
+                written.append(_NewObject(storage, key, transaction))
+        photos.append(Photo(
+            sha256=image.sha256, backend=storage.name, display_key=display_key, thumb_key=thumb_key,
             content_type="image/jpeg", display_bytes=len(image.display), thumb_bytes=len(image.thumb),
             width=image.width, height=image.height,
             thumb_width=image.thumb_width, thumb_height=image.thumb_height,
             taken_at=image.taken_at, original_filename=name,
             uploaded_by_id=actor.id if actor is not None else None,
             alliance_id=alliance.id, shop_id=shop.id if shop is not None else None, public=public,
-        )
-        for name, image in processed
-    ]
-    session = db.session()
+        ))
     session.add_all(photos)
-    session.flush()  # rows first: a constraint failure here leaves nothing to clean up in storage
-
-    # The flush has begun a transaction; new objects live and die with the innermost one.
-    transaction = session.get_nested_transaction() or session.get_transaction()
-    written: list[_NewObject] = session.info.setdefault(NEW_OBJECTS, [])
-    for photo, (_, image) in zip(photos, processed, strict=True):
-        for key, data in ((photo.display_key, image.display), (photo.thumb_key, image.thumb)):
-            if storage.put(key, data, "image/jpeg"):
-                written.append(_NewObject(storage, key, transaction))
+    session.flush()
     return photos
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, abort, current_app, redirect, send_file
 from flask_login import current_user
 from sqlalchemy import select
@@ -14,6 +16,7 @@ from merchant_alliance.shops.models import Shop
 from merchant_alliance.storage.backends import LocalStorage, get_storage
 
 bp = Blueprint("photos", __name__)
+log = logging.getLogger(__name__)
 
 # Photos never change under their URL (content-addressed), but they are private: browsers may keep
 # them, shared caches may not.
@@ -39,6 +42,11 @@ def photo(photo_id: int, size: str):
         return response
     if not isinstance(storage, LocalStorage):  # a backend that neither links nor has files
         abort(404)
-    response = send_file(storage.path(key), mimetype=found.content_type, conditional=True, etag=True)
+    try:
+        response = send_file(storage.path(key), mimetype=found.content_type, conditional=True, etag=True)
+    except FileNotFoundError:
+        # A row whose file is gone is a fault for `flask doctor` to report, not a crash for the visitor.
+        log.error("Photo %s: stored object %s is missing", found.id, key)
+        abort(404)
     response.headers["Cache-Control"] = PHOTO_CACHE_CONTROL
     return response

@@ -14,17 +14,18 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from merchant_alliance.money import parse_yuan
+from merchant_alliance.once import IdempotentForm
 from merchant_alliance.shops.forms import METRES, PHOTO_INPUT, SignSpecMixin
 
 
-class ProposalForm(FlaskForm):
+class ProposalForm(IdempotentForm):
     signboard_id = SelectField(_l("Signboard"), coerce=int, validators=[DataRequired()])
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=120)],
                         description=_l("For example: new wooden sign for the café"))
     description = TextAreaField(_l("What do you want to change, and why?"), validators=[Optional(), Length(max=5000)])
 
 
-class DesignVersionForm(SignSpecMixin, FlaskForm):
+class DesignVersionForm(SignSpecMixin, IdempotentForm):
     materials = StringField(_l("Materials"), validators=[Optional(), Length(max=200)],
                             description=_l("Face and frame, e.g. aluminium panel on a galvanised steel frame"))
     lighting = StringField(_l("Lighting"), validators=[Optional(), Length(max=200)])
@@ -41,13 +42,13 @@ class DesignVersionForm(SignSpecMixin, FlaskForm):
         return parse_yuan(self.estimated_cost.data) if (self.estimated_cost.data or "").strip() else None
 
 
-class CommentForm(FlaskForm):
+class CommentForm(IdempotentForm):
     body = TextAreaField(_l("Comment"), validators=[DataRequired(), Length(max=5000)])
     photos = MultipleFileField(_l("Photos (optional)"), render_kw=PHOTO_INPUT)
 
 
 class TransitionForm(FlaskForm):
-    action = HiddenField(validators=[DataRequired()])
+    action = HiddenField(validators=[DataRequired(), Length(max=40)])
     reason = TextAreaField(_l("Reason or note"), validators=[Optional(), Length(max=2000)])
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ForeignKey, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from merchant_alliance.accounts.models import Alliance, Street, User
@@ -64,8 +64,18 @@ STATE_LABELS = {
 }
 
 
+# A project in one of these states is over: the signboard may have a new proposal.
+ENDED_STATES = (ProjectState.WITHDRAWN, ProjectState.REJECTED, ProjectState.COMPLETED)
+_STILL_OPEN = text("state NOT IN ({})".format(", ".join(f"'{state.value}'" for state in ENDED_STATES)))
+
+
 class Project(db.Model):
     __tablename__ = "projects"
+    __table_args__ = (
+        # One open proposal per signboard, held by the database whatever the timing of two requests.
+        Index("uq_projects_open_per_signboard", "signboard_id", unique=True,
+              sqlite_where=_STILL_OPEN, postgresql_where=_STILL_OPEN),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # The alliance is the shop's; kept here so alliance-wide lists need no join.

@@ -21,9 +21,11 @@ from merchant_alliance.errors import DomainError, NotAllowed
 from merchant_alliance.extensions import db
 from merchant_alliance.i18n import N_
 from merchant_alliance.notifications.services import notify
+from merchant_alliance.once import lock_row, submit_once
 from merchant_alliance.photos.services import save_photos
 from merchant_alliance.projects.guidelines import GUIDELINE_FIELDS, guideline_for
 from merchant_alliance.projects.models import (
+    ENDED_STATES,
     Comment,
     DesignGuideline,
     DesignVersion,
@@ -34,6 +36,7 @@ from merchant_alliance.projects.models import (
 from merchant_alliance.shops.models import Shop, Signboard
 from merchant_alliance.shops.services import MAX_METRES, check_dimensions
 
+ALREADY_OPEN = _l("This signboard already has an open renovation proposal.")
 # A shop adds design versions only while the alliance is not looking at one.
 EDITABLE_STATES = (ProjectState.DRAFT, ProjectState.CHANGES_REQUESTED)
 SPEC_FIELDS = ("sign_type", "width_m", "height_m", "projection_m", "clearance_m", "materials", "illuminated",
@@ -43,31 +46,39 @@ SPEC_FIELDS = ("sign_type", "width_m", "height_m", "projection_m", "clearance_m"
 # --- projects and versions ---------------------------------------------------------------------
 
 
-def propose_renovation(actor: User, signboard: Signboard, title: str, description: str = "") -> Project:
-    """Start a renovation proposal (a draft) for one of the shop's signboards."""
+def propose_renovation(actor: User, signboard: Signboard, title: str, description: str = "", *,
+                       idempotency_key: str | None = None) -> Project:
+    """Start a renovation proposal (a draft) for one of the shop's signboards. One form, one proposal."""
     shop = signboard.shop
     if not authz.can(actor, "propose", shop):
         raise NotAllowed()
     title = (title or "").strip()
     if not title:
         raise DomainError(_l("Please give the proposal a title."))
-    open_project = db.session.scalar(select(Project.id).where(
-        Project.signboard_id == signboard.id,
-        Project.state.not_in([ProjectState.WITHDRAWN, ProjectState.REJECTED, ProjectState.COMPLETED]),
-    ))
-    if open_project:
-        raise DomainError(_l("This signboard already has an open renovation proposal."))
-    project = Project(shop=shop, alliance_id=shop.alliance_id, signboard=signboard, title=title[:120],
-                      description=(description or "").strip(), created_by=actor)
-    db.session.add(project)
-    db.session.flush()
-    audit.record(actor, "project.create", project, name=project.title, **scope_ids(shop=shop))
-    db.session.commit()
-    return project
+
+    def write() -> Project:
+        if open_proposal(signboard) is not None:
+            raise DomainError(ALREADY_OPEN)
+        project = Project(shop=shop, alliance_id=shop.alliance_id, signboard=signboard, title=title[:120],
+                          description=(description or "").strip(), created_by=actor)
+        db.session.add(project)
+        db.session.flush()
+        audit.record(actor, "project.create", project, name=project.title, **scope_ids(shop=shop))
+        return project
+
+    # The database holds the rule too: a proposal committed a moment ago by someone else wins.
+    return submit_once(actor, idempotency_key, Project, write, conflict=DomainError(ALREADY_OPEN))
+
+
+def open_proposal(signboard: Signboard) -> int | None:
+    """The id of the signboard's proposal that has not ended, if there is one (the database allows one)."""
+    return db.session.scalar(select(Project.id).where(
+        Project.signboard_id == signboard.id, Project.state.not_in(ENDED_STATES)))
 
 
 def add_design_version(actor: User, project: Project, specs: dict[str, Any], *,
-                       mockups: Sequence[FileStorage] = (), current: Sequence[FileStorage] = ()) -> DesignVersion:
+                       mockups: Sequence[FileStorage] = (), current: Sequence[FileStorage] = (),
+                       idempotency_key: str | None = None) -> DesignVersion:
     """Add the next design version with its mock-ups and photos of the sign as it is now.
 
     Without new photos of the sign as it is now, the new version keeps the previous version's: the sign
@@ -77,28 +88,36 @@ def add_design_version(actor: User, project: Project, specs: dict[str, Any], *,
         raise NotAllowed()
     if project.state not in EDITABLE_STATES:
         raise DomainError(_l("A new version can only be added to a draft or when changes were requested."))
-    previous = project.latest_version
     specs = {k: specs.get(k) for k in SPEC_FIELDS if k in specs}
     check_dimensions(specs)
-    number = (db.session.scalar(select(func.max(DesignVersion.number)).where(DesignVersion.project_id == project.id))
-              or 0) + 1
-    version = DesignVersion(project=project, number=number, created_by=actor, **specs)
-    db.session.add(version)
-    db.session.flush()
-    for kind, uploads in (("mockup", mockups), ("current", current)):
-        photos = save_photos(actor, uploads, alliance=project.alliance, shop=project.shop)
-        if kind == "current" and not photos and previous is not None:
-            photos = list(previous.current_photos)
-        if photos:
-            db.session.execute(insert(design_version_photos),
-                               [{"version_id": version.id, "photo_id": p.id, "kind": kind} for p in photos])
-    audit.record(actor, "project.version_added", project, version=number, **scope_ids(shop=project.shop))
-    db.session.commit()
-    return version
+
+    def write() -> DesignVersion:
+        # Photos first (the slow part, before the database is written to), then the version, numbered
+        # with the project held so that two versions added at once get two numbers.
+        saved = {kind: save_photos(actor, uploads, alliance=project.alliance, shop=project.shop)
+                 for kind, uploads in (("mockup", mockups), ("current", current))}
+        lock_row(Project, project.id)
+        previous = db.session.scalar(select(DesignVersion).where(DesignVersion.project_id == project.id)
+                                     .order_by(DesignVersion.number.desc()).limit(1))
+        number = (previous.number if previous else 0) + 1
+        version = DesignVersion(project=project, number=number, created_by=actor, **specs)
+        db.session.add(version)
+        db.session.flush()
+        if not saved["current"] and previous is not None:
+            saved["current"] = list(previous.current_photos)
+        rows = [{"version_id": version.id, "photo_id": photo.id, "kind": kind}
+                for kind, photos in saved.items() for photo in photos]
+        if rows:
+            db.session.execute(insert(design_version_photos), rows)
+        audit.record(actor, "project.version_added", project, version=number, **scope_ids(shop=project.shop))
+        return version
+
+    return submit_once(actor, idempotency_key, DesignVersion, write)
 
 
-def add_comment(actor: User, project: Project, body: str, photos: Sequence[FileStorage] = ()) -> Comment:
-    """Comment on a proposal, with photos; the others concerned are notified."""
+def add_comment(actor: User, project: Project, body: str, photos: Sequence[FileStorage] = (), *,
+                idempotency_key: str | None = None) -> Comment:
+    """Comment on a proposal, with photos; the others concerned are notified. One form, one comment."""
     if not authz.can(actor, "comment", project):
         raise NotAllowed()
     body = (body or "").strip()
@@ -106,15 +125,18 @@ def add_comment(actor: User, project: Project, body: str, photos: Sequence[FileS
         raise DomainError(_l("Please write something before sending."))
     if len(body) > 5000:
         raise DomainError(_l("A comment can be at most %(n)s characters.", n=5000))
-    comment = Comment(project=project, author=actor, body=body)
-    db.session.add(comment)
-    comment.photos.extend(save_photos(actor, photos, alliance=project.alliance, shop=project.shop))
-    db.session.flush()
-    audit.record(actor, "project.comment", project, comment=comment.id, **scope_ids(shop=project.shop))
-    notify(people_concerned(project) - {actor.id}, N_("%(name)s commented on “%(title)s”."),
-           link=url_for("projects.project", project_id=project.id), name=actor.name, title=project.title)
-    db.session.commit()
-    return comment
+
+    def write() -> Comment:
+        comment = Comment(project=project, author=actor, body=body)
+        comment.photos.extend(save_photos(actor, photos, alliance=project.alliance, shop=project.shop))
+        db.session.add(comment)
+        db.session.flush()
+        audit.record(actor, "project.comment", project, comment=comment.id, **scope_ids(shop=project.shop))
+        notify(people_concerned(project) - {actor.id}, N_("%(name)s commented on “%(title)s”."),
+               link=url_for("projects.project", project_id=project.id), name=actor.name, title=project.title)
+        return comment
+
+    return submit_once(actor, idempotency_key, Comment, write)
 
 
 def signboards_exist(shop: Shop) -> bool:
@@ -125,7 +147,8 @@ def people_concerned(project: Project) -> set[int]:
     """Who hears about a project: its shop's owners, its creator and the alliance's leads."""
     ids = set(db.session.scalars(select(Membership.user_id).where(
         ((Membership.role == Role.SHOP_OWNER) & (Membership.shop_id == project.shop_id))
-        | ((Membership.role == Role.ALLIANCE_LEAD) & (Membership.alliance_id == project.alliance_id))
+        | ((Membership.role == Role.ALLIANCE_LEAD) & (Membership.alliance_id == project.alliance_id)
+           & Membership.confirmed_at.is_not(None))
     )))
     ids.add(project.created_by_id)
     return ids

@@ -10,8 +10,9 @@ from flask_login import current_user, login_required
 
 from merchant_alliance import authz
 from merchant_alliance.accounts.models import Alliance, Street, User
-from merchant_alliance.errors import DomainError
+from merchant_alliance.errors import ERROR_MESSAGES, DomainError, form_refusal
 from merchant_alliance.extensions import db
+from merchant_alliance.inputs import int_arg
 from merchant_alliance.money import fen_to_input
 from merchant_alliance.projects import services
 from merchant_alliance.projects.forms import (
@@ -73,12 +74,13 @@ def new_project(shop_id: int):
         return redirect(url_for("shops.new_signboard", shop_id=shop.id))
     form = ProposalForm()
     form.signboard_id.choices = [(s.id, s.label) for s in signboards]
-    if request.method == "GET" and request.args.get("signboard", "").isdigit():
-        form.signboard_id.data = int(request.args["signboard"])
+    if request.method == "GET" and int_arg("signboard") is not None:
+        form.signboard_id.data = int_arg("signboard")
     if form.validate_on_submit():
         signboard = next(s for s in signboards if s.id == form.signboard_id.data)
         try:
-            project = services.propose_renovation(current_user, signboard, form.title.data, form.description.data)
+            project = services.propose_renovation(current_user, signboard, form.title.data, form.description.data,
+                                                   idempotency_key=form.idempotency_key.data)
         except DomainError as error:
             flash(str(error), "error")
         else:
@@ -127,7 +129,8 @@ def new_version(project_id: int):
             specs["sign_type"] = SignType(form.sign_type.data)
             specs["estimated_cost_fen"] = form.estimated_cost_fen()
             version = services.add_design_version(current_user, project, specs, mockups=form.mockups.data,
-                                                  current=form.current.data)
+                                                  current=form.current.data,
+                                                  idempotency_key=form.idempotency_key.data)
         except DomainError as error:
             db.session.rollback()
             flash(str(error), "error")
@@ -155,8 +158,8 @@ def compare(project_id: int):
         flash(_("There is only one version so far."), "info")
         return redirect(url_for("projects.project", project_id=project.id))
     newest = max(by_number)
-    a = by_number.get(request.args.get("a", type=int) or newest - 1)
-    b = by_number.get(request.args.get("b", type=int) or newest)
+    a = by_number.get(int_arg("a") or newest - 1)
+    b = by_number.get(int_arg("b") or newest)
     if a is None or b is None:
         abort(404)
     changed = {name for name in services.SPEC_FIELDS if getattr(a, name) != getattr(b, name)}
@@ -180,6 +183,8 @@ def act(project_id: int):
             flash(str(error), "error")
         else:
             flash(_("Done: %(state)s.", state=transition.target.label), "success")
+    else:
+        flash(form_refusal(form, ERROR_MESSAGES[400]), "error")
     return redirect(url_for("projects.project", project_id=project_id))
 
 
@@ -189,14 +194,15 @@ def comment(project_id: int):
     form = CommentForm()
     if form.validate_on_submit():
         try:
-            services.add_comment(current_user, project, form.body.data, form.photos.data)
+            services.add_comment(current_user, project, form.body.data, form.photos.data,
+                                 idempotency_key=form.idempotency_key.data)
         except DomainError as error:
             db.session.rollback()
             flash(str(error), "error")
         else:
             flash(_("Comment added."), "success")
     else:
-        flash(_("Please write something before sending."), "error")
+        flash(form_refusal(form, _("Please write something before sending.")), "error")
     return redirect(url_for("projects.project", project_id=project_id) + "#comments")
 
 

@@ -30,8 +30,10 @@ def index():
 def _dashboard_for(user) -> dict:
     """The places this user's roles give them, loaded in one query per kind."""
     by_role: dict[Role, set[int]] = {}
+    awaiting = {m.alliance_id for m in user.memberships if m.pending}
     for m in user.memberships:
-        by_role.setdefault(m.role, set()).add(m.shop_id or m.alliance_id or m.street_id or 0)
+        if not m.pending:
+            by_role.setdefault(m.role, set()).add(m.shop_id or m.alliance_id or m.street_id or 0)
     shop_ids = by_role.get(Role.SHOP_OWNER, set())
     alliance_roles = (Role.ALLIANCE_LEAD, Role.TREASURER, Role.CONTRACTOR)
     alliance_ids = set().union(*(by_role.get(r, set()) for r in alliance_roles))
@@ -40,7 +42,8 @@ def _dashboard_for(user) -> dict:
                   .order_by(Shop.house_number), shop_ids)
     alliances = _load(select(Alliance).where(Alliance.id.in_(alliance_ids)).order_by(Alliance.name), alliance_ids)
     streets = _load(select(Street).where(Street.id.in_(street_ids)).order_by(Street.name), street_ids)
-    return {"shops": shops, "alliances": alliances, "streets": streets,
+    awaiting_alliances = _load(select(Alliance).where(Alliance.id.in_(awaiting)).order_by(Alliance.name), awaiting)
+    return {"shops": shops, "alliances": alliances, "streets": streets, "awaiting": awaiting_alliances,
             "is_admin": Role.PLATFORM_ADMIN in by_role, "roles": sorted(by_role, key=list(Role).index)}
 
 

@@ -6,12 +6,13 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, DecimalField, HiddenField, IntegerField, MultipleFileField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from merchant_alliance.once import IdempotentForm
 from merchant_alliance.photos.forms import PHOTO_ACCEPT
 from merchant_alliance.shops.models import SignCondition, SignType
-from merchant_alliance.shops.services import FIELD_LABELS
+from merchant_alliance.shops.services import FIELD_LABELS, MAX_IMPORT_BYTES
 
 
-class ShopForm(FlaskForm):
+class ShopForm(IdempotentForm):
     name = StringField(FIELD_LABELS["name"], validators=[DataRequired(), Length(max=100)])
     house_number = StringField(FIELD_LABELS["house_number"], validators=[DataRequired(), Length(max=30)],
                                description=_l("As on the door plate, without the road: 1018, 1018-1, 1018弄3"))
@@ -29,8 +30,8 @@ class ImportUploadForm(FlaskForm):
                      render_kw={"accept": ".csv,text/csv"})
 
 
-class ImportConfirmForm(FlaskForm):
-    content = HiddenField()
+class ImportConfirmForm(IdempotentForm):
+    content = HiddenField(validators=[Length(max=MAX_IMPORT_BYTES)])
 
 
 PHOTO_INPUT = {"accept": PHOTO_ACCEPT, "multiple": True,
@@ -58,7 +59,7 @@ class SignSpecMixin:
     illuminated = BooleanField(_l("Illuminated"))
 
 
-class SignboardForm(SignSpecMixin, FlaskForm):
+class SignboardForm(SignSpecMixin, IdempotentForm):
     position = StringField(_l("Position on the facade"), validators=[DataRequired(), Length(max=100)],
                            description=_l("For example: above the main door"))
     material = StringField(_l("Material"), validators=[Optional(), Length(max=100)])

@@ -11,7 +11,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.datastructures import FileStorage
 
 from merchant_alliance import audit, authz
@@ -19,6 +20,7 @@ from merchant_alliance.accounts.models import Alliance, Membership, Role, User
 from merchant_alliance.accounts.services import normalize_phone, scope_ids
 from merchant_alliance.errors import DomainError, NotAllowed
 from merchant_alliance.extensions import db
+from merchant_alliance.once import submit_once
 from merchant_alliance.photos.services import save_photos
 from merchant_alliance.shops.models import Shop, Signboard
 
@@ -118,20 +120,24 @@ def _require_valid(data: ShopData) -> None:
         raise DomainError(next(iter(data.errors.values())))
 
 
-def create_shop(actor: User, alliance: Alliance, raw: dict[str, Any]) -> Shop:
-    """Add a shop to the alliance's register."""
+def create_shop(actor: User, alliance: Alliance, raw: dict[str, Any], *, idempotency_key: str | None = None) -> Shop:
+    """Add a shop to the alliance's register. One form, one shop."""
     if not authz.can(actor, "manage_shops", alliance):
         raise NotAllowed()
     data = clean_shop_fields(raw)
     _require_valid(data)
-    if _house_number_taken(alliance, data.values["house_number"]):
-        raise DomainError(_l("Another shop already has house number %(number)s.", number=data.values["house_number"]))
-    shop = Shop(alliance=alliance, **data.values)
-    db.session.add(shop)
-    db.session.flush()
-    audit.record(actor, "shop_created", shop, name=shop.name, **scope_ids(alliance=alliance))
-    db.session.commit()
-    return shop
+    taken = DomainError(_l("Another shop already has house number %(number)s.", number=data.values["house_number"]))
+
+    def write() -> Shop:
+        if _house_number_taken(alliance, data.values["house_number"]):
+            raise taken
+        shop = Shop(alliance=alliance, **data.values)
+        db.session.add(shop)
+        db.session.flush()
+        audit.record(actor, "shop_created", shop, name=shop.name, **scope_ids(alliance=alliance))
+        return shop
+
+    return submit_once(actor, idempotency_key, Shop, write, conflict=taken)
 
 
 def update_shop(actor: User, shop: Shop, raw: dict[str, Any]) -> Shop:
@@ -158,9 +164,15 @@ def set_shop_active(actor: User, shop: Shop, active: bool) -> None:
     """Deactivate a shop that left the alliance (its history stays), or bring it back."""
     if not authz.can(actor, "edit", shop):
         raise NotAllowed()
-    if shop.active == active:
+    # Changed only if not already so, in one statement: a double click records one event, not two.
+    changed = db.session.execute(
+        update(Shop).where(Shop.id == shop.id, Shop.active != active).values(active=active)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:
+        db.session.rollback()
         return
-    shop.active = active
+    set_committed_value(shop, "active", active)
     audit.record(actor, "shop_reactivated" if active else "shop_deactivated", shop, **scope_ids(shop=shop))
     db.session.commit()
 
@@ -178,8 +190,18 @@ def remove_shop_member(actor: User, shop: Shop, membership: Membership) -> None:
         raise NotAllowed()
     if membership.shop_id != shop.id or membership.role != Role.SHOP_OWNER:
         raise DomainError(_l("This person is not a member of this shop."))
+    removed = db.session.execute(
+        delete(Membership).where(Membership.id == membership.id, Membership.shop_id == shop.id,
+                                 Membership.role == Role.SHOP_OWNER)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if removed != 1:  # removed a moment ago by a double click or another lead: once is enough
+        db.session.rollback()
+        raise DomainError(_l("This person is not a member of this shop."))
     audit.record(actor, "shop_member_removed", shop, user_id=membership.user_id, **scope_ids(shop=shop))
-    db.session.delete(membership)
+    user = membership.user
+    db.session.expunge(membership)
+    db.session.expire(user, ["memberships"])  # the roles as they are now, for the rest of this session
     db.session.commit()
 
 
@@ -210,7 +232,7 @@ def decode_csv(content: bytes) -> str:
     """The text of an uploaded CSV: UTF-8 (with or without BOM), or GB18030 as Excel on Chinese Windows saves it."""
     if len(content) > MAX_IMPORT_BYTES:
         raise DomainError(_l("The file is larger than %(n)s MB.", n=MAX_IMPORT_BYTES // (1024 * 1024)))
-    if b"\x00" in content[:4096]:
+    if b"\x00" in content:  # UTF-16 or a binary file; and no database can store a NUL in a shop's text
         raise DomainError(_l("This is not a CSV text file. In Excel, use “Save as” → “CSV UTF-8”."))
     for encoding in ("utf-8-sig", "gb18030"):
         try:
@@ -281,19 +303,28 @@ def preview_import(alliance: Alliance, text: str) -> ImportPreview:
     return ImportPreview(rows=rows, problems=problems)
 
 
-def import_shops(actor: User, alliance: Alliance, text: str) -> list[Shop]:
-    """Import every row of a clean CSV in one transaction; refuse the whole file if any row is wrong."""
+def import_shops(actor: User, alliance: Alliance, text: str, *, idempotency_key: str | None = None) -> list[Shop]:
+    """Import every row of a clean CSV in one transaction; refuse the whole file if any row is wrong.
+
+    The same confirmation sent twice imports once: the second time nothing more is imported (an empty list).
+    """
     if not authz.can(actor, "manage_shops", alliance):
         raise NotAllowed()
-    preview = preview_import(alliance, text)
-    if not preview.ok:
-        raise DomainError(_l("The file has %(n)s errors; nothing was imported.", n=preview.error_count))
-    shops = [Shop(alliance=alliance, **row.data.values) for row in preview.rows]
-    db.session.add_all(shops)
-    db.session.flush()
-    audit.record(actor, "shops_imported", alliance, count=len(shops), **scope_ids(alliance=alliance))
-    db.session.commit()
-    return shops
+    imported: list[Shop] = []
+
+    def write() -> Alliance:
+        preview = preview_import(alliance, text)
+        if not preview.ok:
+            raise DomainError(_l("The file has %(n)s errors; nothing was imported.", n=preview.error_count))
+        imported[:] = [Shop(alliance=alliance, **row.data.values) for row in preview.rows]
+        db.session.add_all(imported)
+        db.session.flush()
+        audit.record(actor, "shops_imported", alliance, count=len(imported), **scope_ids(alliance=alliance))
+        return alliance
+
+    submit_once(actor, idempotency_key, Alliance, write, conflict=DomainError(
+        _l("Another shop already has one of these house numbers; nothing was imported.")))
+    return imported
 
 
 FIELD_LABELS = {
@@ -331,11 +362,12 @@ def check_dimensions(values: dict[str, Any]) -> None:
 
 
 def register_signboard(actor: User, shop: Shop, values: dict[str, Any],
-                       photos: Sequence[FileStorage] = ()) -> Signboard:
-    """Record a sign on the shop's facade as it is now, with photos."""
+                       photos: Sequence[FileStorage] = (), *, idempotency_key: str | None = None) -> Signboard:
+    """Record a sign on the shop's facade as it is now, with photos. One form, one signboard."""
     if not authz.can(actor, "propose", shop):
         raise NotAllowed()
-    return _save_signboard(actor, Signboard(shop=shop), values, photos, "signboard_registered")
+    return submit_once(actor, idempotency_key, Signboard,
+                       lambda: _save_signboard(actor, Signboard(shop=shop), values, photos, "signboard_registered"))
 
 
 def update_signboard(actor: User, signboard: Signboard, values: dict[str, Any],
@@ -343,21 +375,23 @@ def update_signboard(actor: User, signboard: Signboard, values: dict[str, Any],
     """Correct a signboard's record or add photos of it."""
     if not authz.can(actor, "edit", signboard):
         raise NotAllowed()
-    return _save_signboard(actor, signboard, values, photos, "signboard_updated")
+    return submit_once(actor, None, Signboard,
+                       lambda: _save_signboard(actor, signboard, values, photos, "signboard_updated"))
 
 
 def _save_signboard(actor: User, signboard: Signboard, values: dict[str, Any], photos: Sequence[FileStorage],
                     action: str) -> Signboard:
+    """Set the values and add the photos (saved first, before the database is written to); the caller commits."""
     values = {k: values.get(k) for k in SIGNBOARD_FIELDS if k in values}
     check_dimensions(values)
+    shop = signboard.shop
+    saved = save_photos(actor, photos, alliance=shop.alliance, shop=shop)
     for key, value in values.items():
         setattr(signboard, key, value)
     db.session.add(signboard)  # a new one joins the session only once it is complete
-    shop = signboard.shop
-    signboard.photos.extend(save_photos(actor, photos, alliance=shop.alliance, shop=shop))
+    signboard.photos.extend(saved)
     db.session.flush()
     audit.record(actor, action, signboard, name=signboard.position, **scope_ids(shop=shop))
-    db.session.commit()
     return signboard
 
 

@@ -70,7 +70,8 @@ def new_shop(alliance_id: int):
     form = ShopForm()
     if form.validate_on_submit():
         try:
-            shop = services.create_shop(current_user, alliance, _form_values(form))
+            shop = services.create_shop(current_user, alliance, _form_values(form),
+                                       idempotency_key=form.idempotency_key.data)
         except DomainError as error:
             flash(str(error), "error")
         else:
@@ -152,11 +153,15 @@ def import_shops(alliance_id: int):
         if not confirm.validate_on_submit():
             abort(400)
         try:
-            shops = services.import_shops(current_user, alliance, confirm.content.data or "")
+            shops = services.import_shops(current_user, alliance, confirm.content.data or "",
+                                          idempotency_key=confirm.idempotency_key.data)
         except DomainError as error:
             flash(str(error), "error")
             return redirect(url_for("shops.import_shops", alliance_id=alliance.id))
-        flash(_("%(n)s shops imported.", n=len(shops)), "success")
+        if shops:
+            flash(_("%(n)s shops imported.", n=len(shops)), "success")
+        else:  # the same confirmation sent twice
+            flash(_("This file has already been imported."), "info")
         return redirect(url_for("shops.register", alliance_id=alliance.id))
     preview = None
     if upload.validate_on_submit():
@@ -189,7 +194,8 @@ def new_signboard(shop_id: int):
     form = SignboardForm()
     if form.validate_on_submit():
         try:
-            signboard = services.register_signboard(current_user, shop, _signboard_values(form), form.photos.data)
+            signboard = services.register_signboard(current_user, shop, _signboard_values(form), form.photos.data,
+                                                     idempotency_key=form.idempotency_key.data)
         except DomainError as error:
             db.session.rollback()
             flash(str(error), "error")

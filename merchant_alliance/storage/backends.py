@@ -4,8 +4,8 @@ Keys are relative POSIX paths such as ``photos/ab/ab12…/display.jpg``. Both ba
 arguments, refuse the same malformed keys, and raise `StorageError`, and only that, when the store
 fails, so code tested against the local backend behaves the same on S3.
 
-Keys are content-addressed by their callers (same key, same bytes), which is why `put` never
-overwrites: it says whether it wrote a new object, and only new objects may be cleaned up on rollback.
+`put` never overwrites: it says whether it wrote a new object. `list` tells what is stored and when it
+was last written, for the sweeps that find objects no record refers to (`flask storage gc`, `flask doctor`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ import functools
 import os
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,6 +35,15 @@ from config import ConfigError
 class StorageError(Exception):
     """The store could not do what was asked: no such object, a malformed key, a disk, network or
     permission failure. The message names the backend and the key."""
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One object as the store lists it."""
+
+    key: str
+    size: int
+    modified: datetime  # when it was written, timezone-aware UTC
 
 
 def check_key(key: str) -> str:
@@ -65,6 +76,10 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def delete(self, key: str) -> None:
         """Remove the object; no error when it is already gone."""
+
+    @abc.abstractmethod
+    def list(self, prefix: str = "") -> Iterator[StoredObject]:
+        """Every object whose key starts with `prefix` (a folder such as "photos/"), in no set order."""
 
     @abc.abstractmethod
     def url(self, key: str, expires_in: int) -> str | None:
@@ -134,6 +149,19 @@ class LocalStorage(Storage):
             path.unlink(missing_ok=True)
         except OSError as error:
             raise StorageError(f"local: could not delete {key!r}: {error}") from error
+
+    def list(self, prefix: str = "") -> Iterator[StoredObject]:
+        start = self.path(prefix.rstrip("/")) if prefix.strip("/") else self.root
+        try:
+            for folder, _dirs, files in os.walk(start):
+                for name in files:
+                    path = Path(folder) / name
+                    with contextlib.suppress(FileNotFoundError):  # deleted while we walked
+                        stat = path.stat()
+                        yield StoredObject(path.relative_to(self.root).as_posix(), stat.st_size,
+                                           datetime.fromtimestamp(stat.st_mtime, UTC))
+        except OSError as error:
+            raise StorageError(f"local: could not list {prefix!r}: {error}") from error
 
     def url(self, key: str, expires_in: int) -> str | None:
         check_key(key)
@@ -228,6 +256,15 @@ class S3Storage(Storage):
                 raise self._fail("delete", key, error) from error
         except BotoCoreError as error:
             raise self._fail("delete", key, error) from error
+
+    def list(self, prefix: str = "") -> Iterator[StoredObject]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
+                for item in page.get("Contents", []):
+                    yield StoredObject(item["Key"][len(self.prefix):], int(item["Size"]), item["LastModified"])
+        except (BotoCoreError, ClientError) as error:
+            raise self._fail("list", prefix, error) from error
 
     def url(self, key: str, expires_in: int) -> str | None:
         try:

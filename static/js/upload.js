@@ -14,7 +14,7 @@
         const item = document.createElement("li");
         if (file.type.startsWith("image/") && file.type !== "image/heic" && file.type !== "image/heif") {
           const img = document.createElement("img");
-          img.alt = file.name;
+          img.alt = ""; // the file's name is written next to it
           img.src = URL.createObjectURL(file);
           img.onload = () => URL.revokeObjectURL(img.src);
           item.append(img);

@@ -23,6 +23,7 @@ from merchant_alliance.errors import ERROR_MESSAGES, ERROR_TITLES
 from merchant_alliance.extensions import db
 from merchant_alliance.notifications.models import Notification
 from merchant_alliance.timeutil import utcnow
+from merchant_alliance.urls import external_url
 from tests.factories import PASSWORD, AllianceFactory, ShopFactory, UserFactory, user_with_role
 
 pytestmark = pytest.mark.usefixtures("isolated_requests")
@@ -177,53 +178,6 @@ def test_login_and_language_switch_return_to_pages_on_this_site_only(client):
         client.post("/logout")
 
 
-# --- login throttling ------------------------------------------------------------------------------
-
-
-def test_sixth_attempt_after_five_failures_gets_a_friendly_429(client, yuyuan):
-    phone = yuyuan.owner.phone
-    for _attempt in range(5):
-        response = post_login(client, phone, "wrong-password-1")
-        assert response.status_code == 200
-
-    response = post_login(client, phone, PASSWORD)  # even the right password must wait now
-
-    assert response.status_code == 429
-    body = text(response)
-    assert '<html lang="zh-CN">' in body
-    assert in_zh(ERROR_TITLES[429]) in body
-    assert in_zh(ERROR_MESSAGES[429]) in body
-    assert "Traceback" not in body
-    assert logged_in_name(client) is None
-    # Showing the form is not throttled, and other people can still log in from the same place.
-    assert client.get("/login").status_code == 200
-    assert post_login(client, yuyuan.lead.phone).status_code == 302
-    assert logged_in_name(client) == yuyuan.lead.name
-
-
-def test_the_same_phone_typed_differently_is_still_the_same_login_for_throttling(client, app):
-    forms = ["13800000001", "+86 138 0000 0001", "138-0000-0001", "0086 13800000001", " 138 0000 0001 "]
-    UserFactory(phone="13800000001")
-    for typed in forms:
-        assert post_login(client, typed, "wrong-password-1").status_code == 200
-
-    assert post_login(client, "+8613800000001", PASSWORD).status_code == 429
-
-
-def test_successful_logins_do_not_count_as_failures(client, app):
-    phone = UserFactory().phone
-    for _round in range(6):
-        assert post_login(client, phone).status_code == 302
-        client.post("/logout")
-    for _attempt in range(4):
-        assert post_login(client, phone, "wrong-password-1").status_code == 200
-    assert post_login(client, phone).status_code == 302
-    client.post("/logout")
-
-    assert post_login(client, phone, "wrong-password-1").status_code == 200  # the fifth failure
-    assert post_login(client, phone).status_code == 429
-
-
 # --- changing the password -----------------------------------------------------------------------
 
 
@@ -299,6 +253,39 @@ def test_reset_link_is_emailed_and_the_answer_is_the_same_for_unknown_addresses(
     app.config["EXTERNAL_URL"] = "https://yuyuan.example.cn/"
     client.post("/password/forgot", data={"email": UserFactory().email})
     assert "https://yuyuan.example.cn/password/reset/" in outbox[1].get_content()
+
+
+FORGED_HOSTS = [{"Host": "evil.example"}, {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "http"},
+                {"Host": "evil.example", "X-Forwarded-Host": "evil.example", "Forwarded": "host=evil.example"}]
+
+
+@pytest.mark.parametrize("headers", FORGED_HOSTS)
+def test_a_forged_host_header_never_reaches_an_emailed_or_shown_link(app, client, auth, yuyuan, outbox, headers):
+    """An attacker asks for a reset of the owner's password naming their own host: the link still points home."""
+    client.post("/password/forgot", data={"email": yuyuan.owner.email}, headers=headers)
+
+    body = outbox[0].get_content()
+    assert re.search(r"^http://localhost/password/reset/\S+$", body, re.M), body
+    assert "evil.example" not in body
+    # The invitation link a lead copies is built the same way.
+    auth.login(yuyuan.lead)
+    client.set_cookie("session", client.get_cookie("session").value, domain="evil.example")
+    page = client.post(f"/alliances/{yuyuan.alliance.id}/invite", headers=headers,
+                       data={"role": "treasurer", "name": "钱会计"}).get_data(as_text=True)
+    assert re.search(r'value="http://localhost/invite/[A-Za-z0-9_\-]+" data-testid="invite-link"', page)
+    assert "evil.example" not in page
+
+
+def test_links_are_never_built_without_external_url(app):
+    """Should EXTERNAL_URL ever be empty, building a link fails loudly instead of trusting the request."""
+    app.config["EXTERNAL_URL"] = ""
+    with app.test_request_context("/password/forgot", headers={"Host": "evil.example"}), \
+            pytest.raises(RuntimeError, match="EXTERNAL_URL must be configured"):
+        external_url("accounts.reset_password", token="t")
+    app.config["EXTERNAL_URL"] = "https://yuyuan.example.cn/alliance/"
+    with app.test_request_context("/", headers={"Host": "evil.example"}):
+        assert external_url("accounts.reset_password", token="t") == \
+            "https://yuyuan.example.cn/alliance/password/reset/t"
 
 
 def test_reset_link_sets_a_new_password_once(client, outbox):

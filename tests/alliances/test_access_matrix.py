@@ -82,6 +82,7 @@ PROPOSERS = access("lead owner", "admin officer treasurer")  # the shop's own pe
 ROUTES: dict[str, Access] = {
     # a person's own pages
     "/password": access(EVERYONE, personal=True),
+    "/logout/everywhere": access(EVERYONE, personal=True),
     "/notifications": access(EVERYONE, personal=True),
     "/notifications/read-all": access(EVERYONE, personal=True),
     "/notifications/<int:notification_id>/open": access(EVERYONE, personal=True),
@@ -102,6 +103,9 @@ ROUTES: dict[str, Access] = {
     "/alliances/<int:alliance_id>/shops/import": LEAD_ONLY,
     "/alliances/<int:alliance_id>/projects": access(STAFF, "contractor owner"),
     "/invitations/<int:invitation_id>/revoke": access("admin lead"),
+    # a lead appointed by another lead is confirmed or declined from outside the alliance's leadership
+    "/memberships/<int:membership_id>/confirm": access("admin officer", "lead treasurer contractor owner"),
+    "/memberships/<int:membership_id>/decline": access("admin officer", "lead treasurer contractor owner"),
     # a shop and what belongs to it
     "/shops/<int:shop_id>": access(SHOP_VIEWERS),
     "/shops/<int:shop_id>/invite": SHOP_LEAD_ONLY,
@@ -155,6 +159,8 @@ PUBLIC: dict[str, dict[str, int]] = {
     "/healthz": {"GET": 200},
     "/login": {"GET": 200, "POST": 200},
     "/logout": {"POST": 302},
+    "/login/unlock": {"POST": 302},
+    "/login/unlock/<token>": {"GET": 302},
     "/password/forgot": {"GET": 200, "POST": 200},
     "/password/reset/<token>": {"GET": 302, "POST": 302},
     "/invite/<token>": {"GET": 404, "POST": 404},
@@ -304,8 +310,8 @@ def role_row(app, client, world, sides, role: str) -> list[str]:
     client.post("/login", data={"login": actor.phone, "password": PASSWORD})
 
     for rule in all_rules(app):
-        if rule.rule == "/logout":
-            continue  # at the end
+        if rule.rule in ("/logout", "/logout/everywhere"):
+            continue  # logging out: at the end
         if rule.rule not in ROUTES and role != "nobody":
             continue  # public pages: the anonymous row covers them, one logged-in role is enough here
         for method in methods(rule):

@@ -61,7 +61,7 @@ def _as(phone: Phone, login: str) -> None:
 
 
 def _check(phone: Phone) -> None:
-    phone.page.wait_for_function("document.readyState === 'complete'")
+    """check_layout(): it waits for the page and its stylesheet, also a page an upload wrote in place."""
     phone.check_layout()
 
 

@@ -62,8 +62,7 @@ def _fresh():
 
 
 def _check(phone: Phone) -> None:
-    """check_layout(), once the page has loaded its stylesheet: also a page an upload wrote in place."""
-    phone.page.wait_for_function("document.readyState === 'complete'")
+    """check_layout(): it waits for the page and its stylesheet, also a page an upload wrote in place."""
     phone.check_layout()
 
 
@@ -194,6 +193,9 @@ def test_proposal_changes_requested_then_approved_with_the_whole_story_on_the_ti
     # The owner sees the bell, follows the notification and answers with version 2.
     phone.log_in(street_shop["owner"], factories.PASSWORD)
     expect(page.get_by_test_id("unread-count")).to_have_text("1")
+    # Its name says what it shows, the count included as a word of its own (WCAG 2.5.3: speak what you see).
+    bell_name = f"{translated(app, 'zh_CN', 'Notifications')} 1 {translated(app, 'zh_CN', 'unread')}"
+    expect(page.locator("a.bell")).to_have_accessible_name(bell_name)
     page.locator("a.bell").click()
     expect(page).to_have_url(re.compile(r"/notifications$"))
     _check(phone)

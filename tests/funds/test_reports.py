@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 from werkzeug.datastructures import FileStorage
@@ -42,9 +42,12 @@ def record(world, fund, kind: EntryKind, fen: int, at: datetime | None = None, *
 
 
 @pytest.fixture
-def autumn(world, fund):
+def autumn(world, fund, monkeypatch):
     """Five entries around the end of October 2026. Shanghai is UTC+8, so 31 October 17:00 UTC is already
-    1 November there, and 30 November 16:00 UTC is midnight starting 1 December."""
+    1 November there, and 30 November 16:00 UTC is midnight starting 1 December. (An entry may not be dated
+    after today, so the ledger's today is 1 December 2026 at the earliest here.)"""
+    real_today = services.local_today
+    monkeypatch.setattr(services, "local_today", lambda: max(real_today(), date(2026, 12, 1)))
     return {
         "oct_contribution": record(world, fund, EntryKind.CONTRIBUTION, 1000_00, datetime(2026, 10, 15, 4, 0)),
         "oct_subsidy": record(world, fund, EntryKind.SUBSIDY, 500_00, datetime(2026, 10, 31, 15, 59),

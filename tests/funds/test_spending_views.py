@@ -190,7 +190,7 @@ def test_an_owner_pledges_for_their_own_shop_through_the_form(app, world, cast, 
         (good | {"shop_id": world.a.other_shop.id}, "Not a valid choice"),  # the neighbour's shop
         (good | {"shop_id": world.b.shop.id}, "Not a valid choice"),
         (good | {"due_on": (pledges.today() - timedelta(days=1)).isoformat()}, "The due date cannot be in the past"),
-        (good | {"due_on": "next week"}, "Not a valid date value."),
+        (good | {"due_on": "next week"}, "Dates are written like 2026-11-26."),
         (good | {"amount": ""}, "This field is required."),
     ]
     for data, message in cases:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import urllib.request
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from werkzeug.datastructures import FileStorage
 
 from merchant_alliance.errors import DomainError
 from merchant_alliance.extensions import db
-from merchant_alliance.photos.models import Photo, photo_key
+from merchant_alliance.photos.models import Photo
 from merchant_alliance.photos.services import NEW_OBJECTS, photo_url, save_photos
 from merchant_alliance.storage.backends import StorageError, get_storage
 from merchant_alliance.storage.images import ImageRejected
@@ -34,11 +35,8 @@ def stored_files(app) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
 
-def objects_of(data: bytes) -> list[str]:
-    import hashlib
-
-    sha = hashlib.sha256(data).hexdigest()
-    return sorted([photo_key(sha, "display"), photo_key(sha, "thumb")])
+def objects_of(*photos: Photo) -> list[str]:
+    return sorted(key for photo in photos for key in (photo.display_key, photo.thumb_key))
 
 
 def photo_rows() -> int:
@@ -66,8 +64,9 @@ def test_photos_are_stored_in_both_sizes_and_flushed_for_the_caller_to_commit(ap
     storage = get_storage()
     assert sign.display_bytes == len(storage.get(sign.display_key))
     assert sign.thumb_bytes == len(storage.get(sign.thumb_key))
-    assert sign.display_key == f"photos/{sign.sha256[:2]}/{sign.sha256}/display.jpg"
-    assert stored_files(app) == sorted(objects_of(SIGN) + objects_of(DESIGN))
+    assert re.fullmatch(rf"photos/{sign.sha256[:2]}/{sign.sha256}/[0-9a-f]{{16}}/display\.jpg", sign.display_key)
+    assert sign.thumb_key == sign.display_key.replace("display.jpg", "thumb.jpg")
+    assert stored_files(app) == objects_of(sign, design)
     db.session.commit()
     assert photo_rows() == 2
     assert design.shop.id == world.a.shop.id
@@ -108,10 +107,12 @@ def test_an_oversized_upload_is_read_only_up_to_the_limit(app, world):
     assert stream.tell() == 1001
 
 
-def test_the_same_picture_twice_is_stored_once(app, world):
+def test_the_same_picture_twice_gets_objects_of_its_own(app, world):
+    """Nothing is shared between uploads, so a rollback of one can never take another's files."""
     photos = save(world, (NIGHT, "a.jpg"), (NIGHT, "copy of a.jpg"))
-    assert photos[0].id != photos[1].id and photos[0].display_key == photos[1].display_key
-    assert stored_files(app) == objects_of(NIGHT)
+    assert photos[0].sha256 == photos[1].sha256
+    assert photos[0].display_key != photos[1].display_key
+    assert stored_files(app) == objects_of(*photos)
 
 
 def test_a_shop_of_another_alliance_is_a_programming_error(app, world):
@@ -128,22 +129,22 @@ def test_a_passer_by_may_report_without_an_account(app, world):
 
 
 def test_a_rollback_deletes_what_the_call_wrote_but_not_what_was_already_there(app, world):
-    save(world, (SIGN, "earlier.jpg"))
+    earlier = save(world, (SIGN, "earlier.jpg"))
     db.session.commit()
-    save(world, (SIGN, "again.jpg"), (NIGHT, "new.jpg"))  # then the caller's own validation fails …
-    assert stored_files(app) == sorted(objects_of(SIGN) + objects_of(NIGHT))
+    again = save(world, (SIGN, "again.jpg"), (NIGHT, "new.jpg"))  # then the caller's own validation fails …
+    assert stored_files(app) == objects_of(*earlier, *again)
     db.session.rollback()
-    assert stored_files(app) == objects_of(SIGN)
+    assert stored_files(app) == objects_of(*earlier)
     assert photo_rows() == 1
     assert db.session.info[NEW_OBJECTS] == []
 
 
 def test_a_commit_keeps_the_objects_for_good(app, world):
-    save(world, (NIGHT, "n.jpg"))
+    photos = save(world, (NIGHT, "n.jpg"))
     db.session.commit()
     assert db.session.info[NEW_OBJECTS] == []
     db.session.rollback()
-    assert stored_files(app) == objects_of(NIGHT)
+    assert stored_files(app) == objects_of(*photos)
 
 
 def test_a_request_that_ends_without_committing_leaves_nothing(app, world):
@@ -153,20 +154,20 @@ def test_a_request_that_ends_without_committing_leaves_nothing(app, world):
 
 
 def test_a_rolled_back_savepoint_takes_only_its_own_objects(app, world):
-    save(world, (SIGN, "outer.jpg"))
+    outer = save(world, (SIGN, "outer.jpg"))
     savepoint = db.session.begin_nested()
     save(world, (NIGHT, "inner.jpg"))
     savepoint.rollback()
-    assert stored_files(app) == objects_of(SIGN)
+    assert stored_files(app) == objects_of(*outer)
     db.session.commit()
-    assert stored_files(app) == objects_of(SIGN)
+    assert stored_files(app) == objects_of(*outer)
     assert photo_rows() == 1
 
 
 def test_a_released_savepoint_still_rolls_back_with_its_transaction(app, world):
     with db.session.begin_nested():
-        save(world, (NIGHT, "inner.jpg"))
-    assert stored_files(app) == objects_of(NIGHT)
+        inner = save(world, (NIGHT, "inner.jpg"))
+    assert stored_files(app) == objects_of(*inner)
     db.session.rollback()
     assert stored_files(app) == []
 

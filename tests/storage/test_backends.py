@@ -84,6 +84,20 @@ def test_empty_objects_round_trip(storage):
     assert storage.get("files/empty.txt") == b""
 
 
+def test_listing_tells_every_object_under_a_folder_with_its_size_and_age(storage):
+    """What the sweeps for leftover files read: each object under a prefix, how big, when written."""
+    before = datetime.now(UTC) - timedelta(seconds=5)
+    storage.put("photos/ab/x/display.jpg", b"display", "image/jpeg")
+    storage.put("photos/ab/x/thumb.jpg", b"th", "image/jpeg")
+    storage.put("files/other.txt", b"elsewhere", "text/plain")
+    listed = sorted(storage.list("photos/"), key=lambda item: item.key)
+    assert [(item.key, item.size) for item in listed] == [("photos/ab/x/display.jpg", 7), ("photos/ab/x/thumb.jpg", 2)]
+    assert all(before <= item.modified <= datetime.now(UTC) + timedelta(seconds=5) for item in listed)
+    assert {item.key for item in storage.list()} == {"photos/ab/x/display.jpg", "photos/ab/x/thumb.jpg",
+                                                      "files/other.txt"}
+    assert list(storage.list("nothing/")) == []
+
+
 @pytest.mark.parametrize("key", BAD_KEYS)
 def test_every_backend_refuses_malformed_keys_alike(storage, key):
     for call in (lambda: storage.put(key, b"x", "image/jpeg"), lambda: storage.get(key),
@@ -265,6 +279,8 @@ def test_the_default_root_is_the_instance_folder():
 def test_production_refuses_s3_without_a_bucket(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "x" * 40)
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u:p@db/alliance")
+    monkeypatch.setenv("EXTERNAL_URL", "https://yuyuan.example.cn")
+    monkeypatch.setenv("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/0")
     monkeypatch.setenv("STORAGE_BACKEND", "s3")
     monkeypatch.delenv("S3_BUCKET", raising=False)
     with pytest.raises(ConfigError, match="S3_BUCKET"):

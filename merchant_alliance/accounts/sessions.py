@@ -1,0 +1,113 @@
+"""Server-side sessions: a login is a row, and ending the row ends every cookie that carries it.
+
+Flask-Login keeps the session's random token (not the user id) in the session cookie and in the
+remember-me cookie, and the loader opens only a live, unexpired session of an active user. Reading
+a session is one SELECT; nothing is written on an ordinary request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import delete, or_, select, update
+
+from merchant_alliance import audit
+from merchant_alliance.accounts.models import User, UserSession
+from merchant_alliance.extensions import db
+from merchant_alliance.timeutil import utcnow
+
+# Ended and expired rows are kept this long (to answer "was I logged in there?"), then removed at the
+# owner's next login, so the table stays small without a cleaning job.
+KEEP_ENDED = timedelta(days=30)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def lifetime(remember: bool) -> timedelta:
+    """How long a new session lasts on the server, however long its cookies claim to live."""
+    if remember:
+        return timedelta(seconds=current_app.config["REMEMBER_COOKIE_DURATION"])
+    return timedelta(hours=current_app.config["SESSION_LIFETIME_HOURS"])
+
+
+def start_session(user: User, *, remember: bool, user_agent: str = "") -> str:
+    """Record a new login of `user`; returns its token (also set on `user` for Flask-Login)."""
+    now = utcnow()
+    db.session.execute(delete(UserSession).where(
+        UserSession.user_id == user.id,
+        or_(UserSession.expires_at < now - KEEP_ENDED, UserSession.ended_at < now - KEEP_ENDED),
+    ))
+    token = secrets.token_urlsafe(32)
+    db.session.add(UserSession(
+        user_id=user.id, token_hash=_hash(token), created_at=now, expires_at=now + lifetime(remember),
+        remember=remember, user_agent=(user_agent or "")[:200],
+    ))
+    db.session.commit()
+    user.session_token = token
+    return token
+
+
+def user_for_token(token: str) -> User | None:
+    """The active user of the live, unexpired session with this token, or None."""
+    if not token or len(token) > 100:
+        return None
+    user = db.session.scalar(
+        select(User).join(UserSession, UserSession.user_id == User.id).where(
+            UserSession.token_hash == _hash(token), UserSession.ended_at.is_(None),
+            UserSession.expires_at > utcnow(), User.active.is_(True),
+        )
+    )
+    if user is not None:
+        user.session_token = token
+    return user
+
+
+def _end(user: User, reason: str, *, only_token: str | None = None, keep_token: str | None = None) -> int:
+    """End `user`'s live sessions (one, or all but one) in the caller's transaction; how many ended."""
+    query = update(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+    if only_token is not None:
+        query = query.where(UserSession.token_hash == _hash(only_token))
+    if keep_token is not None:
+        query = query.where(UserSession.token_hash != _hash(keep_token))
+    result = db.session.execute(query.values(ended_at=utcnow(), end_reason=reason)
+                                .execution_options(synchronize_session=False))
+    return result.rowcount
+
+
+def end_session(user: User) -> None:
+    """Log out: the session this request runs in ends, and its cookies open nothing any more."""
+    if user.session_token:
+        _end(user, "logged_out", only_token=user.session_token)
+        db.session.commit()
+
+
+def end_other_sessions(user: User, reason: str) -> int:
+    """End every session of `user` but the current one (after a password change); not committed."""
+    return _end(user, reason, keep_token=user.session_token)
+
+
+def end_all_sessions(user: User, reason: str) -> int:
+    """End every session of `user`, the current one included (password reset); not committed."""
+    return _end(user, reason)
+
+
+def log_out_everywhere(user: User) -> int:
+    """The user's "log out on every device": all their sessions end, audited; returns how many."""
+    ended = end_all_sessions(user, "logged_out_everywhere")
+    audit.record(user, "logged_out_everywhere", user, sessions_ended=ended)
+    db.session.commit()
+    return ended
+
+
+def live_sessions(user: User) -> list[UserSession]:
+    """The user's sessions that still open the site, newest first."""
+    return list(db.session.scalars(
+        select(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None),
+                                  UserSession.expires_at > utcnow())
+        .order_by(UserSession.created_at.desc())
+    ))

@@ -1,0 +1,129 @@
+"""Every main page, for everyone who uses it, on a phone: on the Yuyuan Road demo (91 shops, six proposals in
+different states, a year of books), each page opens, fits 390 px and axe-core finds no serious or critical
+accessibility problem on it (Phone.check_layout). The journeys check the pages they pass through; this walk
+makes sure no main page is left out, the error pages included.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from merchant_alliance.accounts.models import Alliance, Role, Street
+from merchant_alliance.demo import ALLIANCE_NAME, DEMO_ACCOUNTS, DEMO_PASSWORD, demo_shops, load_demo
+from merchant_alliance.extensions import db
+from merchant_alliance.funds.models import ExpenseRequest, ExpenseState
+from merchant_alliance.projects.models import Project, ProjectState
+from merchant_alliance.shops.models import Shop, Signboard
+from tests.browser.conftest import Phone, live_app
+
+pytestmark = pytest.mark.browser
+
+OK, FORBIDDEN, NOT_FOUND = 200, 403, 404
+
+# What each of them opens, as paths with the demo's ids to fill in, and the answer each should get.
+PAGES: dict[str, list[tuple[str, int]]] = {
+    "visitor": [
+        ("/", OK), ("/login", OK), ("/password/forgot", OK),
+        ("/invite/not-a-real-invitation", NOT_FOUND), ("/no-such-page", NOT_FOUND),
+    ],
+    Role.SHOP_OWNER: [
+        ("/", OK), ("/shops/{shop}", OK), ("/shops/{shop}/money", OK), ("/signboards/{signboard}", OK),
+        ("/signboards/{signboard}/edit", OK), ("/shops/{shop}/signboards/new", OK), ("/shops/{shop}/projects/new", OK),
+        ("/projects/mine", OK), ("/projects/{submitted}", OK), ("/projects/{submitted}/timeline", OK),
+        ("/projects/{submitted}/versions/1", OK), ("/notifications", OK), ("/password", OK),
+        ("/alliances/{alliance}/fund", OK), ("/alliances/{alliance}/fund/record", FORBIDDEN),
+    ],
+    Role.ALLIANCE_LEAD: [
+        ("/", OK), ("/alliances/{alliance}", OK), ("/alliances/{alliance}/shops", OK),
+        ("/alliances/{alliance}/shops/new", OK), ("/alliances/{alliance}/shops/import", OK),
+        ("/alliances/{alliance}/invite", OK), ("/alliances/{alliance}/audit", OK),
+        ("/alliances/{alliance}/projects", OK),
+        ("/shops/{shop}", OK), ("/shops/{shop}/edit", OK), ("/shops/{shop}/invite", OK), ("/projects/{funded}", OK),
+        ("/projects/{funded}/compare", OK), ("/projects/{funded}/budget", OK), ("/fund/expenses/{open_expense}", OK),
+        ("/alliances/{alliance}/fund/expenses/new", OK), ("/alliances/{alliance}/fund/rules", OK),
+    ],
+    Role.TREASURER: [
+        ("/", OK), ("/alliances/{alliance}/fund", OK), ("/alliances/{alliance}/fund/entries", OK),
+        ("/alliances/{alliance}/fund/statement", OK), ("/alliances/{alliance}/fund/statement/print", OK),
+        ("/alliances/{alliance}/fund/shops", OK), ("/alliances/{alliance}/fund/projects", OK),
+        ("/alliances/{alliance}/fund/expenses", OK), ("/fund/expenses/{paid_expense}", OK),
+        ("/alliances/{alliance}/fund/pledges", OK), ("/alliances/{alliance}/fund/pledges/new", OK),
+        ("/alliances/{alliance}/fund/record", OK),
+    ],
+    Role.STREET_OFFICER: [
+        ("/", OK), ("/streets/{street}", OK), ("/streets/{street}/guidelines", OK), ("/streets/{street}/audit", OK),
+        ("/streets/{street}/invite", OK), ("/alliances/{alliance}", OK), ("/projects/{submitted}", OK),
+    ],
+    Role.PLATFORM_ADMIN: [("/", OK), ("/streets", OK)],
+    Role.CONTRACTOR: [("/", OK)],
+}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
+    """The demo loaded once (it takes seconds) into a folder each test copies: database, photos and the ids."""
+    folder = tmp_path_factory.mktemp("demo")
+    with live_app(folder / "live.sqlite3", STORAGE_LOCAL_ROOT=str(folder / "files")) as app:
+        with app.test_request_context():  # the demo's notifications link to pages
+            load_demo()
+        alliance = db.session.scalar(select(Alliance).where(Alliance.name == ALLIANCE_NAME))
+        shop = db.session.scalar(select(Shop).where(Shop.alliance_id == alliance.id,
+                                                    Shop.house_number == demo_shops()[0]["house_number"]))
+
+        def project(state: ProjectState) -> int:
+            return db.session.scalar(select(Project.id).where(Project.state == state).order_by(Project.id))
+
+        def expense(state: ExpenseState) -> int:
+            return db.session.scalar(select(ExpenseRequest.id).where(ExpenseRequest.state == state))
+
+        ids = {
+            "alliance": alliance.id, "street": db.session.scalar(select(Street.id)), "shop": shop.id,
+            "signboard": db.session.scalar(select(Signboard.id).where(Signboard.shop_id == shop.id)),
+            "submitted": project(ProjectState.SUBMITTED), "funded": project(ProjectState.FUNDED),
+            "open_expense": expense(ExpenseState.SUBMITTED), "paid_expense": expense(ExpenseState.PAID),
+        }
+    assert all(ids.values()), ids
+    return folder, ids
+
+
+@pytest.fixture
+def app(demo: tuple[Path, dict[str, int]], tmp_path: Path) -> Iterator[Flask]:
+    """The live server's app on a fresh copy of the demo."""
+    folder = shutil.copytree(demo[0], tmp_path / "demo")
+    with live_app(folder / "live.sqlite3", STORAGE_LOCAL_ROOT=str(folder / "files")) as app:
+        yield app
+
+
+def _walk(phone: Phone, pages: list[tuple[str, int]]) -> list[str]:
+    """Open each page and check it; what is wrong with every page, not only with the first."""
+    problems = []
+    for path, status in pages:
+        response = phone.page.goto(path)
+        if response.status != status:
+            problems.append(f"{path} answered {response.status}, not {status}")
+            continue
+        try:
+            phone.check_layout()
+        except AssertionError as error:
+            problems.append(str(error))
+    return problems
+
+
+@pytest.mark.parametrize("who", list(PAGES), ids=str)
+def test_every_main_page_fits_a_phone_and_passes_axe(phone: Phone, demo, who):
+    """A visitor and each role open the pages of their work on a phone: each answers as it should, nothing
+    scrolls sideways, every button is big enough to tap, and nothing stops a screen-reader or keyboard user."""
+    _, ids = demo
+    if who != "visitor":
+        account = next(a for a in DEMO_ACCOUNTS if a.role == who)
+        phone.log_in(account.phone, DEMO_PASSWORD)
+        expect(phone.page.locator('form[action="/logout"]')).to_have_count(1)
+    problems = _walk(phone, [(path.format(**ids), status) for path, status in PAGES[who]])
+    assert not problems, "\n".join(problems)
