@@ -61,6 +61,7 @@ def register_extensions(app: Flask) -> None:
     throttle.init_app(app)  # login failures, counted in the same shared store
     storage.init_app(app)
     mail.init_app(app)  # in development, a thread that sends the outbox's mail
+    mail.add_producer(answer_password_reset_requests)
     register_session_hooks()  # deletes stored objects whose transaction did not commit
 
     login_manager.init_app(app)
@@ -76,6 +77,14 @@ def register_extensions(app: Flask) -> None:
     @login_manager.user_loader
     def load_user(token: str) -> User | None:
         return sessions.user_for_token(token)
+
+
+def answer_password_reset_requests() -> None:
+    """The outbox's sender answers "forgot password" requests, with links to this app's reset page."""
+    from merchant_alliance.accounts.services import send_reset_links
+    from merchant_alliance.urls import external_url
+
+    send_reset_links(lambda token: external_url("accounts.reset_password", token=token))
 
 
 def register_input_checks(app: Flask) -> None:

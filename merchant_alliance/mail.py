@@ -20,6 +20,7 @@ import hashlib
 import secrets
 import smtplib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -73,9 +74,22 @@ class SendReport:
     failed: int = 0
 
 
+# Work that produces mail away from any request, run by the sender before it sends (e.g. answering
+# password-reset requests, which look the address up only here). Registered by create_app.
+PRODUCERS: list[Callable[[], object]] = []
+
+
+def add_producer(producer: Callable[[], object]) -> None:
+    """Run `producer` (it queues email and commits) each time the sender runs, before it sends."""
+    if producer not in PRODUCERS:
+        PRODUCERS.append(producer)
+
+
 def send_due(limit: int = BATCH) -> SendReport:
     """Deliver every message that is due, each by one sender only; failures are put back for later (so
     each message is tried at most once per call)."""
+    for producer in PRODUCERS:
+        producer()
     sent = failed = 0
     started = utcnow()
     while batch := _claim(limit, due_by=started):

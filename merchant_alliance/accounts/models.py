@@ -175,6 +175,21 @@ class Membership(db.Model):
         return f"<Membership {self.role} user={self.user_id}>"
 
 
+class PasswordResetRequest(db.Model):
+    """Someone asked for a reset link for this address. The request only writes this row, known address or
+    not, so both answers do the same work and take the same time; the outbox's sender looks the address
+    up later and queues the link if an account uses it."""
+
+    __tablename__ = "password_reset_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))  # as typed, normalised when it is an address
+    ip: Mapped[str] = mapped_column(String(45), default="")
+    locale: Mapped[str] = mapped_column(String(10), default="")  # the language the email is written in
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    handled_at: Mapped[datetime | None]  # when the outbox's sender looked the address up
+
+
 class Invitation(db.Model):
     """A one-time link that grants a role at a scope to whoever accepts it before it expires."""
 

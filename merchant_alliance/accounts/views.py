@@ -17,7 +17,7 @@ from merchant_alliance.accounts.forms import (
 )
 from merchant_alliance.errors import DomainError
 from merchant_alliance.extensions import limiter
-from merchant_alliance.i18n import LANG_COOKIE
+from merchant_alliance.i18n import LANG_COOKIE, current_locale_code
 from merchant_alliance.urls import external_url, safe_next
 
 bp = Blueprint("accounts", __name__)
@@ -128,8 +128,8 @@ def change_password():
 def forgot_password():
     form = PasswordResetRequestForm()
     if form.validate_on_submit():
-        services.request_password_reset(
-            form.email.data, lambda token: external_url("accounts.reset_password", token=token))
+        services.request_password_reset(form.email.data, ip=request.remote_addr or "",
+                                         locale=current_locale_code())
         # The same answer either way, so the form does not reveal who has an account.
         flash(_("If an account uses that email, a reset link has been sent to it."), "info")
         return redirect(url_for("accounts.login"))

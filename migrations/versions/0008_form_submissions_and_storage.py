@@ -1,4 +1,4 @@
-"""form submissions and one open proposal per signboard
+"""form submissions, one open proposal per signboard, password reset requests
 
 Revision ID: 0008
 Revises: 0007
@@ -48,8 +48,24 @@ def upgrade():
     op.create_index('uq_projects_open_per_signboard', 'projects', ['signboard_id'], unique=True,
                     sqlite_where=STILL_OPEN, postgresql_where=STILL_OPEN)
 
+    op.create_table(
+        'password_reset_requests',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('email', sa.String(length=254), nullable=False),
+        sa.Column('ip', sa.String(length=45), nullable=False),
+        sa.Column('locale', sa.String(length=10), nullable=False),
+        sa.Column('created_at', sa.DateTime(), nullable=False),
+        sa.Column('handled_at', sa.DateTime(), nullable=True),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_password_reset_requests')),
+    )
+    with op.batch_alter_table('password_reset_requests', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_password_reset_requests_created_at'), ['created_at'], unique=False)
+
 
 def downgrade():
+    with op.batch_alter_table('password_reset_requests', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_password_reset_requests_created_at'))
+    op.drop_table('password_reset_requests')
     op.drop_index('uq_projects_open_per_signboard', table_name='projects',
                   sqlite_where=STILL_OPEN, postgresql_where=STILL_OPEN)
     with op.batch_alter_table('form_submissions', schema=None) as batch_op:
