@@ -281,3 +281,17 @@ def test_an_invitation_sent_twice_is_one_invitation_with_one_link_and_one_email(
     assert len(outbox) == 1 and links[0] in outbox[0].get_content()
     anonymous = browser_for(app, None)
     assert anonymous.get(links[0].removeprefix("http://localhost")).status_code == 200  # the link works
+
+
+@pytest.mark.postgres_only
+def test_two_first_edits_of_the_guidelines_at_once_both_apply_one_after_the_other(app, world):
+    """Before the street office saved any guidelines there is no row: the first two edits must not both insert one."""
+    from merchant_alliance.projects.models import DesignGuideline
+
+    url = f"/streets/{world.a.street.id}/guidelines"
+    base = {"max_width_share": "0.90", "max_height_m": "1.20", "max_projection_wall_m": "0.50",
+            "max_projection_projecting_m": "1.50", "min_clearance_m": "3.00"}
+    responses = browsers_at_once(app, [world.a.officer.id] * 2, lambda browser, i: browser.post(
+        url, data={**base, "max_height_m": f"1.{i + 3}0"}))
+    assert [getattr(r, "status_code", r) for r in responses] == [302, 302]
+    assert rows(DesignGuideline) == 1

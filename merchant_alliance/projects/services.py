@@ -168,6 +168,7 @@ def update_guidelines(actor: User, street: Street, values: dict[str, Any]) -> De
         value = values.get(name)
         if value is None or not (Decimal("0") <= Decimal(value) <= MAX_METRES):
             raise DomainError(_l("Each limit must be between 0 and %(max)s metres.", max=MAX_METRES))
+    lock_row(Street, street.id)  # two first edits at once: the second waits and then changes the saved row
     guideline = guideline_for(street.id)
     changes = {}
     for name in GUIDELINE_FIELDS:
