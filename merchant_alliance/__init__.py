@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from pathlib import Path
 
-from flask import Flask, g, request
+from flask import Flask, request
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -36,7 +37,7 @@ def create_app(config: type[Config] | str | None = None, **overrides: object) ->
 
     register_extensions(app)
     register_input_checks(app)
-    register_blueprints(app)
+    register_domains(app)
     register_template_helpers(app)
     register_error_handlers(app)
     register_commands(app)
@@ -46,10 +47,7 @@ def create_app(config: type[Config] | str | None = None, **overrides: object) ->
 
 def register_extensions(app: Flask) -> None:
     from merchant_alliance import i18n, mail, storage
-    from merchant_alliance.accounts import sessions, throttle
-    from merchant_alliance.accounts.models import User
     from merchant_alliance.extensions import babel, csrf, db, limiter, login_manager, migrate
-    from merchant_alliance.photos.services import register_session_hooks
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
@@ -58,33 +56,9 @@ def register_extensions(app: Flask) -> None:
                    timezone_selector=lambda: app.config["BABEL_DEFAULT_TIMEZONE"])
     babel.domain_instance = i18n.CatalogueDomain()  # finds translations/zh_CN (see its docstring)
     limiter.init_app(app)
-    throttle.init_app(app)  # login failures, counted in the same shared store
     storage.init_app(app)
     mail.init_app(app)  # in development, a thread that sends the outbox's mail
-    mail.add_producer(answer_password_reset_requests)
-    register_session_hooks()  # deletes stored objects whose transaction did not commit
-
-    login_manager.init_app(app)
-    login_manager.login_view = "accounts.login"
-    login_manager.login_message = i18n.LOGIN_REQUIRED
-    login_manager.login_message_category = "info"
-    login_manager.session_protection = "basic"
-
-    # The session and remember-me cookies carry a server-side session's token, not the user id: the
-    # loader opens only a live, unexpired session of an active user (deactivating ends open sessions).
-    login_manager.id_attribute = "get_session_token"
-
-    @login_manager.user_loader
-    def load_user(token: str) -> User | None:
-        return sessions.user_for_token(token)
-
-
-def answer_password_reset_requests() -> None:
-    """The outbox's sender answers "forgot password" requests, with links to this app's reset page."""
-    from merchant_alliance.accounts.services import send_reset_links
-    from merchant_alliance.urls import external_url
-
-    send_reset_links(lambda token: external_url("accounts.reset_password", token=token))
+    login_manager.init_app(app)  # accounts.init_app says how users are loaded
 
 
 def register_input_checks(app: Flask) -> None:
@@ -94,52 +68,33 @@ def register_input_checks(app: Flask) -> None:
     inputs.init_app(app)
 
 
-def register_blueprints(app: Flask) -> None:
-    from merchant_alliance.accounts.views import bp as accounts_bp
-    from merchant_alliance.alliances.views import bp as alliances_bp
-    from merchant_alliance.funds import spending_views  # noqa: F401  (adds its routes to the funds blueprint)
-    from merchant_alliance.funds.views import bp as funds_bp
-    from merchant_alliance.notifications.views import bp as notifications_bp
-    from merchant_alliance.photos.views import bp as photos_bp
-    from merchant_alliance.projects.views import bp as projects_bp
-    from merchant_alliance.public.views import bp as public_bp
-    from merchant_alliance.shops.views import bp as shops_bp
+# Each domain plugs in through its package's `init_app(app)`: blueprints, permission rules, menu
+# entries, page cards, audit labels, checks and demo data. Adding a domain is one more name here.
+DOMAINS = ("public", "accounts", "alliances", "shops", "notifications", "photos", "projects", "funds")
 
-    for blueprint in (public_bp, accounts_bp, alliances_bp, shops_bp, notifications_bp, photos_bp,
-                      projects_bp, funds_bp):
-        app.register_blueprint(blueprint)
+
+def register_domains(app: Flask) -> None:
+    for name in DOMAINS:
+        importlib.import_module(f"{__name__}.{name}").init_app(app)
 
 
 def register_template_helpers(app: Flask) -> None:
     from merchant_alliance import audit, i18n, navigation
     from merchant_alliance.money import format_fen
-    from merchant_alliance.notifications.services import unread_count
-    from merchant_alliance.photos.services import photo_url
-    from merchant_alliance.projects.models import ProjectState
 
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.globals["audit_label"] = audit.action_label
     app.jinja_env.globals["object_label"] = audit.object_label
-    app.jinja_env.globals["photo_url"] = photo_url
-    app.jinja_env.globals["state_label"] = lambda value: ProjectState(value).label
     app.jinja_env.filters["money"] = format_fen
 
     @app.context_processor
     def layout_context() -> dict:
-        unread = 0
-        nav: list = []
-        if current_user.is_authenticated:
-            if "unread" not in g:
-                g.unread = unread_count(current_user.id)
-            unread = g.unread
-            nav = navigation.items_for(current_user)
         return {
             "languages": app.config["LANGUAGES"],
             "current_locale": i18n.current_locale_code(),
-            "unread_notifications": unread,
-            "nav_items": nav,
+            "nav_items": navigation.items_for(current_user) if current_user.is_authenticated else [],
         }
 
     # Photos on an object store arrive by redirect from its own origin, which img-src must allow.

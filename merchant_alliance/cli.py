@@ -26,19 +26,6 @@ def register(app: Flask) -> None:
     app.cli.add_command(storage)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
-    register_checks()
-
-
-def register_checks() -> None:
-    """What `flask doctor` checks: the photo store against its table, and the fund's invariants."""
-    from merchant_alliance import doctor
-    from merchant_alliance.funds.checks import CHECKS as FUND_CHECKS
-    from merchant_alliance.photos import upkeep
-
-    doctor.register_check("storage-orphans", upkeep.check_orphans)
-    doctor.register_check("storage-missing", upkeep.check_missing)
-    for name, check in FUND_CHECKS.items():
-        doctor.register_check(name, check)
 
 
 @click.group()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -68,9 +69,27 @@ def demo_shops() -> list[dict]:
     return shops
 
 
+@dataclass(frozen=True)
+class DemoContext:
+    """What the domains' demo loaders build on: the demo alliance and one account per role."""
+
+    alliance: Alliance
+    users: dict[Role, User]
+    co_lead: User
+    password: str
+
+
+LOADERS: dict[str, Callable[[DemoContext], int]] = {}
+
+
+def add_loader(name: str, loader: Callable[[DemoContext], int]) -> None:
+    """A domain's part of the demo, run after the street, shops and accounts exist; returns what it added."""
+    LOADERS.setdefault(name, loader)
+
+
 def load_demo() -> dict[str, int]:
     """Create the demo street, alliance, shops and one account per role, once. Returns what was added."""
-    added = {"streets": 0, "alliances": 0, "shops": 0, "users": 0, "projects": 0, "fund entries": 0}
+    added = {"streets": 0, "alliances": 0, "shops": 0, "users": 0}
     street = db.session.scalar(select(Street).where(Street.name == STREET_NAME))
     if street is None:
         street = Street(name=STREET_NAME, district="静安区")
@@ -111,13 +130,8 @@ def load_demo() -> dict[str, int]:
         users[account.role] = user
     db.session.commit()
 
-    from merchant_alliance.projects.demo import load_demo_projects
-
-    added["projects"] = load_demo_projects(alliance, users[Role.ALLIANCE_LEAD], DEMO_PASSWORD,
-                                           users[Role.SHOP_OWNER])
-
-    from merchant_alliance.funds.demo import load_demo_money
-
     co_lead = db.session.scalar(select(User).where(User.phone == CO_LEAD.phone))
-    added["fund entries"] = load_demo_money(alliance, users[Role.TREASURER], [users[Role.ALLIANCE_LEAD], co_lead])
+    context = DemoContext(alliance=alliance, users=users, co_lead=co_lead, password=DEMO_PASSWORD)
+    for name, loader in LOADERS.items():  # each domain's part of the demo, in the order they registered
+        added[name] = loader(context)
     return added

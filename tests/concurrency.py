@@ -56,7 +56,7 @@ def at_once(app: Flask, *actions: Callable[[], Any]) -> list[Any]:
 def browsers_at_once(app: Flask, user_ids: list[int], send: Callable[[Any, int], Any]) -> list[Any]:
     """Log in one browser per user id (a user may appear several times), then let every browser send at
     the same instant: `send(browser, index)` posts a form. Each one's response (or what it raised)."""
-    from tests.helpers import browser_for
+    from tests.helpers import login_as
 
     barrier = threading.Barrier(len(user_ids), timeout=TIMEOUT)
     browsers: list[Any] = [None] * len(user_ids)
@@ -66,7 +66,7 @@ def browsers_at_once(app: Flask, user_ids: list[int], send: Callable[[Any, int],
         def before() -> None:
             from merchant_alliance.accounts.models import User
 
-            browsers[index] = browser_for(app, db.session.get(User, user_ids[index]))
+            browsers[index] = login_as(db.session.get(User, user_ids[index]))
             db.session.remove()  # give the connection back while waiting
             barrier.wait()
         return before

@@ -1,17 +1,21 @@
-"""Fixtures: the app on SQLite and on PostgreSQL, a client, a runner, factories and a login helper."""
+"""Fixtures: the app on SQLite and on PostgreSQL, each test in a transaction rolled back at its end, a client, a
+runner and the mail delivered. The domains' fixtures are in tests/fixtures/ (`world`, `cast`, `proposal`, `fund`, …);
+log in with tests.helpers.login_as."""
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from flask import g
+from flask import Flask, current_app, g, has_app_context
 from flask.testing import FlaskClient
 from flask_babel import force_locale
-from sqlalchemy import text
+from sqlalchemy import Connection, Engine, event, text
 
 from config import TestingConfig
 from merchant_alliance import create_app
@@ -22,7 +26,7 @@ from tests import factories
 from tests.services import postgres_url, private_postgres_database
 
 PASSWORD = factories.PASSWORD
-pytest_plugins = ["tests.s3_fixtures"]
+pytest_plugins = ["tests.s3_fixtures", "tests.fixtures.accounts", "tests.fixtures.projects", "tests.fixtures.funds"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -35,6 +39,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "postgres_only: needs real PostgreSQL behaviour (row locks, concurrency)")
     config.addinivalue_line("markers", "redis: needs Redis (tests.services.redis_url); runs once, not per backend")
+    config.addinivalue_line(
+        "markers", "commits: commits for real, for other connections to see (threads, a new connection, another "
+                   "process): the database is emptied after the test instead of its transaction rolled back",
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -58,17 +66,92 @@ def database_url(backend: str):
 
 @pytest.fixture(scope="session")
 def _session_app(database_url: str):
-    """One app per backend for the whole run (building an app costs more than most tests)."""
+    """One app per backend for the whole run, its schema created once (building an app costs more than most
+    tests)."""
     app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=database_url)
     app.test_client_class = IsolatedClient
     with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            _let_sqlalchemy_begin(db.engine)
         db.drop_all()
         with db.engine.begin() as conn:
             conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
         db.create_all()
+    _join_sessions_to_test_transactions()
     yield app
     with app.app_context():
         db.engine.dispose()
+
+
+def _let_sqlalchemy_begin(engine: Engine) -> None:
+    """pysqlite opens transactions on its own, late, and not for a SAVEPOINT. While a test runs in a
+    transaction that is rolled back, that is turned off on its connection (`isolation_level = None`) and
+    SQLAlchemy emits BEGIN itself, so that the outer transaction holds and the session's SAVEPOINTs nest in it
+    (SQLAlchemy's pysqlite notes, "Serializable isolation / Savepoints / Transactional DDL")."""
+
+    @event.listens_for(engine, "begin")
+    def emit_begin(connection: Connection) -> None:
+        if connection.connection.driver_connection.isolation_level is None:
+            connection.exec_driver_sql("BEGIN")
+
+
+# Each test's outer connection, by app and thread: the sessions of that app in that thread (the test's own,
+# the CLI runner's, a request's) all work inside it.
+_test_connections: dict[tuple[Flask, int], Connection] = {}
+
+
+def _join_sessions_to_test_transactions() -> None:
+    """Make `db.session` use the test's connection while one is open ("Joining a Session into an External
+    Transaction" in SQLAlchemy's docs): every session transaction is then a SAVEPOINT inside the test's
+    transaction, so `commit()` and `rollback()` in the code under test work as usual, and the test's
+    rollback undoes them all. Flask-SQLAlchemy's sessions pick their engine in `get_bind`, hence the wrap."""
+    factory = db.session.session_factory
+    session_class = factory.class_
+    if getattr(session_class, "joins_test_transactions", False):
+        return
+    flask_get_bind = session_class.get_bind
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        if bind is None and has_app_context():
+            connection = _test_connections.get((current_app._get_current_object(), threading.get_ident()))
+            if connection is not None:
+                return connection
+        return flask_get_bind(self, mapper, clause, bind, **kwargs)
+
+    session_class.get_bind = get_bind
+    session_class.joins_test_transactions = True
+    factory.configure(join_transaction_mode="create_savepoint")
+
+
+@contextmanager
+def _rolled_back(app: Flask) -> Iterator[None]:
+    """Run the test in one transaction on one connection, rolled back at the end: nothing it wrote stays."""
+    key = (app, threading.get_ident())
+    connection = db.engine.connect()
+    driver = connection.connection.driver_connection
+    if connection.dialect.name == "sqlite":
+        driver_isolation, driver.isolation_level = driver.isolation_level, None  # see _let_sqlalchemy_begin
+    outer = connection.begin()
+    _test_connections[key] = connection
+    try:
+        yield
+    finally:
+        db.session.remove()
+        del _test_connections[key]
+        outer.rollback()
+        if connection.dialect.name == "sqlite":
+            driver.isolation_level = driver_isolation
+        connection.close()
+
+
+@contextmanager
+def _emptied_afterwards() -> Iterator[None]:
+    """Let the test commit for real (marker `commits`), then empty every table."""
+    try:
+        yield
+    finally:
+        db.session.remove()
+        _empty_database()
 
 
 def _empty_database() -> None:
@@ -82,24 +165,29 @@ def _empty_database() -> None:
         conn.execute(text("TRUNCATE " + ", ".join(t.name for t in db.metadata.sorted_tables)))
 
 
+def _commits(test: pytest.Item) -> bool:
+    """Whether the test must commit for real: marked `commits`, or `postgres_only` (those run actions in
+    threads, each with a connection of its own that must see what the test set up)."""
+    return any(test.get_closest_marker(name) for name in ("commits", "postgres_only"))
+
+
 @pytest.fixture
-def app(_session_app):
-    """The app, in an app context of this test's own; the database and files are emptied afterwards.
+def app(_session_app, request: pytest.FixtureRequest):
+    """The app, in an app context of this test's own. The test runs in a transaction that is rolled back at
+    its end (tests marked `commits` commit for real and the tables are emptied instead); the stored files
+    are deleted afterwards.
 
     Tests may change app.config freely: it is put back when the test ends.
     """
     app = _session_app
     saved_config = dict(app.config)
-    with app.app_context():
+    database = _emptied_afterwards() if _commits(request.node) else _rolled_back(app)
+    with app.app_context(), database:
         limiter.reset()
         throttle.reset()
         factories.bind(db.session)
         app.extensions["mail_outbox"] = []
-        try:
-            yield app
-        finally:
-            db.session.remove()
-            _empty_database()
+        yield app
     app.config.clear()
     app.config.update(saved_config)
     app.test_client_class = IsolatedClient
@@ -128,28 +216,6 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
-
-
-class AuthActions:
-    """Log in and out through the real login form."""
-
-    def __init__(self, client) -> None:
-        self._client = client
-
-    def login(self, user, password: str = PASSWORD):
-        """Log in as `user`, logging out first whoever was logged in (the login page skips logged-in users)."""
-        self.logout()
-        response = self._client.post("/login", data={"login": user.phone or user.email, "password": password})
-        assert response.status_code == 302, "login failed"
-        return response
-
-    def logout(self):
-        return self._client.post("/logout")
-
-
-@pytest.fixture
-def auth(client) -> AuthActions:
-    return AuthActions(client)
 
 
 class DeliveredMail(Sequence):
@@ -184,16 +250,6 @@ def outbox(app) -> DeliveredMail:
     return DeliveredMail(app)
 
 
-@pytest.fixture
-def world(app):
-    """Two streets, each with an alliance, shops and one person in every role.
-
-    `world.a` is the Yuyuan Road side, `world.b` another street entirely: most tests check that
-    people of one cannot reach the other.
-    """
-    return factories.build_world()
-
-
 class IsolatedClient(FlaskClient):
     """A test client whose every request starts with an empty `flask.g`, as in production.
 
@@ -211,8 +267,3 @@ class IsolatedClient(FlaskClient):
             vars(g).clear()
             vars(g).update(saved)
 
-
-@pytest.fixture
-def isolated_requests(app):
-    """Every client isolates its requests now (see IsolatedClient); kept for the tests that ask for it."""
-    return app

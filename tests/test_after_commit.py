@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from merchant_alliance.extensions import db
 from merchant_alliance.funds import services
 from merchant_alliance.funds.models import LedgerEntry
-from tests.helpers import browser_for
+from tests.helpers import login_as
 
 
 def donation(key: str) -> dict[str, str]:
@@ -35,7 +35,7 @@ def entries() -> int:
 
 
 def test_recording_money_runs_no_sql_between_the_commit_and_the_answer(app, world, fund):
-    browser = browser_for(app, world.a.treasurer)
+    browser = login_as(world.a.treasurer)
     happened: list[str] = []
 
     def on_commit(session) -> None:
@@ -64,7 +64,7 @@ def test_a_failure_after_the_commit_tells_the_treasurer_the_money_was_recorded(a
     def database_gone(*args, **kwargs):
         raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
 
-    browser = browser_for(app, world.a.treasurer)
+    browser = login_as(world.a.treasurer)
     url = f"/alliances/{world.a.alliance.id}/fund/record"
     monkeypatch.setattr(spending_views, "format_fen", database_gone)  # runs after the commit
     response = browser.post(url, data=donation("k2"), headers={"Referer": f"http://localhost{url}"})
@@ -83,7 +83,7 @@ def test_a_failure_before_anything_was_saved_is_still_an_error_page(app, world, 
         raise RuntimeError("a bug before the commit")
 
     monkeypatch.setattr(spending_views.services, "record_entry", broken)
-    browser = browser_for(app, world.a.treasurer)
+    browser = login_as(world.a.treasurer)
     response = browser.post(f"/alliances/{world.a.alliance.id}/fund/record", data=donation("k3"))
     assert response.status_code == 500
     assert entries() == 0

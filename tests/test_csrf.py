@@ -23,7 +23,7 @@ def app(app):
 
 
 @pytest.fixture
-def client(isolated_requests, app):
+def client(app):
     client = app.test_client()
     client.set_cookie("lang", "en")
     return client

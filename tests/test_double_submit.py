@@ -30,7 +30,7 @@ from merchant_alliance.shops.services import register_signboard
 from merchant_alliance.storage.backends import get_storage
 from tests.concurrency import browsers_at_once
 from tests.factories import user_with_role
-from tests.helpers import browser_for
+from tests.helpers import login_as
 from tests.projects.helpers import DESIGN, SIGNBOARD, fresh_jpeg, put_in_state
 
 CSV = "店名,门牌号\n新开的面包房,1201\n街角花店,1203\n".encode()
@@ -116,7 +116,7 @@ CREATE_FORMS = [
 def test_a_form_sent_twice_creates_one_record_and_no_error(app, world, form):
     """The same form, sent twice (the second time as a resend, after the first was saved), makes one record."""
     form.setup(world)
-    browser = browser_for(app, form.user(world))
+    browser = login_as(form.user(world))
     page = browser.get(form.page(world))
     assert page.status_code == 200
     key = form_key(page.get_data(as_text=True))
@@ -130,7 +130,7 @@ def test_a_form_sent_twice_creates_one_record_and_no_error(app, world, form):
 
 
 def test_a_csv_import_confirmed_twice_imports_once(app, world):
-    browser = browser_for(app, world.a.lead)
+    browser = login_as(world.a.lead)
     url = f"/alliances/{world.a.alliance.id}/shops/import"
     preview = browser.post(url, data={"file": (io.BytesIO(CSV), "shops.csv")}, content_type="multipart/form-data")
     page = preview.get_data(as_text=True)
@@ -199,7 +199,7 @@ def test_a_payment_sent_twice_at_once_with_its_receipt_keeps_one_entry_and_its_r
     entries = db.session.scalars(select(LedgerEntry).where(LedgerEntry.fund_id == fund.id)).all()
     assert len(entries) == 1 and entries[0].receipt_photo_id is not None
     photo = db.session.get(Photo, entries[0].receipt_photo_id)
-    assert readable(app, browser_for(app, world.a.treasurer), photo)
+    assert readable(app, login_as(world.a.treasurer), photo)
     assert rows(Photo) == 1  # the losers' photos were rolled back with their requests …
     stored = {item.key for item in get_storage().list("photos/")}
     assert stored == {photo.display_key, photo.thumb_key}  # … and their files with them
@@ -221,7 +221,7 @@ def test_an_expense_request_sent_twice_at_once_keeps_one_request_with_all_its_re
     assert [getattr(r, "status_code", r) for r in responses] == [302] * 4
     requests = db.session.scalars(select(ExpenseRequest).where(ExpenseRequest.fund_id == fund.id)).all()
     assert len(requests) == 1 and len(requests[0].receipts) == 2
-    browser = browser_for(app, world.a.lead)
+    browser = login_as(world.a.lead)
     assert all(readable(app, browser, photo) for photo in requests[0].receipts)
     assert rows(Photo) == 2
 
@@ -270,7 +270,7 @@ def test_an_invitation_sent_twice_is_one_invitation_with_one_link_and_one_email(
     """The second answer shows the same link (the first answer's page was lost to the double tap)."""
     from merchant_alliance.accounts.models import Invitation
 
-    browser = browser_for(app, world.a.lead)
+    browser = login_as(world.a.lead)
     url = f"/alliances/{world.a.alliance.id}/invite"
     key = form_key(browser.get(url).get_data(as_text=True))
     data = {"role": "treasurer", "name": "钱会计", "email": "qian@yuyuan.example", "idempotency_key": key}
@@ -279,7 +279,7 @@ def test_an_invitation_sent_twice_is_one_invitation_with_one_link_and_one_email(
     assert links[0] == links[1]
     assert rows(Invitation) == 1
     assert len(outbox) == 1 and links[0] in outbox[0].get_content()
-    anonymous = browser_for(app, None)
+    anonymous = login_as(None)
     assert anonymous.get(links[0].removeprefix("http://localhost")).status_code == 200  # the link works
 
 

@@ -45,7 +45,7 @@ from merchant_alliance.shops.models import Shop, SignCondition, SignType
 from merchant_alliance.shops.services import decode_csv, register_signboard
 from merchant_alliance.timeutil import local_today, utcnow
 from tests.factories import PASSWORD, user_with_role
-from tests.helpers import browser_for
+from tests.helpers import login_as
 from tests.projects.helpers import SIGNBOARD, add_version, fresh_jpeg, text_of, upload
 
 # --- what is thrown ------------------------------------------------------------------------------
@@ -332,7 +332,7 @@ def test_no_request_however_malformed_gets_a_server_error(app, world):
     forms = app_forms()
     assert {"LoginForm", "EntryForm", "PledgeForm", "CommentForm", "ReasonForm"} <= set(forms)
     people = {"admin": world.admin, "lead": world.a.lead, "treasurer": world.a.treasurer, "owner": world.a.owner}
-    clients = {role: browser_for(app, user) for role, user in people.items()}
+    clients = {role: login_as(user) for role, user in people.items()}
     tracebacks = Tracebacks()
     failures: list[str] = []
 
@@ -340,7 +340,7 @@ def test_no_request_however_malformed_gets_a_server_error(app, world):
         before = row_counts() if attack.method == "POST" else None
         tracebacks.records.clear()
         # A stranger is a new browser each time (a sensible login form would log it in).
-        client = clients[attack.role] if attack.role in clients else browser_for(app, None)
+        client = clients[attack.role] if attack.role in clients else login_as(None)
         response = client.open(attack.path, method=attack.method, query_string=attack.query,
                                data=attack.form or None)
         status = response.status_code
@@ -349,7 +349,7 @@ def test_no_request_however_malformed_gets_a_server_error(app, world):
             check(attack, status, before)
         finally:
             if attack.role in clients and re.search("logout|password|unlock", endpoint):
-                clients[attack.role] = browser_for(app, people[attack.role])  # the attack may have ended its session
+                clients[attack.role] = login_as(people[attack.role])  # the attack may have ended its session
 
     def check(attack: Attack, status: int, before: dict[str, int] | None) -> None:
         assert status < 500, f"{attack.describe()} → {status}\n" + "\n".join(tracebacks.records)
@@ -424,7 +424,7 @@ def test_every_text_field_of_every_form_is_bounded_by_its_column(app):
 
 @pytest.fixture
 def english(app):
-    return lambda user=None: browser_for(app, user)
+    return lambda user=None: login_as(user)
 
 
 def test_a_nul_byte_in_the_login_form_is_refused_with_a_message(english):

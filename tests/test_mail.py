@@ -18,7 +18,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from config import TestingConfig
-from merchant_alliance import answer_password_reset_requests, create_app, mail
+from merchant_alliance import create_app, mail
+from merchant_alliance.accounts import answer_password_reset_requests
 from merchant_alliance.accounts.models import PasswordResetRequest
 from merchant_alliance.extensions import db, limiter
 from merchant_alliance.mail import OutboxMessage, queue_email, send_due

@@ -26,7 +26,7 @@ from merchant_alliance.photos.models import Photo
 from merchant_alliance.photos.upkeep import collect_garbage
 from merchant_alliance.projects.models import Project
 from merchant_alliance.storage.backends import get_storage
-from tests.helpers import browser_for
+from tests.helpers import login_as
 from tests.projects.helpers import upload
 from tests.services import postgres_url, private_postgres_database
 from tests.test_migrations import keep_logging  # noqa: F401  (a fixture)
@@ -91,13 +91,13 @@ def test_doctor_reports_each_broken_ledger_rule(app, world, runner):
     fund = fund_services.default_fund(world.a.alliance)
     fund_services.record_entry(world.a.treasurer, fund, EntryKind.DONATION, 100_00, idempotency_key="ok")
     db.session.commit()
-    # What no service would write, written past them, as a faulty script or a hand edit might.
-    with db.engine.begin() as conn:
-        conn.execute(insert(LedgerEntry), [{
-            "fund_id": fund.id, "kind": EntryKind.DONATION, "amount_fen": -300_00, "idempotency_key": "bad-sign",
-            "entered_by_id": world.a.treasurer.id, "occurred_on": fund.created_at, "entered_at": fund.created_at,
-            "reference": "", "counterparty": "", "purpose": "",
-        }])
+    # What no service would write, written past them (plain SQL, no ORM), as a faulty script or a hand edit might.
+    db.session.execute(insert(LedgerEntry), [{
+        "fund_id": fund.id, "kind": EntryKind.DONATION, "amount_fen": -300_00, "idempotency_key": "bad-sign",
+        "entered_by_id": world.a.treasurer.id, "occurred_on": fund.created_at, "entered_at": fund.created_at,
+        "reference": "", "counterparty": "", "purpose": "",
+    }])
+    db.session.commit()
     code, lines = doctor(runner)
     assert code == 1
     checks = {line.split(":")[0] for line in lines if ":" in line}
@@ -112,20 +112,20 @@ def test_doctor_reports_a_negative_or_excessive_reservation(app, world, runner):
     fund = fund_services.default_fund(world.a.alliance)
     fund_services.record_entry(world.a.treasurer, fund, EntryKind.DONATION, 100_00, idempotency_key="ok")
     project = approved_project(world.a.owner, world.a.shop)
-    with db.engine.begin() as conn:
-        conn.execute(insert(Reservation), [
-            {"fund_id": fund.id, "project_id": project.id, "amount_fen": -50_00, "reason": ReservationReason.RELEASE,
-             "created_by_id": world.a.lead.id, "created_at": fund.created_at},
-        ])
+    db.session.execute(insert(Reservation), [
+        {"fund_id": fund.id, "project_id": project.id, "amount_fen": -50_00, "reason": ReservationReason.RELEASE,
+         "created_by_id": world.a.lead.id, "created_at": fund.created_at},
+    ])
+    db.session.commit()
     code, lines = doctor(runner)
     assert code == 1
     assert any(line.startswith("ledger-reservations") and "negative" in line for line in lines)
 
-    with db.engine.begin() as conn:
-        conn.execute(insert(Reservation), [
-            {"fund_id": fund.id, "project_id": project.id, "amount_fen": 500_00, "reason": ReservationReason.RESERVE,
-             "created_by_id": world.a.lead.id, "created_at": fund.created_at},
-        ])
+    db.session.execute(insert(Reservation), [
+        {"fund_id": fund.id, "project_id": project.id, "amount_fen": 500_00, "reason": ReservationReason.RESERVE,
+         "created_by_id": world.a.lead.id, "created_at": fund.created_at},
+    ])
+    db.session.commit()
     assert any("but holds only" in line for line in doctor(runner)[1])
 
 
@@ -169,7 +169,7 @@ def test_gc_takes_a_shorter_grace_period_when_asked(app, world):
 def test_a_photo_whose_file_is_gone_is_a_logged_404_not_an_error_page(app, world, caplog):
     photo = committed_photo(world)
     get_storage().delete(photo.display_key)
-    browser = browser_for(app, world.a.owner)
+    browser = login_as(world.a.owner)
     with caplog.at_level(logging.ERROR, logger="merchant_alliance.photos.views"):
         response = browser.get(f"/photos/{photo.id}/display")
     assert response.status_code == 404
@@ -208,6 +208,7 @@ def target_url(backend, tmp_path):
         yield url
 
 
+@pytest.mark.commits  # the backup reads on a connection of its own, and a second app restores it
 def test_a_backup_restores_into_a_fresh_instance_with_the_same_books_photos_and_timelines(
         app, runner, tmp_path, target_url):
     with app.test_request_context("/"):
@@ -237,6 +238,7 @@ def test_a_backup_restores_into_a_fresh_instance_with_the_same_books_photos_and_
         db.engine.dispose()
 
 
+@pytest.mark.commits  # the backup reads on a connection of its own
 def test_a_damaged_backup_is_refused_before_anything_is_written(app, world, runner, tmp_path):
     committed_photo(world)
     assert runner.invoke(args=["backup", str(tmp_path / "backup")]).exit_code == 0

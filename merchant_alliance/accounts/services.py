@@ -9,6 +9,7 @@ import re
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -22,7 +23,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
 from merchant_alliance import audit, authz
-from merchant_alliance.accounts import sessions
+from merchant_alliance.accounts import permissions, sessions
 from merchant_alliance.accounts.models import (
     ROLE_NAMES,
     Alliance,
@@ -39,8 +40,10 @@ from merchant_alliance.i18n import N_
 from merchant_alliance.mail import queue_email
 from merchant_alliance.notifications.services import notify, translatable
 from merchant_alliance.once import submit_once
-from merchant_alliance.shops.models import Shop
 from merchant_alliance.timeutil import utcnow
+
+if TYPE_CHECKING:
+    from merchant_alliance.shops.models import Shop
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -315,7 +318,7 @@ def invite(actor: User, role: Role, *, shop: Shop | None = None, alliance: Allia
     """Create a one-time invitation; returns it and the secret token for the link (shown once).
     With an email address and `link_for(token)`, the link is emailed (queued with the invitation).
     The same form sent twice creates one invitation and shows the same link."""
-    if not authz.may_invite(actor, role, shop=shop, alliance=alliance, street=street):
+    if not permissions.may_invite(actor, role, shop=shop, alliance=alliance, street=street):
         raise NotAllowed()
     _check_role_scope(role, shop=shop, alliance=alliance, street=street)  # else it could never be accepted
     norm_email = normalize_email(email) if email else None
@@ -486,7 +489,7 @@ def invitations_at(*, alliance: Alliance | None = None, street: Street | None = 
     conditions = []
     if alliance is not None:
         conditions.append(Invitation.alliance_id == alliance.id)
-        conditions.append(Invitation.shop_id.in_(select(Shop.id).where(Shop.alliance_id == alliance.id)))
+        conditions.append(Invitation.shop.has(alliance_id=alliance.id))  # invitations to its shops
     if street is not None:
         conditions.append(Invitation.street_id == street.id)
     return query.where(or_(*conditions)) if conditions else query.where(False)
@@ -494,11 +497,12 @@ def invitations_at(*, alliance: Alliance | None = None, street: Street | None = 
 
 # --- lead appointments: confirmed by the street office --------------------------------------------------
 
-audit.register_labels({
+AUDIT_LABELS = {
     "lead_appointed": _l("Alliance lead appointed"),
     "lead_confirmed": _l("Lead appointment confirmed"),
     "lead_declined": _l("Lead appointment declined"),
-}, objects={"membership": _l("Role")})
+}
+AUDIT_OBJECTS = {"membership": _l("Role")}
 
 APPOINTMENT_NOTICES = {
     "pending": N_("%(name)s was appointed lead of %(alliance)s by %(by)s. "

@@ -11,6 +11,7 @@ from merchant_alliance import audit, authz
 from merchant_alliance.accounts import services
 from merchant_alliance.accounts.forms import ConfirmForm
 from merchant_alliance.accounts.models import Alliance, Invitation, Membership, Role, Street, User
+from merchant_alliance.accounts.permissions import invitable_roles
 from merchant_alliance.alliances.forms import AllianceForm, InvitationForm, StreetForm
 from merchant_alliance.errors import DomainError
 from merchant_alliance.extensions import db
@@ -126,7 +127,7 @@ def invite(**_ids: int):
     scope = _scope_from_request()
     target = next(iter(scope.values()))
     authz.require(current_user, "view", target)
-    roles = authz.invitable_roles(current_user, **scope)
+    roles = invitable_roles(current_user, **scope)
     if not roles:
         abort(403)
     form = InvitationForm()

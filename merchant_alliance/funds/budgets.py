@@ -1,4 +1,4 @@
-"""A project's budget and shares, and the `fund` step of the project lifecycle.
+"""A project's budget and shares, and the `fund` step of the project lifecycle (added by `register_workflow_rows`).
 
 The lead sets the budget once the design is approved and splits it (by the alliance's default rule,
 or by amounts or percentages). The project becomes *funded* only when the shop's share is covered
@@ -36,14 +36,14 @@ from merchant_alliance.projects.lifecycle import Attempt, Transition, lifecycle,
 from merchant_alliance.projects.models import Project, ProjectState
 
 S = ProjectState
-# The budget can be set and changed between design approval and funding.
-BUDGET_STATES = (S.DESIGN_APPROVED, S.PERMIT_GRANTED)
+NOT_BUDGET_TIME = _l("The budget is set after the design is approved and before the project is funded.")
 
-audit.register_labels({
+AUDIT_LABELS = {
     "project.budget_set": _l("set the budget and shares"),
     "project.fund": _l("confirmed the funding"),
     "fund.rules_changed": _l("changed the fund's rules"),
-}, objects={"projectbudget": _l("Project budget")})
+}
+AUDIT_OBJECTS = {"projectbudget": _l("Project budget")}
 
 
 def default_rule(fund: Fund) -> ShareRule:
@@ -60,18 +60,15 @@ def set_budget(actor: User, project: Project, budget_fen: int, rule: ShareRule, 
     """Set (or change, before funding) the project's budget and its three shares."""
     if not authz.can(actor, "manage_budget", project):
         raise NotAllowed()
-    if project.state not in BUDGET_STATES:
-        raise DomainError(_l("The budget is set after the design is approved and before the project is funded."))
+    if not lifecycle.allows(project, "set_budget"):
+        raise DomainError(NOT_BUDGET_TIME)
     services.check_amount(budget_fen)
     shares = split_budget(budget_fen, rule)
     if shares.subsidy_fen and not subsidy_source.strip():
         raise DomainError(_l("Say who gives the subsidy, e.g. the street office.")).on("subsidy_source")
-    # Checked again with the project's row locked: a funding confirmed a moment ago (which reserved the
+    # Checked again with the project's row held: a funding confirmed a moment ago (which reserved the
     # fund's share of the old budget) wins, and this change is refused; one confirmed after waits for it.
-    if db.session.scalar(select(Project.state).where(Project.id == project.id).with_for_update()) \
-            not in BUDGET_STATES:
-        db.session.rollback()
-        raise DomainError(_l("The budget is set after the design is approved and before the project is funded."))
+    lifecycle.hold(project, "set_budget", NOT_BUDGET_TIME)
     fund = services.default_fund(project.alliance)
     budget = budget_of(project) or ProjectBudget(project_id=project.id)
     budget.fund_id = fund.id
@@ -159,13 +156,23 @@ def cover(project: Project, fund: Fund | None = None) -> Cover:
 
 # DESIGN.md puts funding after the street office's permit. Until the permit step exists (the safety
 # issue), a project may also be funded straight from design approval; that issue should drop this row.
-lifecycle.add(
+FUND_ROWS = (
     Transition(S.PERMIT_GRANTED, "fund", S.FUNDED, may("manage_budget"), _l("Confirm the funding")),
     Transition(S.DESIGN_APPROVED, "fund", S.FUNDED, may("manage_budget"), _l("Confirm the funding")),
 )
 
 
-@lifecycle.guard("fund")
+def register_workflow_rows() -> None:
+    """Add the `fund` step, its guard and hooks, and when a budget may be set, to the projects' lifecycle.
+    Called by funds.init_app at start-up (projects never imports funds); calling it again changes nothing."""
+    lifecycle.add(*FUND_ROWS)
+    lifecycle.allow("set_budget", S.DESIGN_APPROVED, S.PERMIT_GRANTED)  # between design approval and funding
+    lifecycle.add_guard(shares_are_covered, "fund")
+    lifecycle.add_after(reserve_the_fund_share, "fund")
+    lifecycle.add_after(tell_the_shop, "fund")
+    lifecycle.add_after(release_what_is_left, "withdraw")
+
+
 def shares_are_covered(project: Project, user: User, attempt: Attempt) -> LazyString | None:
     state = cover(project)
     if state.budget is None:
@@ -183,7 +190,6 @@ def shares_are_covered(project: Project, user: User, attempt: Attempt) -> LazySt
     return None
 
 
-@lifecycle.after("fund")
 def reserve_the_fund_share(project: Project, user: User, transition: Transition, attempt: Attempt) -> None:
     """Set the fund's share aside, re-checking what is available with the fund locked."""
     fund = services.default_fund(project.alliance)
@@ -194,10 +200,8 @@ def reserve_the_fund_share(project: Project, user: User, transition: Transition,
     db.session.refresh(budget)
     refusal = shares_are_covered(project, user, attempt)
     if refusal:
-        db.session.rollback()
-        raise DomainError(refusal)
+        raise DomainError(refusal)  # the engine rolls the move back
     if budget.fund_fen > services.available_fen(fund.id):
-        db.session.rollback()
         raise DomainError(_l("The fund has only %(available)s available; the fund's share is %(share)s.",
                              available=format_fen(services.available_fen(fund.id)),
                              share=format_fen(budget.fund_fen)))
@@ -206,7 +210,6 @@ def reserve_the_fund_share(project: Project, user: User, transition: Transition,
                                    reason=ReservationReason.RESERVE, created_by_id=user.id))
 
 
-@lifecycle.after("withdraw")
 def release_what_is_left(project: Project, user: User, transition: Transition, attempt: Attempt) -> None:
     """A project that ends gives back what it had set aside and not spent."""
     fund = services.default_fund(project.alliance)
@@ -219,7 +222,6 @@ def release_what_is_left(project: Project, user: User, transition: Transition, a
 FUNDED_NOTICE = N_("The project “%(title)s” is funded: %(budget)s, of which the fund reserves %(share)s.")
 
 
-@lifecycle.after("fund")
 def tell_the_shop(project: Project, user: User, transition: Transition, attempt: Attempt) -> None:
     from flask import url_for
 

@@ -13,7 +13,8 @@ from PIL import Image, ImageDraw
 from sqlalchemy import select, update
 from werkzeug.datastructures import FileStorage
 
-from merchant_alliance.accounts.models import Alliance, User
+from merchant_alliance.accounts.models import Alliance, Role, User
+from merchant_alliance.demo import DemoContext
 from merchant_alliance.extensions import db
 from merchant_alliance.funds import budgets, expenses, pledges, services
 from merchant_alliance.funds.models import (
@@ -23,7 +24,7 @@ from merchant_alliance.funds.models import (
     PaymentMethod,
     Pledge,
 )
-from merchant_alliance.projects.lifecycle import lifecycle
+from merchant_alliance.projects import services as projects
 from merchant_alliance.projects.models import Project, ProjectState
 from merchant_alliance.shops.models import Shop
 from merchant_alliance.timeutil import SHANGHAI
@@ -158,9 +159,15 @@ def _fund_the_bookshop(fund, treasurer: User, leads: list[User], today: date) ->
                           method=PaymentMethod.WECHAT_PAY, reference="4200002026112600001",
                           purpose="店招翻新自付部分（首期）", idempotency_key=_key(),
                           occurred_on=_at(today - timedelta(days=2)))
-    lifecycle.perform(lead, project, "fund")
+    projects.move(lead, project, "fund")
     _paid_expense(treasurer, leads, fund, today - timedelta(days=1), "愚园路广告装饰工程队",
                   budget.budget_fen // 2, "书店店招翻新：签约定金（50%）", 90, project=project)
     expenses.create_request(treasurer, fund, payee="愚园路广告装饰工程队", amount_fen=budget.budget_fen // 4,
                             purpose="书店店招翻新：材料进场款（25%）", project=project, receipts=[draw_receipt(91)],
                             idempotency_key=_key(), payee_account="中国工商银行静安支行 6222 0210 0100 8888")
+
+
+def load(context: DemoContext) -> int:
+    """The fund's part of the demo (see merchant_alliance.demo.add_loader)."""
+    return load_demo_money(context.alliance, context.users[Role.TREASURER],
+                           [context.users[Role.ALLIANCE_LEAD], context.co_lead])

@@ -3,6 +3,9 @@
 Staff (leads, treasurer) ask; leads approve — two different leads above the alliance's threshold,
 and never the person who asked; only the treasurer pays, which writes the ledger entry in the same
 transaction that marks the request paid. Every step goes to the audit log and the project timeline.
+
+The request's states move on the one state-machine engine (`expense_requests`, a merchant_alliance.workflow
+instance); these services check what the engine cannot know (four eyes, receipts, money) and commit.
 """
 
 from __future__ import annotations
@@ -11,13 +14,13 @@ from datetime import datetime
 
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import FileStorage
 
 from merchant_alliance import audit, authz
-from merchant_alliance.accounts.models import Role, User
+from merchant_alliance.accounts.models import Alliance, Role, User
 from merchant_alliance.accounts.services import scope_ids
 from merchant_alliance.errors import DomainError, NotAllowed
 from merchant_alliance.extensions import db
@@ -32,21 +35,23 @@ from merchant_alliance.funds.models import (
 )
 from merchant_alliance.i18n import N_
 from merchant_alliance.money import format_fen
+from merchant_alliance.once import lock_row
 from merchant_alliance.photos.services import save_photos
 from merchant_alliance.projects.models import Project
 from merchant_alliance.shops.models import Shop
-from merchant_alliance.timeutil import utcnow
+from merchant_alliance.workflow import Attempt, Transition, Workflow, may
 
 E = ExpenseState
 
-audit.register_labels({
+AUDIT_LABELS = {
     "expense.created": _l("drafted an expense request"),
     "expense.submitted": _l("asked for an expense to be approved"),
     "expense.approved": _l("approved an expense"),
     "expense.rejected": _l("rejected an expense request"),
     "expense.cancelled": _l("cancelled an expense request"),
     "expense.paid": _l("paid an expense"),
-}, objects={"expenserequest": _l("Expense request")})
+}
+AUDIT_OBJECTS = {"expenserequest": _l("Expense request")}
 
 NOTICES = {
     "submitted": N_("%(who)s asks to pay %(amount)s to %(payee)s: please review."),
@@ -55,6 +60,59 @@ NOTICES = {
     "paid": N_("The expense of %(amount)s to %(payee)s has been paid."),
 }
 
+ALREADY_APPROVED = _l("You have already approved this request; a second, different lead must approve it.")
+ALREADY_PAID = _l("This expense has already been paid.")
+
+
+def _alliance(request: ExpenseRequest) -> Alliance:
+    return request.fund.alliance
+
+
+def requester(user: User, request: ExpenseRequest) -> bool:
+    """The person who asked."""
+    return request.requested_by_id == user.id
+
+
+def requester_or_lead(user: User, request: ExpenseRequest) -> bool:
+    """The person who asked, or a lead: they may cancel it."""
+    return requester(user, request) or may("approve_expense", _alliance)(user, request)
+
+
+def approver(user: User, request: ExpenseRequest) -> bool:
+    """A lead who did not ask for it and has not approved it yet: each approval is a different pair of eyes."""
+    return (may("approve_expense", _alliance)(user, request) and not requester(user, request)
+            and all(a.approver_id != user.id for a in request.approvals))
+
+
+def _describe(request: ExpenseRequest, transition: Transition | None = None) -> dict:
+    """What each of the request's audit events says: on the project's timeline too, when it is for one."""
+    return {"project_id": request.project_id, "amount_fen": request.amount_fen, "payee": request.payee,
+            **scope_ids(alliance=request.fund.alliance)}
+
+
+expense_requests: Workflow[ExpenseRequest] = Workflow(
+    "expense", ExpenseRequest,
+    not_now=_l("This is not possible while the request is “%(state)s”."),
+    conflict=_l("Someone else changed this request a moment ago. Please look again."),
+    describe=_describe,
+)
+expense_requests.add(
+    Transition(E.DRAFT, "submit", E.SUBMITTED, requester, _l("Submit for approval"), event="submitted"),
+    # Moves the request once the last approval needed is given (see `approve`).
+    Transition(E.SUBMITTED, "approve", E.APPROVED, approver, _l("Approve"), event="approved"),
+    *(Transition(state, "reject", E.REJECTED, may("approve_expense", _alliance), _l("Reject the request"),
+                 needs_reason=True, style="danger", event="rejected") for state in (E.SUBMITTED, E.APPROVED)),
+    *(Transition(state, "cancel", E.CANCELLED, requester_or_lead, _l("Cancel the request"), style="secondary",
+                 event="cancelled") for state in (E.DRAFT, E.SUBMITTED, E.APPROVED)),
+    Transition(E.APPROVED, "pay", E.PAID, may("pay_expense", _alliance), _l("Record the payment"), event="paid"),
+)
+expense_requests.allow("add_receipts", E.DRAFT)
+expense_requests.explain("approve", _l("Only a submitted request can be approved; this one is “%(state)s”."))
+expense_requests.explain("reject", _l("Only a request waiting for approval or payment can be rejected."))
+expense_requests.explain("cancel", _l("This request is “%(state)s” and can no longer be cancelled."))
+expense_requests.explain("pay", _l("Only an approved request can be paid; this one is “%(state)s”."))
+expense_requests.explain("pay", ALREADY_PAID, E.PAID)
+
 
 def approvals_needed(request: ExpenseRequest) -> int:
     """Two different leads above the alliance's threshold, one at or below it."""
@@ -62,8 +120,8 @@ def approvals_needed(request: ExpenseRequest) -> int:
 
 
 def _record(actor: User, action: str, request: ExpenseRequest, **details) -> None:
-    audit.record(actor, f"expense.{action}", request, project_id=request.project_id, amount_fen=request.amount_fen,
-                 payee=request.payee, **details, **scope_ids(alliance=request.fund.alliance))
+    """An event that is not a move (the request made, an approval that is not yet the last one)."""
+    audit.record(actor, f"expense.{action}", request, **_describe(request), **details)
 
 
 def _notify(user_ids: set[int], key: str, request: ExpenseRequest, **values) -> None:
@@ -83,32 +141,32 @@ def _staff_ids(request: ExpenseRequest, role: Role) -> set[int]:
         Membership.confirmed_at.is_not(None))))
 
 
-def _move(request: ExpenseRequest, source: tuple[ExpenseState, ...], target: ExpenseState, **values) -> None:
-    """Move the request only if it is still in one of `source`: a double submit or a race finds nothing."""
-    moved = db.session.execute(
-        update(ExpenseRequest)
-        .where(ExpenseRequest.id == request.id, ExpenseRequest.state.in_(source))
-        .values(state=target, updated_at=utcnow(), **values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if moved != 1:
-        db.session.rollback()
-        raise DomainError(_l("Someone else changed this request a moment ago. Please look again."))
-    db.session.expire(request)
-
-
 def _lock(request: ExpenseRequest) -> None:
     """Hold the request for the rest of this transaction and read it afresh, so that steps which check it
-    and then write (approvals) take turns: each sees what the one before it wrote.
-
-    PostgreSQL locks the row (SELECT … FOR UPDATE); on SQLite a no-op UPDATE takes the write lock now.
-    """
-    if db.session.get_bind().dialect.name == "sqlite":
-        db.session.execute(update(ExpenseRequest).where(ExpenseRequest.id == request.id)  # changes nothing
-                           .values(updated_at=ExpenseRequest.updated_at).execution_options(synchronize_session=False))
-    else:
-        db.session.execute(select(ExpenseRequest.id).where(ExpenseRequest.id == request.id).with_for_update())
+    and then write (approvals) take turns: each sees what the one before it wrote."""
+    lock_row(ExpenseRequest, request.id)
     db.session.expire(request)
+
+
+@expense_requests.after("submit")
+def _ask_the_leads(request: ExpenseRequest, user: User, *_: object) -> None:
+    _notify(_staff_ids(request, Role.ALLIANCE_LEAD) - {user.id}, "submitted", request, who=user.name)
+
+
+@expense_requests.after("approve")
+def _tell_the_treasurer(request: ExpenseRequest, user: User, transition: Transition, attempt: Attempt) -> None:
+    _notify(_staff_ids(request, Role.TREASURER) | {request.requested_by_id}, "approved", request)
+
+
+@expense_requests.after("reject")
+def _tell_the_requester_why(request: ExpenseRequest, user: User, transition: Transition, attempt: Attempt) -> None:
+    _notify({request.requested_by_id} - {user.id}, "rejected", request, reason=attempt.reason.strip())
+
+
+@expense_requests.after("pay")
+def _tell_the_requester_it_is_paid(request: ExpenseRequest, user: User, transition: Transition,
+                                   attempt: Attempt) -> None:
+    _notify({request.requested_by_id} - {user.id}, "paid", request)
 
 
 def _refuse(message: str | LazyString, **params: object) -> DomainError:
@@ -153,9 +211,9 @@ def create_request(
         db.session.add(request)
         db.session.flush()
         _record(actor, "created", request)
-        if submit:
+        if submit:  # made already submitted: not a move, but the same event and the same notice as one
             _record(actor, "submitted", request)
-            _notify(_staff_ids(request, Role.ALLIANCE_LEAD) - {actor.id}, "submitted", request, who=actor.name)
+            _ask_the_leads(request, actor)
         return request
 
     return services.write_once(ExpenseRequest, idempotency_key, write)
@@ -163,82 +221,74 @@ def create_request(
 
 def add_receipts(actor: User, request: ExpenseRequest, receipts: list[FileStorage]) -> None:
     """More receipt photos on a draft (before it is submitted)."""
-    if request.requested_by_id != actor.id:
+    if not requester(actor, request):
         raise NotAllowed()
-    if request.state != E.DRAFT:
+    if not expense_requests.allows(request, "add_receipts"):
         raise DomainError(_l("Receipts can be added while the request is a draft."))
     files = [f for f in receipts if f is not None and f.filename]
     if not files:
         raise DomainError(_l("Add at least one photo of the receipt or invoice."))
     request.receipts.extend(save_photos(actor, files, alliance=request.fund.alliance))
-    _move(request, (E.DRAFT,), E.DRAFT)  # still a draft, checked where it is written: not after a submit
+    expense_requests.hold(request, "add_receipts")  # still a draft where it is written: not after a submit
     db.session.commit()
 
 
+@expense_requests.guard("submit")
+def _has_receipts(request: ExpenseRequest, user: User, attempt: Attempt) -> LazyString | None:
+    return None if request.receipts else _l("Add at least one photo of the receipt or invoice.")
+
+
 def submit(actor: User, request: ExpenseRequest) -> None:
-    if request.requested_by_id != actor.id:
+    """The person who asked sends their draft for approval."""
+    if not requester(actor, request):
         raise NotAllowed()
-    if not request.receipts:
-        raise DomainError(_l("Add at least one photo of the receipt or invoice."))
-    _move(request, (E.DRAFT,), E.SUBMITTED)
-    _record(actor, "submitted", request)
-    _notify(_staff_ids(request, Role.ALLIANCE_LEAD) - {actor.id}, "submitted", request, who=actor.name)
+    expense_requests.perform(actor, request, "submit")
     db.session.commit()
 
 
 def approve(actor: User, request: ExpenseRequest) -> bool:
-    """Add this lead's approval; returns True when it was the last one needed."""
+    """Add this lead's approval; returns True when it was the last one needed (the request is then approved)."""
     if not authz.can(actor, "approve_expense", request.fund.alliance):
         raise NotAllowed()
-    if request.requested_by_id == actor.id:
+    if requester(actor, request):
         raise DomainError(_l("You asked for this expense, so another lead must approve it."))
     # Two leads approving at the same moment take turns: the second counts the first's approval and moves
     # the request on; an approval never lands on a request rejected or cancelled a moment before.
     _lock(request)
-    if request.state != E.SUBMITTED:
-        raise _refuse(_l("Only a submitted request can be approved; this one is “%(state)s”.",
-                         state=request.state.label))
+    if not expense_requests.allows(request, "approve"):
+        raise _refuse(expense_requests.not_now(request, "approve"))
     if any(a.approver_id == actor.id for a in request.approvals):
-        raise _refuse(_l("You have already approved this request; a second, different lead must approve it."))
+        raise _refuse(ALREADY_APPROVED)
+    count, needed = len(request.approvals) + 1, approvals_needed(request)
+    complete = count >= needed
+    if complete:  # the last approval needed moves the request: its audit event is the move's
+        expense_requests.perform(actor, request, "approve", details={"approval": count, "needed": needed})
+    else:
+        _record(actor, "approved", request, approval=count, needed=needed)
     try:
         request.approvals.append(ExpenseApproval(approver_id=actor.id))
         db.session.flush()
     except IntegrityError:  # the same lead's second tap, a moment after the first
         db.session.rollback()
-        raise DomainError(_l("You have already approved this request; a second, different lead must approve it.")) \
-            from None
-    count = db.session.scalar(select(func.count(ExpenseApproval.id))
-                              .where(ExpenseApproval.request_id == request.id))
-    complete = count >= approvals_needed(request)
-    _record(actor, "approved", request, approval=count, needed=approvals_needed(request))
-    if complete:
-        _move(request, (E.SUBMITTED,), E.APPROVED)
-        _notify(_staff_ids(request, Role.TREASURER) | {request.requested_by_id}, "approved", request)
+        raise DomainError(ALREADY_APPROVED) from None
     db.session.commit()
     return complete
 
 
 def reject(actor: User, request: ExpenseRequest, reason: str) -> None:
+    """A lead stops the request, before it is paid, saying why."""
     if not authz.can(actor, "approve_expense", request.fund.alliance):
         raise NotAllowed()
-    if not (reason or "").strip():
-        raise DomainError(_l("Please give a reason."))
-    if request.state not in (E.SUBMITTED, E.APPROVED):
-        raise DomainError(_l("Only a request waiting for approval or payment can be rejected."))
-    _move(request, (E.SUBMITTED, E.APPROVED), E.REJECTED, decision_reason=reason.strip())
-    _record(actor, "rejected", request, reason=reason.strip())
-    _notify({request.requested_by_id} - {actor.id}, "rejected", request, reason=reason.strip())
+    reason = (reason or "").strip()
+    expense_requests.perform(actor, request, "reject", Attempt(reason=reason), values={"decision_reason": reason})
     db.session.commit()
 
 
 def cancel(actor: User, request: ExpenseRequest) -> None:
     """The person who asked withdraws the request (a lead may too), any time before it is paid."""
-    if request.requested_by_id != actor.id and not authz.can(actor, "approve_expense", request.fund.alliance):
+    if not requester_or_lead(actor, request):
         raise NotAllowed()
-    if request.state not in (E.DRAFT, E.SUBMITTED, E.APPROVED):
-        raise DomainError(_l("This request is “%(state)s” and can no longer be cancelled.", state=request.state.label))
-    _move(request, (E.DRAFT, E.SUBMITTED, E.APPROVED), E.CANCELLED)
-    _record(actor, "cancelled", request)
+    expense_requests.perform(actor, request, "cancel")
     db.session.commit()
 
 
@@ -248,11 +298,7 @@ def pay(actor: User, request: ExpenseRequest, *, method: PaymentMethod, idempote
     if not authz.can(actor, "pay_expense", request.fund.alliance):
         raise NotAllowed()
     services.check_idempotency_key(idempotency_key)
-    if request.state == E.PAID:
-        raise DomainError(_l("This expense has already been paid."))
-    if request.state != E.APPROVED:
-        raise DomainError(_l("Only an approved request can be paid; this one is “%(state)s”.",
-                             state=request.state.label))
+    expense_requests.check(actor, request, "pay")  # already paid, or not approved: said before money moves
     try:
         refund = request.refund_shop is not None
         entry = services.insert_entry(
@@ -261,13 +307,12 @@ def pay(actor: User, request: ExpenseRequest, *, method: PaymentMethod, idempote
             purpose=request.purpose, project=request.project, shop=request.refund_shop,
             receipt_photo=request.receipts[0] if request.receipts else None, occurred_on=occurred_on,
         )
-        _move(request, (E.APPROVED,), E.PAID, paid_entry_id=entry.id)
-        _record(actor, "paid", request, entry=entry.id)
-        _notify({request.requested_by_id} - {actor.id}, "paid", request)
+        expense_requests.perform(actor, request, "pay", values={"paid_entry_id": entry.id},
+                                 details={"entry": entry.id})
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise DomainError(_l("This expense has already been paid.")) from None
+        raise DomainError(ALREADY_PAID) from None
     except DomainError:
         db.session.rollback()
         raise
@@ -282,19 +327,9 @@ def requests_of(fund_id: int, state: ExpenseState | None = None):
 
 
 def actions_for(user: User, request: ExpenseRequest) -> set[str]:
-    """Which buttons this user sees on the request (the services still check everything)."""
-    alliance = request.fund.alliance
-    own = request.requested_by_id == user.id
-    lead = authz.can(user, "approve_expense", alliance)
-    actions = set()
-    if request.state == E.DRAFT and own:
-        actions |= {"submit", "add_receipts"}
-    if request.state == E.SUBMITTED and lead and not own and all(a.approver_id != user.id for a in request.approvals):
-        actions.add("approve")
-    if request.state in (E.SUBMITTED, E.APPROVED) and lead:
-        actions.add("reject")
-    if request.state in (E.DRAFT, E.SUBMITTED, E.APPROVED) and (own or lead):
-        actions.add("cancel")
-    if request.state == E.APPROVED and authz.can(user, "pay_expense", alliance):
-        actions.add("pay")
+    """Which buttons this user sees on the request: the moves they may take now, and adding receipts to their
+    own draft (the services still check everything)."""
+    actions = {t.action for t in expense_requests.actions_for(user, request)}
+    if requester(user, request) and expense_requests.allows(request, "add_receipts"):
+        actions.add("add_receipts")
     return actions

@@ -25,10 +25,11 @@ from merchant_alliance.projects.models import Project
 from merchant_alliance.shops.models import Shop
 from merchant_alliance.timeutil import local_today, utcnow
 
-audit.register_labels({
+AUDIT_LABELS = {
     "fund.pledge": _l("recorded a pledge"),
     "fund.pledge_cancelled": _l("cancelled a pledge"),
-}, objects={"pledge": _l("Pledge")})
+}
+AUDIT_OBJECTS = {"pledge": _l("Pledge")}
 
 # A promise to pay further ahead than this is a typing mistake (and would sit in no arrears report for years).
 PLEDGE_YEARS = 5

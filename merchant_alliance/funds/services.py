@@ -40,11 +40,12 @@ DEFAULT_FUND_NAME = "资金池"
 PROJECT_ENDED = (ProjectState.WITHDRAWN, ProjectState.REJECTED, ProjectState.COMPLETED)
 T = TypeVar("T")
 
-audit.register_labels({
+AUDIT_LABELS = {
     "fund.created": _l("opened a fund"),
     "fund.entry": _l("recorded money in the fund"),
     "fund.reversal": _l("reversed a fund entry"),
-}, objects={"ledgerentry": _l("Fund entry"), "fund": _l("Fund")})
+}
+AUDIT_OBJECTS = {"ledgerentry": _l("Fund entry"), "fund": _l("Fund")}
 
 
 @dataclass(frozen=True)

@@ -39,10 +39,9 @@ from merchant_alliance.funds.shares import ShareRule
 from merchant_alliance.funds.views import alliance_or_404, bp, fund_for_request, require_on_books
 from merchant_alliance.inputs import int_arg, page_arg
 from merchant_alliance.money import fen_to_input, format_fen, parse_yuan
+from merchant_alliance.projects.lifecycle import lifecycle
 from merchant_alliance.projects.models import Project
-from merchant_alliance.projects.views import PROJECT_PANELS
 from merchant_alliance.shops.models import Shop
-from merchant_alliance.shops.views import SHOP_PANELS
 from merchant_alliance.timeutil import local_day_start_utc
 
 PLEDGE_PAGE_SIZE = 100
@@ -88,8 +87,8 @@ def record(alliance_id: int):
 # --- project budgets -----------------------------------------------------------------------------
 
 
-def _project_panel(project: Project, user) -> dict:
-    """The money card on the project page."""
+def project_panel(project: Project, user) -> dict:
+    """The money card on the project page (added by funds.init_app)."""
     if not authz.can(user, "view_books", project.alliance):
         return {}
     fund = services.find_default_fund(project.alliance)
@@ -97,17 +96,14 @@ def _project_panel(project: Project, user) -> dict:
         expenses.requests_of(fund.id).where(ExpenseRequest.project_id == project.id)))
     return {
         "cover": budgets.cover(project, fund),
-        "can_set_budget": authz.can(user, "manage_budget", project) and project.state in budgets.BUDGET_STATES,
+        "can_set_budget": authz.can(user, "manage_budget", project) and lifecycle.allows(project, "set_budget"),
         "can_pledge": pledges.may_pledge(user, project.shop),
         "project_requests": requests,
     }
 
 
-PROJECT_PANELS.append(("funds/_project_panel.html", _project_panel))
-
-
-def _shop_panel(shop: Shop, user) -> dict:
-    """The money card on the shop page: what the shop has pledged, paid and still owes."""
+def shop_panel(shop: Shop, user) -> dict:
+    """The money card on the shop page: what the shop has pledged, paid and still owes (added by funds.init_app)."""
     fund = services.find_default_fund(shop.alliance)
     if fund is None:
         return {"shop": shop, "owed_fen": 0, "overdue": 0, "paid_fen": 0}
@@ -120,9 +116,6 @@ def _shop_panel(shop: Shop, user) -> dict:
         "paid_fen": services.sum_fen(LedgerEntry.amount_fen, LedgerEntry.fund_id == fund.id,
                                      LedgerEntry.shop_id == shop.id),
     }
-
-
-SHOP_PANELS.append(("funds/_shop_panel.html", _shop_panel))
 
 
 def _rule_from(form: BudgetForm, fund, budget_fen: int) -> ShareRule:
@@ -172,7 +165,7 @@ def budget(project_id: int):
                     fund=format_fen(saved.fund_fen), subsidy=format_fen(saved.subsidy_fen)), "success")
             return redirect(url_for("projects.project", project_id=project.id))
     return render_template("funds/budget.html", project=project, fund=fund, form=form,
-                           editable=project.state in budgets.BUDGET_STATES)
+                           editable=lifecycle.allows(project, "set_budget"))
 
 
 # --- pledges and arrears -------------------------------------------------------------------------

@@ -3,3 +3,20 @@
 Built on `storage` (backends and the image pipeline), which knows nothing of the domain. Domains
 call `services.save_photos` and link to `services.photo_url`.
 """
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Serving photos, who may see them, and the checks `flask doctor` runs on the store."""
+    from merchant_alliance import authz, doctor
+    from merchant_alliance.photos import permissions, services, upkeep, views
+
+    app.register_blueprint(views.bp)
+    authz.add_rules(permissions.RULES, visible_when=permissions.VISIBLE_WHEN)
+    services.register_session_hooks()  # deletes stored objects whose transaction did not commit
+    app.jinja_env.globals["photo_url"] = services.photo_url
+    doctor.register_check("storage-orphans", upkeep.check_orphans)
+    doctor.register_check("storage-missing", upkeep.check_missing)

@@ -9,9 +9,9 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from merchant_alliance import authz
 from merchant_alliance.extensions import db
 from merchant_alliance.photos.models import Photo
+from merchant_alliance.photos.permissions import can_view_photo
 from merchant_alliance.shops.models import Shop
 from merchant_alliance.storage.backends import LocalStorage, get_storage
 
@@ -29,7 +29,7 @@ def photo(photo_id: int, size: str):
         joinedload(Photo.alliance), joinedload(Photo.shop).joinedload(Shop.alliance)
     )
     found = db.session.scalars(query).first()
-    if found is None or not authz.can_view_photo(current_user, found):
+    if found is None or not can_view_photo(current_user, found):
         abort(404)
     key = found.key(size)
     storage = get_storage()

@@ -12,9 +12,10 @@ from werkzeug.datastructures import FileStorage
 
 from merchant_alliance.accounts.models import Alliance, Role, User
 from merchant_alliance.accounts.services import grant_role, hash_password
+from merchant_alliance.demo import DemoContext
 from merchant_alliance.extensions import db
 from merchant_alliance.projects import services
-from merchant_alliance.projects.lifecycle import Attempt, lifecycle
+from merchant_alliance.projects.lifecycle import Attempt
 from merchant_alliance.shops.models import Shop, SignCondition, SignType
 from merchant_alliance.shops.services import register_signboard
 
@@ -92,7 +93,7 @@ def load_demo_projects(alliance: Alliance, lead: User, password: str, first_owne
                 continue
             action, reason = move if isinstance(move, tuple) else (move, "")
             actor = lead if action in ("approve_design", "request_changes", "reject") else owner
-            lifecycle.perform(actor, project, action, Attempt(reason=reason))
+            services.move(actor, project, action, Attempt(reason=reason))
         added += 1
     return added
 
@@ -106,3 +107,9 @@ def _add_version(owner: User, project, index: int, number: int, projection: str)
         "estimated_cost_fen": 1_200_000 + index * 150_000, "notes": "",
     }, mockups=[draw_photo(index * 10 + number, mockup=True)], current=[draw_photo(index * 10, mockup=False)])
     db.session.refresh(project)
+
+
+def load(context: DemoContext) -> int:
+    """The projects' part of the demo (see merchant_alliance.demo.add_loader)."""
+    return load_demo_projects(context.alliance, context.users[Role.ALLIANCE_LEAD], context.password,
+                              context.users[Role.SHOP_OWNER])

@@ -1,157 +1,45 @@
 """The project lifecycle as one explicit table: (state, action) → next state, who may, and guards.
 
-Views, buttons and tests all read this table. Later domains (funds, works, safety) add their own
-rows and guards when the app starts (`lifecycle.add`, `@lifecycle.guard`, `@lifecycle.after`); this
-module never imports them.
+It is an instance of the one state-machine engine (merchant_alliance.workflow). Views, buttons and tests
+all read this table. Later domains (funds, works, safety) add their own rows, guards and hooks from their
+`init_app` (`lifecycle.add`, `lifecycle.add_guard`, `lifecycle.add_after`); this module never imports them.
+The services that move a project commit (projects.services.move); the engine does not.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Any
 
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import update
 
-from merchant_alliance import audit, authz
+from merchant_alliance import audit
 from merchant_alliance.accounts.models import User
-from merchant_alliance.errors import DomainError, NotAllowed
 from merchant_alliance.extensions import db
 from merchant_alliance.i18n import N_
 from merchant_alliance.projects.models import Project, ProjectState
-from merchant_alliance.timeutil import utcnow
+from merchant_alliance.workflow import Attempt, Transition, Workflow, may
+
+__all__ = ["BEFORE_CONTRACT", "Attempt", "Transition", "lifecycle", "may"]
 
 S = ProjectState
-Who = Callable[[User, Project], bool]
 
 
-@dataclass(frozen=True)
-class Attempt:
-    """What the acting user sent along with an action."""
-
-    reason: str = ""
-
-
-Guard = Callable[[Project, User, Attempt], "str | LazyString | None"]
-AfterHook = Callable[[Project, User, "Transition", Attempt], None]
+def _describe(project: Project, transition: Transition) -> dict[str, Any]:
+    """What each move's audit event says besides who and when: the timeline shows `to`."""
+    return {
+        "alliance_id": project.alliance_id, "street_id": project.alliance.street_id,
+        "from": str(transition.source), "to": str(transition.target),
+        "version": project.latest_version.number if project.latest_version else None,
+    }
 
 
-@dataclass(frozen=True)
-class Transition:
-    source: ProjectState
-    action: str
-    target: ProjectState
-    who: Who
-    label: LazyString
-    needs_reason: bool = False
-    style: str = "primary"  # how its button looks: primary, secondary or danger
-
-
-def may(permission: str) -> Who:
-    """A `who` rule: the user holds `permission` on the project (see authz.RULES)."""
-
-    def check(user: User, project: Project) -> bool:
-        return authz.can(user, permission, project)
-
-    check.__name__ = f"may_{permission}"
-    return check
-
-
-class Lifecycle:
-    def __init__(self) -> None:
-        self._rows: dict[tuple[ProjectState, str], Transition] = {}
-        self._guards: dict[str, list[Guard]] = defaultdict(list)
-        self._after: dict[str, list[AfterHook]] = defaultdict(list)
-
-    def add(self, *transitions: Transition) -> None:
-        for t in transitions:
-            key = (t.source, t.action)
-            if key in self._rows:
-                raise ValueError(f"Transition {t.action} from {t.source} is already in the table")
-            self._rows[key] = t
-
-    def guard(self, *actions: str) -> Callable[[Guard], Guard]:
-        """Register a precondition for these actions: it returns a refusal message, or None to allow."""
-
-        def register(fn: Guard) -> Guard:
-            for action in actions:
-                self._guards[action].append(fn)
-            return fn
-
-        return register
-
-    def after(self, *actions: str) -> Callable[[AfterHook], AfterHook]:
-        """Register something to do (in the same transaction) after these actions."""
-
-        def register(fn: AfterHook) -> AfterHook:
-            for action in actions:
-                self._after[action].append(fn)
-            return fn
-
-        return register
-
-    @property
-    def rows(self) -> list[Transition]:
-        return list(self._rows.values())
-
-    def find(self, state: ProjectState, action: str) -> Transition | None:
-        return self._rows.get((state, action))
-
-    def actions_for(self, user: User, project: Project) -> list[Transition]:
-        """The actions this user may take on the project now: the buttons they see."""
-        return [t for (state, _), t in self._rows.items() if state == project.state and t.who(user, project)]
-
-    def refusal(self, user: User, project: Project, action: str, attempt: Attempt) -> str | None:
-        """Why this action is refused now, or None when it may go ahead."""
-        transition = self.find(project.state, action)
-        if transition is None:
-            return str(_l("This is not possible while the project is “%(state)s”.", state=project.state.label))
-        if not transition.who(user, project):
-            return str(NotAllowed())
-        if transition.needs_reason and not attempt.reason.strip():
-            return str(_l("Please give a reason."))
-        for guard in self._guards.get(action, []):
-            message = guard(project, user, attempt)
-            if message:
-                return str(message)
-        return None
-
-    def perform(self, user: User, project: Project, action: str, attempt: Attempt | None = None) -> Transition:
-        """Move the project by `action`, record it, run the after-hooks, and commit."""
-        attempt = attempt or Attempt()
-        transition = self.find(project.state, action)
-        if transition is not None and not transition.who(user, project):
-            raise NotAllowed()
-        message = self.refusal(user, project, action, attempt)
-        if message:
-            raise DomainError(message)
-        # Only moves a project still in the source state: a double submit or a second reviewer
-        # acting at the same moment finds nothing to update and is told so.
-        moved = db.session.execute(
-            update(Project)
-            .where(Project.id == project.id, Project.state == transition.source)
-            .values(state=transition.target, updated_at=utcnow())
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if moved != 1:
-            db.session.rollback()
-            raise DomainError(_l("Someone else changed this project a moment ago. Please look again."))
-        db.session.expire(project, ["state", "updated_at"])
-        audit.record(
-            user, f"project.{action}", project, alliance_id=project.alliance_id,
-            street_id=project.alliance.street_id, **{"from": str(transition.source), "to": str(transition.target)},
-            reason=attempt.reason.strip() or None,
-            version=project.latest_version.number if project.latest_version else None,
-        )
-        for hook in self._after.get(action, []):
-            hook(project, user, transition, attempt)
-        db.session.commit()
-        return transition
-
-
-lifecycle = Lifecycle()
+lifecycle: Workflow[Project] = Workflow(
+    "project", Project,
+    not_now=_l("This is not possible while the project is “%(state)s”."),
+    conflict=_l("Someone else changed this project a moment ago. Please look again."),
+    describe=_describe,
+)
 
 # States in which the shop may still withdraw: anything before a contract is signed.
 BEFORE_CONTRACT = (S.DRAFT, S.SUBMITTED, S.CHANGES_REQUESTED, S.DESIGN_APPROVED, S.PERMIT_GRANTED,
@@ -167,9 +55,11 @@ lifecycle.add(
     *(Transition(state, "withdraw", S.WITHDRAWN, may("withdraw"), _l("Withdraw the proposal"), style="danger")
       for state in BEFORE_CONTRACT),
 )
+# A shop adds design versions only while the alliance is not looking at one.
+lifecycle.allow("add_version", S.DRAFT, S.CHANGES_REQUESTED)
 
 
-audit.register_labels({
+AUDIT_LABELS = {
     "project.create": _l("started the proposal"),
     "project.version_added": _l("added a design version"),
     "project.comment": _l("commented"),
@@ -179,7 +69,8 @@ audit.register_labels({
     "project.reject": _l("rejected the design"),
     "project.withdraw": _l("withdrew the proposal"),
     "guidelines_updated": _l("Design guidelines changed"),
-}, objects={"project": _l("Renovation project"), "designguideline": _l("Design guidelines")})
+}
+AUDIT_OBJECTS = {"project": _l("Renovation project"), "designguideline": _l("Design guidelines")}
 
 
 # --- the projects domain's own guards ---------------------------------------------------------
@@ -197,10 +88,8 @@ def design_is_complete(project: Project, user: User, attempt: Attempt) -> str | 
     return None
 
 
-@lifecycle.guard("submit")
+@lifecycle.guard("submit", states=[S.CHANGES_REQUESTED])
 def new_version_after_change_request(project: Project, user: User, attempt: Attempt) -> LazyString | None:
-    if project.state != S.CHANGES_REQUESTED:
-        return None
     requested = last_event(project, "project.request_changes")
     reviewed = requested.details.get("version") if requested else None
     if reviewed is not None and project.latest_version.number <= reviewed:

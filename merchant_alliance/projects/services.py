@@ -24,6 +24,7 @@ from merchant_alliance.notifications.services import notify
 from merchant_alliance.once import lock_row, submit_once
 from merchant_alliance.photos.services import save_photos
 from merchant_alliance.projects.guidelines import GUIDELINE_FIELDS, guideline_for
+from merchant_alliance.projects.lifecycle import Attempt, Transition, lifecycle
 from merchant_alliance.projects.models import (
     ENDED_STATES,
     Comment,
@@ -37,8 +38,6 @@ from merchant_alliance.shops.models import Shop, Signboard
 from merchant_alliance.shops.services import MAX_METRES, check_dimensions
 
 ALREADY_OPEN = _l("This signboard already has an open renovation proposal.")
-# A shop adds design versions only while the alliance is not looking at one.
-EDITABLE_STATES = (ProjectState.DRAFT, ProjectState.CHANGES_REQUESTED)
 SPEC_FIELDS = ("sign_type", "width_m", "height_m", "projection_m", "clearance_m", "materials", "illuminated",
                "lighting", "fixing_method", "estimated_cost_fen", "notes")
 
@@ -76,6 +75,13 @@ def open_proposal(signboard: Signboard) -> int | None:
         Project.signboard_id == signboard.id, Project.state.not_in(ENDED_STATES)))
 
 
+def move(actor: User, project: Project, action: str, attempt: Attempt | None = None) -> Transition:
+    """Take one step of the lifecycle (submit, approve the design, withdraw, fund …) and commit it."""
+    transition = lifecycle.perform(actor, project, action, attempt)
+    db.session.commit()
+    return transition
+
+
 def add_design_version(actor: User, project: Project, specs: dict[str, Any], *,
                        mockups: Sequence[FileStorage] = (), current: Sequence[FileStorage] = (),
                        idempotency_key: str | None = None) -> DesignVersion:
@@ -86,7 +92,7 @@ def add_design_version(actor: User, project: Project, specs: dict[str, Any], *,
     """
     if not authz.can(actor, "propose", project):
         raise NotAllowed()
-    if project.state not in EDITABLE_STATES:
+    if not lifecycle.allows(project, "add_version"):
         raise DomainError(_l("A new version can only be added to a draft or when changes were requested."))
     specs = {k: specs.get(k) for k in SPEC_FIELDS if k in specs}
     check_dimensions(specs)

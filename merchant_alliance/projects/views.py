@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from merchant_alliance import authz
-from merchant_alliance.accounts.models import Alliance, Street, User
+from merchant_alliance import authz, panels
+from merchant_alliance.accounts.models import Alliance, Street
 from merchant_alliance.errors import ERROR_MESSAGES, DomainError, form_refusal
 from merchant_alliance.extensions import db
 from merchant_alliance.inputs import int_arg
@@ -27,21 +25,14 @@ from merchant_alliance.projects.lifecycle import Attempt, lifecycle
 from merchant_alliance.projects.models import DesignVersion, Project, ProjectState
 from merchant_alliance.shops.models import Shop, SignType
 from merchant_alliance.shops.services import signboards_of
-from merchant_alliance.shops.views import SHOP_PANELS
 
 bp = Blueprint("projects", __name__)
 
 
-def _shop_panel(shop: Shop, user) -> dict:
+def shop_panel(shop: Shop, user) -> dict:
+    """The shop page's card of its renovation projects (added by projects.init_app)."""
     return {"rows": db.session.execute(services.projects_of_shop(shop)).all(),
             "can_propose": authz.can(user, "propose", shop), "shop": shop}
-
-
-SHOP_PANELS.append(("projects/_shop_panel.html", _shop_panel))
-
-# Later domains (funds, works, safety) add a card to the project page the same way: a template and a
-# function giving its context for (project, user); an empty context hides the card.
-PROJECT_PANELS: list[tuple[str, Callable[[Project, User], dict]]] = []
 
 
 @bp.before_request
@@ -98,17 +89,17 @@ def project(project_id: int):
         "projects/project.html", project=project, version=version, findings=findings,
         violations=violations(findings), actions=lifecycle.actions_for(current_user, project),
         transition_form=TransitionForm(), comment_form=CommentForm(),
-        can_add_version=authz.can(current_user, "propose", project) and project.state in services.EDITABLE_STATES,
+        can_add_version=authz.can(current_user, "propose", project) and lifecycle.allows(project, "add_version"),
         can_comment=authz.can(current_user, "comment", project),
         recent=services.timeline(project)[-5:],
-        panels=[(template, context) for template, fn in PROJECT_PANELS if (context := fn(project, current_user))],
+        panels=panels.for_page("project", project, current_user),  # cards other domains add
     )
 
 
 @bp.route("/projects/<int:project_id>/versions/new", methods=["GET", "POST"])
 def new_version(project_id: int):
     project = _project_or_404(project_id, "propose")
-    if project.state not in services.EDITABLE_STATES:
+    if not lifecycle.allows(project, "add_version"):
         flash(_("A new version can only be added to a draft or when changes were requested."), "error")
         return redirect(url_for("projects.project", project_id=project.id))
     form = DesignVersionForm()
@@ -176,8 +167,8 @@ def act(project_id: int):
     form = TransitionForm()
     if form.validate_on_submit():
         try:
-            transition = lifecycle.perform(current_user, project, form.action.data,
-                                           Attempt(reason=form.reason.data or ""))
+            transition = services.move(current_user, project, form.action.data,
+                                       Attempt(reason=form.reason.data or ""))
         except DomainError as error:
             db.session.rollback()
             flash(str(error), "error")

@@ -339,10 +339,11 @@ FIELD_LABELS = {
 
 # --- signboards --------------------------------------------------------------------------------
 
-audit.register_labels({
+AUDIT_LABELS = {
     "signboard_registered": _l("Signboard recorded"),
     "signboard_updated": _l("Signboard changed"),
-}, objects={"signboard": _l("Signboard")})
+}
+AUDIT_OBJECTS = {"signboard": _l("Signboard")}
 SIGNBOARD_FIELDS = ("position", "sign_type", "width_m", "height_m", "projection_m", "clearance_m", "material",
                     "illuminated", "install_year", "condition")
 MAX_METRES = Decimal("50")

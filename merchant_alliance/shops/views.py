@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
-from merchant_alliance import authz
+from merchant_alliance import authz, panels
 from merchant_alliance.accounts.forms import ConfirmForm
-from merchant_alliance.accounts.models import Alliance, Invitation, Membership, User
+from merchant_alliance.accounts.models import Alliance, Invitation, Membership
 from merchant_alliance.errors import DomainError
 from merchant_alliance.extensions import db
 from merchant_alliance.shops import services
@@ -19,11 +17,6 @@ from merchant_alliance.shops.forms import ImportConfirmForm, ImportUploadForm, S
 from merchant_alliance.shops.models import Shop, Signboard, SignCondition, SignType
 
 bp = Blueprint("shops", __name__)
-
-# Later domains add a card to the shop page without this module importing them: a template and a
-# function giving its context for (shop, user).
-SHOP_PANELS: list[tuple[str, Callable[[Shop, User], dict]]] = []
-
 
 @bp.before_request
 @login_required
@@ -93,7 +86,7 @@ def shop(shop_id: int):
         confirm_form=ConfirmForm(),
         signboards=services.signboards_of(shop),
         can_propose=authz.can(current_user, "propose", shop),
-        panels=[(template, context(shop, current_user)) for template, context in SHOP_PANELS],
+        panels=panels.for_page("shop", shop, current_user),  # cards other domains add (merchant_alliance.panels)
     )
 
 

@@ -15,6 +15,7 @@ from config import TestingConfig
 from merchant_alliance import authz, create_app
 from merchant_alliance.accounts import services
 from merchant_alliance.accounts.models import Alliance, Invitation, Membership, Role, Street, User
+from merchant_alliance.accounts.permissions import invitable_roles
 from merchant_alliance.audit import AuditEvent
 from merchant_alliance.errors import DomainError, NotAllowed
 from merchant_alliance.extensions import db
@@ -236,11 +237,11 @@ def test_invitable_roles_follow_the_inviters_role_and_scope(world):
     for inviter, allowed in INVITABLE.items():
         actor = _actor(world, inviter)
         for scope_name, scope in _scopes(world).items():
-            assert authz.invitable_roles(actor, **scope) == allowed.get(scope_name, []), (inviter, scope_name)
+            assert invitable_roles(actor, **scope) == allowed.get(scope_name, []), (inviter, scope_name)
     # A shop added later is covered by the same rule.
     shop = ShopFactory(alliance=world.a.alliance)
-    assert authz.invitable_roles(world.a.lead, shop=shop) == [Role.SHOP_OWNER]
-    assert authz.invitable_roles(world.b.lead, shop=shop) == []
+    assert invitable_roles(world.a.lead, shop=shop) == [Role.SHOP_OWNER]
+    assert invitable_roles(world.b.lead, shop=shop) == []
 
 
 def test_invite_refuses_every_role_and_scope_the_inviter_may_not_grant(world):

@@ -6,7 +6,6 @@ import html
 import re
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select, update
 
 from merchant_alliance.accounts.models import User, UserSession
@@ -14,8 +13,6 @@ from merchant_alliance.audit import AuditEvent
 from merchant_alliance.extensions import db
 from merchant_alliance.timeutil import utcnow
 from tests.factories import PASSWORD, UserFactory
-
-pytestmark = pytest.mark.usefixtures("isolated_requests")
 
 NEW_PASSWORD = "Plane-Tree-2026"
 COOKIES = ("session", "remember_token")

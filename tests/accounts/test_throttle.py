@@ -17,8 +17,6 @@ from merchant_alliance.accounts import throttle
 from merchant_alliance.extensions import db
 from tests.factories import PASSWORD, UserFactory
 
-pytestmark = pytest.mark.usefixtures("isolated_requests")
-
 WRONG = "wrong-password-1"
 ATTACKER_IP = "198.51.100.7"
 

@@ -40,8 +40,7 @@ from merchant_alliance.projects.models import Project
 from merchant_alliance.shops.models import SignCondition, SignType
 from merchant_alliance.shops.services import register_signboard
 from tests.factories import PASSWORD
-
-pytestmark = pytest.mark.usefixtures("isolated_requests")
+from tests.helpers import login_as
 
 MARK = "乙方机密"
 ROLES = ("admin", "officer", "lead", "treasurer", "contractor", "owner", "nobody")
@@ -419,8 +418,8 @@ def test_every_route_with_every_role_on_both_sides(app, client, world, sides):
     assert not problems, "\n".join(["", *problems])
 
 
-def test_a_shop_owner_sees_only_their_own_shop_in_their_alliance(client, auth, world):
-    auth.login(world.a.owner)
+def test_a_shop_owner_sees_only_their_own_shop_in_their_alliance(client, world):
+    login_as(world.a.owner, client)
     assert client.get(f"/shops/{world.a.shop.id}").status_code == 200
     assert client.get(f"/shops/{world.a.other_shop.id}").status_code == 404
     assert client.get(f"/shops/{world.a.other_shop.id}/signboards/new").status_code == 404

@@ -22,10 +22,8 @@ from merchant_alliance.funds import services as funds
 from merchant_alliance.funds.models import EntryKind, ExpenseRequest, ExpenseState
 from merchant_alliance.notifications.models import Notification
 from tests.concurrency import at_once
-from tests.helpers import browser_for
+from tests.helpers import login_as
 from tests.projects.helpers import upload
-
-pytestmark = pytest.mark.usefixtures("isolated_requests")
 
 PUPPET_PASSWORD = "Puppet-String-88"
 
@@ -37,7 +35,7 @@ def page(response) -> str:
 def appoint_by_link(app, inviter: User, alliance, name: str, phone: str, *, waits: bool = True) -> User:
     """`inviter` invites a new lead through the invitation form (told whether the appointment `waits` for
     the street office); the invitee opens the link and accepts."""
-    response = browser_for(app, inviter).post(f"/alliances/{alliance.id}/invite",
+    response = login_as(inviter).post(f"/alliances/{alliance.id}/invite",
                                               data={"role": "alliance_lead", "name": name})
     assert ('data-testid="needs-confirmation"' in page(response)) == waits
     link = re.search(r'value="[^"]*(/invite/[A-Za-z0-9_\-]+)" data-testid="invite-link"', page(response)).group(1)
@@ -48,14 +46,6 @@ def appoint_by_link(app, inviter: User, alliance, name: str, phone: str, *, wait
     assert response.status_code == 200
     user = db.session.scalar(select(User).where(User.phone == phone))
     return user
-
-
-def login(app, user: User):
-    client = app.test_client()
-    client.set_cookie("lang", "en")
-    response = client.post("/login", data={"login": user.phone, "password": PUPPET_PASSWORD})
-    assert response.status_code == 302
-    return client
 
 
 def expense_to_himself(app, lead: User, alliance) -> ExpenseRequest:
@@ -98,7 +88,7 @@ def test_a_lead_cannot_pass_the_two_lead_approval_with_two_leads_he_appointed_hi
         assert pending(puppet).pending
         assert not authz.can(puppet, "approve_expense", alliance)
         assert not authz.can(puppet, "invite", alliance)  # nor appoint more of his friends
-        browser = login(app, puppet)
+        browser = login_as(puppet, password=PUPPET_PASSWORD)
         assert browser.post(f"/fund/expenses/{request.id}/approve").status_code == 404
         assert "waits for the street office to confirm it" in page(browser.get("/"))
     assert state(request) == ExpenseState.SUBMITTED and request.approvals == []
@@ -115,7 +105,7 @@ def test_a_lead_cannot_pass_the_two_lead_approval_with_two_leads_he_appointed_hi
     assert all(note.params["by"] == lead.name for note in asks)
 
     # The officer sees both on the street's page and confirms them; now the two leads may approve.
-    officer = browser_for(app, world.a.officer)
+    officer = login_as(world.a.officer)
     street_page = page(officer.get(f"/streets/{world.a.street.id}"))
     assert 'data-testid="pending-appointments"' in street_page and "王小二" in street_page
     for puppet in puppets:
@@ -126,7 +116,8 @@ def test_a_lead_cannot_pass_the_two_lead_approval_with_two_leads_he_appointed_hi
         [(world.a.officer.id, puppets[0].id), (world.a.officer.id, puppets[1].id)]
 
     for puppet in puppets:
-        assert login(app, puppet).post(f"/fund/expenses/{request.id}/approve").status_code == 302
+        browser = login_as(puppet, password=PUPPET_PASSWORD)
+        assert browser.post(f"/fund/expenses/{request.id}/approve").status_code == 302
     db.session.expire_all()
     assert state(request) == ExpenseState.APPROVED
 
@@ -141,7 +132,7 @@ def test_only_the_streets_officer_or_an_admin_decides_an_appointment(app, world,
         "officer_elsewhere": (world.b.officer, 404), "lead": (world.a.lead, 403),
         "treasurer": (world.a.treasurer, 403), "appointee": (appointee, 404), "owner": (world.a.owner, 403),
     }[who]
-    browser = login(app, actor) if who == "appointee" else browser_for(app, actor)
+    browser = login_as(actor, password=PUPPET_PASSWORD) if who == "appointee" else login_as(actor)
 
     for decision in ("confirm", "decline"):
         assert browser.post(f"/memberships/{membership_id}/{decision}").status_code == expected
@@ -157,18 +148,18 @@ def test_a_declined_appointment_gives_no_powers_and_is_gone(app, world):
     membership_id = pending(appointee).id
     request = expense_to_himself(app, world.a.lead, world.a.alliance)
 
-    response = browser_for(app, world.a.officer).post(f"/memberships/{membership_id}/decline")
+    response = login_as(world.a.officer).post(f"/memberships/{membership_id}/decline")
 
     assert response.status_code == 302
     assert db.session.get(Membership, membership_id) is None
-    assert login(app, appointee).post(f"/fund/expenses/{request.id}/approve").status_code == 404
+    assert login_as(appointee, password=PUPPET_PASSWORD).post(f"/fund/expenses/{request.id}/approve").status_code == 404
     (declined,) = events("lead_declined")
     assert declined[0] == world.a.officer.id and declined[2]["user_id"] == appointee.id
     told = db.session.scalars(select(Notification.user_id).where(
         Notification.message.contains("declined"))).all()
     assert sorted(told) == sorted([appointee.id, world.a.lead.id])
     # Decided once: a second click finds nothing left to decide.
-    assert browser_for(app, world.admin).post(f"/memberships/{membership_id}/confirm").status_code == 404
+    assert login_as(world.admin).post(f"/memberships/{membership_id}/confirm").status_code == 404
     assert db.session.get(Membership, membership_id) is None
 
 
@@ -188,7 +179,7 @@ def test_the_alliance_page_shows_pending_leads_and_the_buttons_only_to_who_may_d
     url = f"/alliances/{world.a.alliance.id}"
     for user, decides in ((world.admin, True), (world.a.officer, True), (world.a.lead, False),
                           (world.a.treasurer, False)):
-        body = page(browser_for(app, user).get(url))
+        body = page(login_as(user).get(url))
         assert 'data-testid="appointment-pending"' in body, user.name
         assert ("/confirm" in body) == decides, user.name
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import re
 
-import pytest
 from flask_babel import force_locale, gettext, ngettext
 from sqlalchemy import func, select
 
@@ -16,8 +15,7 @@ from merchant_alliance.audit import AuditEvent
 from merchant_alliance.extensions import db
 from merchant_alliance.shops.services import update_shop
 from tests.factories import ShopFactory, UserFactory
-
-pytestmark = pytest.mark.usefixtures("isolated_requests")
+from tests.helpers import login_as
 
 
 def text(response) -> str:
@@ -43,8 +41,8 @@ def invite_link(response) -> str:
 # --- streets and alliances -------------------------------------------------------------------------
 
 
-def test_admin_adds_a_street_and_an_alliance(client, auth, world):
-    auth.login(world.admin)
+def test_admin_adds_a_street_and_an_alliance(client, world):
+    login_as(world.admin, client)
     page = text(client.get("/streets"))
     assert world.a.street.name in page and world.b.street.name in page
 
@@ -69,9 +67,9 @@ def test_admin_adds_a_street_and_an_alliance(client, auth, world):
     assert actions == ["street_created", "alliance_created"]
 
 
-def test_officer_sees_their_street_but_cannot_add_alliances(client, auth, world):
+def test_officer_sees_their_street_but_cannot_add_alliances(client, world):
     ShopFactory(alliance=world.a.alliance, active=False)
-    auth.login(world.a.officer)
+    login_as(world.a.officer, client)
 
     page = text(client.get(f"/streets/{world.a.street.id}"))
 
@@ -87,7 +85,7 @@ def test_officer_sees_their_street_but_cannot_add_alliances(client, auth, world)
     assert count(Alliance) == 2
 
 
-def test_alliance_page_shows_the_team_only_to_staff_and_tools_only_to_who_may_use_them(client, auth, world):
+def test_alliance_page_shows_the_team_only_to_staff_and_tools_only_to_who_may_use_them(client, world):
     services.invite(world.a.lead, Role.CONTRACTOR, alliance=world.a.alliance, name="周师傅")
     url = f"/alliances/{world.a.alliance.id}"
     team = (world.a.lead.name, world.a.treasurer.name, world.a.contractor.name)
@@ -104,7 +102,7 @@ def test_alliance_page_shows_the_team_only_to_staff_and_tools_only_to_who_may_us
         (world.a.contractor, False, False, False),
         (world.a.owner, False, False, False),
     ]:
-        auth.login(user)
+        login_as(user, client)
         response = client.get(url)
         page = text(response)
         assert response.status_code == 200
@@ -116,12 +114,12 @@ def test_alliance_page_shows_the_team_only_to_staff_and_tools_only_to_who_may_us
         assert ("周师傅" in page) == may_invite, user.name  # pending invitations, with who may revoke them
         assert (audit_link in page) == may_audit, user.name
         assert world.b.lead.name not in page and world.b.alliance.name not in page
-        auth.logout()
+        client.post("/logout")
 
     # Someone who accepts an invitation joins the team on the page.
     _invitation, token = services.invite(world.a.lead, Role.TREASURER, alliance=world.a.alliance)
     services.accept_invitation(token, user=UserFactory(name="新财务"))
-    auth.login(world.a.lead)
+    login_as(world.a.lead, client)
     assert "新财务" in text(client.get(url))
 
 
@@ -133,7 +131,7 @@ def role_choices(response) -> set[str]:
     return set(re.findall(r'<option[^>]*value="([^"]+)"', select_html))
 
 
-def test_each_inviter_is_offered_only_the_roles_they_may_invite(client, auth, world):
+def test_each_inviter_is_offered_only_the_roles_they_may_invite(client, world):
     cases = [
         (world.admin, f"/alliances/{world.b.alliance.id}/invite", {"alliance_lead", "treasurer", "contractor"}),
         (world.admin, f"/streets/{world.b.street.id}/invite", {"street_officer"}),
@@ -142,15 +140,15 @@ def test_each_inviter_is_offered_only_the_roles_they_may_invite(client, auth, wo
         (world.a.officer, f"/streets/{world.a.street.id}/invite", {"street_officer"}),
     ]
     for user, url, roles in cases:
-        auth.login(user)
+        login_as(user, client)
         response = client.get(url)
         assert response.status_code == 200, url
         assert role_choices(response) == roles, url
-        auth.logout()
+        client.post("/logout")
 
 
-def test_lead_invites_a_treasurer_by_email_and_the_link_works(client, auth, world, outbox):
-    auth.login(world.a.lead)
+def test_lead_invites_a_treasurer_by_email_and_the_link_works(client, world, outbox):
+    login_as(world.a.lead, client)
 
     response = client.post(f"/alliances/{world.a.alliance.id}/invite", data={
         "role": "treasurer", "name": "钱会计", "email": "Qian@Yuyuan.Example"})
@@ -163,13 +161,13 @@ def test_lead_invites_a_treasurer_by_email_and_the_link_works(client, auth, worl
     assert len(outbox) == 1 and outbox[0]["To"] == "qian@yuyuan.example"
     assert link in outbox[0].get_content() and world.a.lead.name in outbox[0].get_content()
 
-    auth.logout()
+    client.post("/logout")
     page = client.get(link)
     assert page.status_code == 200 and "钱会计" in text(page)
 
 
-def test_invitation_without_email_sends_nothing_and_refused_roles_create_nothing(client, auth, world, outbox):
-    auth.login(world.a.lead)
+def test_invitation_without_email_sends_nothing_and_refused_roles_create_nothing(client, world, outbox):
+    login_as(world.a.lead, client)
 
     response = client.post(f"/shops/{world.a.shop.id}/invite", data={"role": "shop_owner", "phone": "13911112222"})
     assert response.status_code == 200 and invite_link(response)
@@ -187,10 +185,10 @@ def test_invitation_without_email_sends_nothing_and_refused_roles_create_nothing
     assert count(Invitation) == 1
 
 
-def test_officer_invites_an_officer_who_then_sees_the_street(client, auth, world):
-    auth.login(world.a.officer)
+def test_officer_invites_an_officer_who_then_sees_the_street(client, world):
+    login_as(world.a.officer, client)
     link = invite_link(client.post(f"/streets/{world.a.street.id}/invite", data={"role": "street_officer"}))
-    auth.logout()
+    client.post("/logout")
 
     response = client.post(link, data={"name": "新检查员", "phone": "13911112222",
                                        "password": "Plane-Tree-2026", "confirm": "Plane-Tree-2026"})
@@ -200,18 +198,18 @@ def test_officer_invites_an_officer_who_then_sees_the_street(client, auth, world
     assert client.get(f"/streets/{world.b.street.id}").status_code == 404
 
 
-def test_invitations_are_revoked_only_by_someone_in_their_scope(client, auth, world):
+def test_invitations_are_revoked_only_by_someone_in_their_scope(client, world):
     invitation, token = services.invite(world.a.lead, Role.TREASURER, alliance=world.a.alliance, name="钱会计")
     url = f"/invitations/{invitation.id}/revoke"
 
     for outsider in (world.b.lead, world.b.officer, world.a.officer, world.a.treasurer, world.nobody):
-        auth.login(outsider)
+        login_as(outsider, client)
         assert client.post(url).status_code == 404, outsider.name
-        auth.logout()
+        client.post("/logout")
     db.session.refresh(invitation)
     assert invitation.status == "pending"
 
-    auth.login(world.a.lead)
+    login_as(world.a.lead, client)
     assert client.get(url).status_code == 405  # a link cannot revoke
     db.session.refresh(invitation)
     assert invitation.status == "pending"
@@ -231,8 +229,8 @@ def test_invitations_are_revoked_only_by_someone_in_their_scope(client, auth, wo
 # --- the audit log ---------------------------------------------------------------------------------
 
 
-def test_audit_log_records_who_did_what_to_which_object_from_where(client, auth, world):
-    auth.login(world.a.lead)
+def test_audit_log_records_who_did_what_to_which_object_from_where(client, world):
+    login_as(world.a.lead, client)
 
     client.post(f"/alliances/{world.a.alliance.id}/invite", data={"role": "contractor", "name": "周师傅"},
                 environ_base={"REMOTE_ADDR": "203.0.113.7"})
@@ -255,29 +253,29 @@ def _events_on_both_sides(world) -> None:
     services.invite(world.b.officer, Role.STREET_OFFICER, street=world.b.street, name="乙街道秘密新人")
 
 
-def test_leads_see_their_alliances_events_officers_their_streets_and_nobody_else_any(client, auth, world):
+def test_leads_see_their_alliances_events_officers_their_streets_and_nobody_else_any(client, world):
     _events_on_both_sides(world)
     secrets = ("乙方秘密施工队", "乙街道秘密新人", world.b.lead.name, world.b.officer.name)
 
-    auth.login(world.a.lead)
+    login_as(world.a.lead, client)
     page = text(client.get(f"/alliances/{world.a.alliance.id}/audit"))
     assert "甲方施工队" in page and zh("Shop details changed") in page
     assert "甲街道新人" not in page  # a street event, not the alliance's
     assert not any(secret in page for secret in secrets)
-    auth.logout()
+    client.post("/logout")
 
-    auth.login(world.a.officer)
+    login_as(world.a.officer, client)
     page = text(client.get(f"/streets/{world.a.street.id}/audit"))
     assert "甲方施工队" in page and "甲街道新人" in page and world.a.officer.name in page
     assert not any(secret in page for secret in secrets)
     page = text(client.get(f"/alliances/{world.a.alliance.id}/audit"))
     assert "甲方施工队" in page and not any(secret in page for secret in secrets)
-    auth.logout()
+    client.post("/logout")
 
-    auth.login(world.admin)
+    login_as(world.admin, client)
     page = text(client.get(f"/streets/{world.b.street.id}/audit"))
     assert "乙方秘密施工队" in page and "甲方施工队" not in page
-    auth.logout()
+    client.post("/logout")
 
     # Everyone else is refused: 403 if they may see the alliance, else 404.
     alliance_log, street_log = f"/alliances/{world.a.alliance.id}/audit", f"/streets/{world.a.street.id}/audit"
@@ -286,20 +284,20 @@ def test_leads_see_their_alliances_events_officers_their_streets_and_nobody_else
         (world.a.treasurer, 403, 404), (world.a.contractor, 403, 404), (world.a.owner, 403, 404),
         (world.a.lead, 200, 404), (world.nobody, 404, 404), (world.b.lead, 404, 404), (world.b.officer, 404, 404),
     ]:
-        auth.login(user)
+        login_as(user, client)
         for url, status in ((alliance_log, alliance_status), (street_log, street_status)):
             response = client.get(url)
             assert response.status_code == status, (user.name, url)
             if status != 200:
                 assert "甲方施工队" not in text(response)
-        auth.logout()
+        client.post("/logout")
 
 
-def test_long_audit_logs_are_paginated(client, auth, world):
+def test_long_audit_logs_are_paginated(client, world):
     for n in range(55):
         audit.record(world.a.lead, "shop_updated", world.a.shop, alliance_id=world.a.alliance.id, name=f"第{n}次")
     db.session.commit()
-    auth.login(world.a.lead)
+    login_as(world.a.lead, client)
 
     first = text(client.get(f"/alliances/{world.a.alliance.id}/audit"))
     second = text(client.get(f"/alliances/{world.a.alliance.id}/audit?page=2"))

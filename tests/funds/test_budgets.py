@@ -232,7 +232,7 @@ def refused_funding(app, lead: User, project: Project, message: str) -> None:
     assert message in lifecycle.refusal(lead, project, "fund", Attempt())
     before = books(app)
     with pytest.raises(DomainError, match=message):
-        lifecycle.perform(lead, project, "fund")
+        projects.move(lead, project, "fund")
     assert books(app) == before
     assert state_of(project) == S.DESIGN_APPROVED
 
@@ -257,10 +257,10 @@ def test_funding_waits_for_a_budget_and_for_the_shop_to_pledge_its_whole_share(a
     before = books(app)
     for who in ("owner", "treasurer", "officer", "admin", "lead_next_door", "lead_elsewhere"):
         with pytest.raises(NotAllowed):
-            lifecycle.perform(getattr(cast, who), project, "fund")
+            projects.move(getattr(cast, who), project, "fund")
         assert books(app) == before, who
 
-    lifecycle.perform(cast.lead, project, "fund")
+    projects.move(cast.lead, project, "fund")
     assert state_of(project) == S.FUNDED
     assert first.cancelled_at is None
 
@@ -279,7 +279,7 @@ def test_when_the_share_must_be_paid_a_pledge_is_not_enough_but_the_payment_is(a
     services.record_entry(cast.treasurer, fund, EntryKind.CONTRIBUTION, 1_000_00, pledge=pledge,
                           idempotency_key=key())
     assert budgets.cover(project).shop_paid_fen == 9_000_00
-    lifecycle.perform(cast.lead, project, "fund")
+    projects.move(cast.lead, project, "fund")
     assert state_of(project) == S.FUNDED
     assert money(fund) == (12_000_00, 3_000_00, 9_000_00)
 
@@ -290,7 +290,7 @@ def test_funding_is_refused_while_the_fund_cannot_set_its_share_aside(app, cast,
     promise(cast.owner, fund, project, 9_000_00)
     refused_funding(app, cast.lead, project, "only ¥2,999.99 available; the fund's share is ¥3,000.00")
     give(cast.treasurer, fund, 1)
-    lifecycle.perform(cast.lead, project, "fund")
+    projects.move(cast.lead, project, "fund")
     assert state_of(project) == S.FUNDED
     assert money(fund) == (3_000_00, 3_000_00, 0)
 
@@ -301,7 +301,7 @@ def funded(cast, fund, project) -> Project:
     give(cast.treasurer, fund, 10_000_00)
     budgets.set_budget(cast.lead, project, 12_000_00, RULE)
     promise(cast.owner, fund, project, 9_000_00)
-    lifecycle.perform(cast.lead, project, "fund")
+    projects.move(cast.lead, project, "fund")
     return project
 
 
@@ -349,7 +349,7 @@ def test_reserved_money_is_for_the_funded_project_only(app, world, cast, fund, f
 def test_an_expense_beyond_the_reservation_and_withdrawing_release_the_rest(cast, fund, funded):
     services.record_entry(cast.treasurer, fund, EntryKind.EXPENSE, 1_200_00, project=funded, idempotency_key=key())
     assert money(fund) == (8_800_00, 1_800_00, 7_000_00)
-    lifecycle.perform(cast.owner, funded, "withdraw")
+    projects.move(cast.owner, funded, "withdraw")
     assert state_of(funded) == S.WITHDRAWN
     assert money(fund) == (8_800_00, 0, 8_800_00)
     release = db.session.scalar(select(Reservation).where(Reservation.reason == ReservationReason.RELEASE))
@@ -359,11 +359,11 @@ def test_an_expense_beyond_the_reservation_and_withdrawing_release_the_rest(cast
     second = approved_project(cast.owner, funded.shop, "第二块招牌")
     budgets.set_budget(cast.lead, second, 2_000_00, ShareRule(fund_fen=1_000_00))
     promise(cast.owner, fund, second, 1_000_00)
-    lifecycle.perform(cast.lead, second, "fund")
+    projects.move(cast.lead, second, "fund")
     assert money(fund) == (8_800_00, 1_000_00, 7_800_00)
     services.record_entry(cast.treasurer, fund, EntryKind.EXPENSE, 1_500_00, project=second, idempotency_key=key())
     assert money(fund) == (7_300_00, 0, 7_300_00)
-    lifecycle.perform(cast.owner, second, "withdraw")  # nothing left to release
+    projects.move(cast.owner, second, "withdraw")  # nothing left to release
     assert count(Reservation) == 5  # reserve, spend, release; reserve, spend
 
 
@@ -379,7 +379,7 @@ def test_reversing_a_project_expense_gives_the_project_its_reservation_back(cast
     # Once the project has ended, a reversed expense of it is simply money available again.
     second = services.record_entry(cast.treasurer, fund, EntryKind.EXPENSE, 500_00, project=funded,
                                    idempotency_key=key())
-    lifecycle.perform(cast.owner, funded, "withdraw")
+    projects.move(cast.owner, funded, "withdraw")
     assert money(fund) == (9_500_00, 0, 9_500_00)
     services.reverse_entry(cast.treasurer, second, "退回", idempotency_key=key())
     assert money(fund) == (10_000_00, 0, 10_000_00)
@@ -389,7 +389,7 @@ def test_an_expense_that_used_the_whole_reservation_reversed_after_the_project_e
                                                                                                   funded):
     whole = services.record_entry(cast.treasurer, fund, EntryKind.EXPENSE, 3_000_00, project=funded,
                                   idempotency_key=key())
-    lifecycle.perform(cast.owner, funded, "withdraw")  # nothing was left to release
+    projects.move(cast.owner, funded, "withdraw")  # nothing was left to release
     assert money(fund) == (7_000_00, 0, 7_000_00)
     services.reverse_entry(cast.treasurer, whole, "工程取消，退回", idempotency_key=key())
     assert money(fund) == (10_000_00, 0, 10_000_00)
@@ -415,7 +415,7 @@ def fund_a_project(cast, shop: Shop, fund: Fund, share: int) -> Project:
     project = approved_project(cast.owner, shop, f"项目 {key()[:8]}")
     budgets.set_budget(cast.lead, project, share + 100_00, ShareRule(fund_fen=share))
     promise(cast.owner, fund, project, 100_00)
-    lifecycle.perform(cast.lead, project, "fund")
+    projects.move(cast.lead, project, "fund")
     return project
 
 
@@ -469,7 +469,7 @@ def test_balance_and_reservations_stay_consistent_after_any_sequence(world, cast
                     reserved[entry.project_id] += used[entry.id]
             elif operation == "withdraw":
                 project = funded[pick % len(funded)]
-                lifecycle.perform(cast.owner, project, "withdraw")
+                projects.move(cast.owner, project, "withdraw")
                 reserved[project.id] = 0
                 ended.add(project.id)
         except DomainError:

@@ -27,7 +27,6 @@ from merchant_alliance.money import MAX_FEN
 from merchant_alliance.notifications.models import Notification
 from merchant_alliance.photos.models import Photo
 from merchant_alliance.projects import services as projects
-from merchant_alliance.projects.lifecycle import lifecycle
 from tests.factories import user_with_role
 from tests.funds.test_budgets import RULE, approved_project, books, give, key, money, promise
 from tests.projects.helpers import count, stored_files, upload
@@ -260,7 +259,7 @@ def test_payment_is_refused_when_the_fund_lacks_available_money_and_nothing_chan
     project = approved_project(cast.owner, world.a.shop)
     budgets.set_budget(cast.lead, project, 12_000_00, RULE)
     promise(cast.owner, fund, project, 9_000_00)
-    lifecycle.perform(cast.lead, project, "fund")
+    projects.move(cast.lead, project, "fund")
     assert money(fund) == (3_500_00, 3_000_00, 500_00)
 
     general = ask(cast.lead, fund, 600_00, purpose="联盟宣传单印刷")

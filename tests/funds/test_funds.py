@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 import uuid
 
+import pytest
 from sqlalchemy import func, select
 
 from merchant_alliance.audit import AuditEvent
 from merchant_alliance.extensions import db
 from merchant_alliance.funds import services
 from merchant_alliance.funds.models import EntryKind, Fund
+from tests.helpers import login_as
 
 
 def key() -> str:
@@ -21,19 +23,19 @@ def fund_count() -> int:
     return db.session.scalar(select(func.count(Fund.id)))
 
 
-def test_a_lead_opens_a_reserve_fund_and_its_books_are_kept_apart(client, auth, world):
+def test_a_lead_opens_a_reserve_fund_and_its_books_are_kept_apart(client, world):
     alliance = world.a.alliance
     main = services.default_fund(alliance)
     services.record_entry(world.a.treasurer, main, EntryKind.SUBSIDY, 1_000_00, counterparty="街道",
                           idempotency_key=key())
-    auth.login(world.a.lead)
+    login_as(world.a.lead, client)
     response = client.post(f"/alliances/{alliance.id}/funds", data={"name": "备用金"})
     reserve = db.session.scalar(select(Fund).where(Fund.name == "备用金"))
     assert reserve is not None and not reserve.is_default and reserve.alliance_id == alliance.id
     assert response.headers["Location"].endswith(f"/alliances/{alliance.id}/fund?fund={reserve.id}")
     assert db.session.scalar(select(AuditEvent.action).where(AuditEvent.object_type == "fund")) == "fund.created"
 
-    auth.login(world.a.treasurer)
+    login_as(world.a.treasurer, client)
     page = client.get(f"/alliances/{alliance.id}/fund/record?fund={reserve.id}").get_data(as_text=True)
     assert "备用金" in page
     form_key = re.search(r'name="idempotency_key" type="hidden" value="([0-9a-f]+)"', page).group(1)
@@ -52,26 +54,27 @@ def test_a_lead_opens_a_reserve_fund_and_its_books_are_kept_apart(client, auth, 
     assert "¥1,000.00" in main_page and "statement?fund=" not in main_page
 
 
-def test_a_fund_of_another_alliance_is_not_found_and_only_a_lead_opens_funds(client, auth, world):
+def test_a_fund_of_another_alliance_is_not_found_and_only_a_lead_opens_funds(client, world):
     other = services.default_fund(world.b.alliance)
     db.session.commit()
-    auth.login(world.a.treasurer)  # who may reach every one of these pages for the main fund
+    login_as(world.a.treasurer, client)  # who may reach every one of these pages for the main fund
     for path in ("fund", "fund/entries", "fund/statement", "fund/record", "fund/expenses"):
         assert client.get(f"/alliances/{world.a.alliance.id}/{path}?fund={other.id}").status_code == 404, path
     before = fund_count()
     for user in (world.a.treasurer, world.a.owner, world.a.officer, world.b.lead):
-        auth.login(user)
+        login_as(user, client)
         assert client.post(f"/alliances/{world.a.alliance.id}/funds", data={"name": "小金库"}).status_code in (403, 404)
     assert fund_count() == before
 
 
-def test_a_fund_needs_a_name_of_its_own(client, auth, world):
-    auth.login(world.a.lead)
+@pytest.mark.parametrize("name", ["备用金", "", "   ", "长" * 101, services.DEFAULT_FUND_NAME],
+                         ids=["taken", "empty", "blank", "too-long", "the-main-funds"])
+def test_a_fund_needs_a_name_of_its_own(client, world, name):
+    login_as(world.a.lead, client)
     url = f"/alliances/{world.a.alliance.id}/funds"
     client.post(url, data={"name": "备用金"})
     before = fund_count()
-    for name in ("备用金", "", "   ", "长" * 101, services.DEFAULT_FUND_NAME):
-        response = client.post(url, data={"name": name}, follow_redirects=True)
-        assert response.status_code == 200
-        assert "flash-error" in response.get_data(as_text=True), name
+    response = client.post(url, data={"name": name}, follow_redirects=True)
+    assert response.status_code == 200
+    assert "flash-error" in response.get_data(as_text=True)
     assert fund_count() == before

@@ -15,6 +15,7 @@ from merchant_alliance.funds import pledges, services
 from merchant_alliance.funds.models import EntryKind, Fund, Pledge
 from merchant_alliance.money import MAX_FEN
 from tests.funds.test_budgets import approved_project, books, key
+from tests.helpers import login_as
 
 pytestmark = pytest.mark.usefixtures("in_request")
 
@@ -55,26 +56,33 @@ def test_an_owner_pledges_for_their_own_shop_and_staff_for_any_shop(app, world, 
         assert books(app) == before, who
 
 
-def test_impossible_pledges_are_refused_and_nothing_is_written(app, world, cast, fund):
-    neighbours_project = approved_project(cast.neighbour, world.a.other_shop)
+@pytest.mark.parametrize(("case", "message"), [
+    ("due-yesterday", "cannot be in the past"),
+    ("no-due-date", "Give the date"),
+    ("zero", "more than zero"),
+    ("negative", "more than zero"),
+    ("too-much", "more than zero"),
+    ("half-a-fen", "more than zero"),
+    ("another-shops-project", "not this shop's"),
+    ("another-alliances-fund", "not in this alliance"),
+])
+def test_impossible_pledges_are_refused_and_nothing_is_written(app, world, cast, fund, case, message):
+    neighbours_project = approved_project(cast.neighbour, world.a.other_shop) if case == "another-shops-project" \
+        else None
     other_fund = services.default_fund(world.b.alliance)
     db.session.commit()
     before = books(app)
-    for kwargs, message in [
-        ({"due_on": in_days(-1)}, "cannot be in the past"),
-        ({"due_on": None}, "Give the date"),
-        ({"amount_fen": 0}, "more than zero"),
-        ({"amount_fen": -100}, "more than zero"),
-        ({"amount_fen": MAX_FEN + 1}, "more than zero"),
-        ({"amount_fen": 12.5}, "more than zero"),
-        ({"project": neighbours_project}, "not this shop's"),
-        ({"fund": other_fund}, "not in this alliance"),
-    ]:
-        values = {"fund": fund, "amount_fen": 1_000_00, "due_on": in_days(10), "project": None} | kwargs
-        with pytest.raises(DomainError, match=message):
-            pledges.create_pledge(cast.owner, values["fund"], world.a.shop, values["amount_fen"], values["due_on"],
-                                  project=values["project"])
-        assert books(app) == before, kwargs
+    changes = {
+        "due-yesterday": {"due_on": in_days(-1)}, "no-due-date": {"due_on": None},
+        "zero": {"amount_fen": 0}, "negative": {"amount_fen": -100}, "too-much": {"amount_fen": MAX_FEN + 1},
+        "half-a-fen": {"amount_fen": 12.5}, "another-shops-project": {"project": neighbours_project},
+        "another-alliances-fund": {"fund": other_fund},
+    }[case]
+    values = {"fund": fund, "amount_fen": 1_000_00, "due_on": in_days(10), "project": None} | changes
+    with pytest.raises(DomainError, match=message):
+        pledges.create_pledge(cast.owner, values["fund"], world.a.shop, values["amount_fen"], values["due_on"],
+                              project=values["project"])
+    assert books(app) == before
 
 
 def test_payments_naming_the_pledge_settle_it_and_a_reversed_payment_unsettles_it(app, world, cast, fund):
@@ -173,11 +181,11 @@ def test_only_the_alliances_staff_cancel_a_pledge_with_a_reason_once(app, world,
     assert books(app) == before
 
 
-def test_the_pledge_list_shows_what_is_still_owed_and_everything_on_request(world, cast, fund, client_as):
+def test_the_pledge_list_shows_what_is_still_owed_and_everything_on_request(world, cast, fund):
     owing = pledges.create_pledge(cast.owner, fund, world.a.shop, 300_00, pledges.today(), note="还欠着")
     settled = pledges.create_pledge(cast.owner, fund, world.a.shop, 200_00, pledges.today(), note="已付清")
     services.record_entry(cast.treasurer, fund, EntryKind.CONTRIBUTION, 200_00, pledge=settled, idempotency_key=key())
-    treasurer = client_as(cast.treasurer)
+    treasurer = login_as(cast.treasurer)
     url = f"/alliances/{world.a.alliance.id}/fund/pledges"
     still_owed = treasurer.get(url).get_data(as_text=True)
     assert owing.note in still_owed and settled.note not in still_owed

@@ -9,8 +9,8 @@ from merchant_alliance.extensions import db
 from merchant_alliance.funds import budgets, expenses, services
 from merchant_alliance.funds.models import EntryKind, PaymentMethod
 from merchant_alliance.funds.shares import ShareRule
-from merchant_alliance.projects.lifecycle import lifecycle
-from tests.helpers import counted_queries
+from merchant_alliance.projects import services as projects
+from tests.helpers import counted_queries, login_as
 from tests.projects.helpers import upload
 
 
@@ -20,8 +20,8 @@ def key() -> str:
 
 def approved_with_budget(proposal, cast, budget_fen: int, title: str):
     project = proposal(title=title)
-    lifecycle.perform(cast.owner, project, "submit")
-    lifecycle.perform(cast.lead, project, "approve_design")
+    projects.move(cast.owner, project, "submit")
+    projects.move(cast.lead, project, "approve_design")
     budgets.set_budget(cast.lead, project, budget_fen, ShareRule(fund_fen=budget_fen))
     return project
 
@@ -33,7 +33,7 @@ def pay(cast, fund, project, amount_fen: int) -> None:
     expenses.pay(cast.treasurer, request, method=PaymentMethod.BANK_TRANSFER, idempotency_key=key())
 
 
-def test_each_project_shows_its_budget_what_was_paid_and_the_variance(world, proposal, cast, in_request, client_as):
+def test_each_project_shows_its_budget_what_was_paid_and_the_variance(world, proposal, cast, in_request):
     fund = services.default_fund(world.a.alliance)
     services.record_entry(cast.treasurer, fund, EntryKind.SUBSIDY, 50_000_00, counterparty="街道",
                           idempotency_key=key())
@@ -49,7 +49,7 @@ def test_each_project_shows_its_budget_what_was_paid_and_the_variance(world, pro
     assert (lines[under.id].actual_fen, lines[under.id].variance_fen) == (2_500_00, 1_500_00)  # reversal nets out
     assert (lines[over.id].actual_fen, lines[over.id].variance_fen) == (3_200_00, -200_00)
 
-    page = client_as(cast.owner).get(f"/alliances/{fund.alliance_id}/fund/projects")
+    page = login_as(cast.owner).get(f"/alliances/{fund.alliance_id}/fund/projects")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "¥1,500.00" in html and "-¥200.00" in html and "¥7,000.00" in html  # total budget
@@ -58,10 +58,10 @@ def test_each_project_shows_its_budget_what_was_paid_and_the_variance(world, pro
     ET.fromstring(svg)  # noqa: S314 - our own page: well-formed, the hostile title escaped inside it
 
 
-def test_the_page_costs_the_same_queries_for_one_project_as_for_many(world, proposal, cast, in_request, client_as):
+def test_the_page_costs_the_same_queries_for_one_project_as_for_many(world, proposal, cast, in_request):
     fund = services.default_fund(world.a.alliance)
     db.session.commit()
-    reader = client_as(cast.owner)
+    reader = login_as(cast.owner)
     url = f"/alliances/{fund.alliance_id}/fund/projects"
 
     def queries() -> int:

@@ -25,7 +25,7 @@ from merchant_alliance.funds.models import (
     ProjectBudget,
 )
 from merchant_alliance.photos.models import Photo
-from merchant_alliance.projects.lifecycle import lifecycle
+from merchant_alliance.projects import services as projects
 from merchant_alliance.projects.models import Project, ProjectState
 from merchant_alliance.shops.models import Shop
 from tests.concurrency import at_once, while_held
@@ -142,7 +142,7 @@ def test_a_budget_changed_while_the_project_is_funded_never_leaves_the_reservati
     ids = (cast.lead.id, cast.co_lead.id, project.id)
 
     def confirm_funding():
-        return lifecycle.perform(get(User, ids[0]), get(Project, ids[2]), "fund")
+        return projects.move(get(User, ids[0]), get(Project, ids[2]), "fund")
 
     def change_budget():
         return budgets.set_budget(get(User, ids[1]), get(Project, ids[2]), 5_000_00, RULE)  # share: ¥1,500

@@ -18,7 +18,7 @@ from merchant_alliance.funds.models import EntryKind, PaymentMethod
 from merchant_alliance.timeutil import utcnow
 from tests.factories import ShopFactory
 from tests.funds.test_views import receipt_jpeg
-from tests.helpers import counted_queries
+from tests.helpers import counted_queries, login_as
 
 BOM = b"\xef\xbb\xbf"
 
@@ -129,7 +129,7 @@ def test_a_reversal_is_on_the_statement_and_brings_the_balance_back(world, fund)
     assert statement.closing_fen == services.balance_fen(fund.id)
 
 
-def test_a_page_of_the_statement_carries_the_running_balance_of_the_lines_before_it(client, english, auth, world,
+def test_a_page_of_the_statement_carries_the_running_balance_of_the_lines_before_it(client, english, world,
                                                                                      fund):
     day = datetime(2026, 9, 10, 2, 0)
     for n in range(7):
@@ -142,15 +142,15 @@ def test_a_page_of_the_statement_carries_the_running_balance_of_the_lines_before
     assert (second.opening_fen, second.closing_fen) == (whole.opening_fen, whole.closing_fen) == (0, 2800_00)
     assert reports.monthly_statement(fund.id, month, page=9, per_page=3).lines == []
 
-    auth.login(world.a.owner)
+    login_as(world.a.owner, client)
     page = client.get(f"/alliances/{world.a.alliance.id}/fund/statement?month=2026-09&page=1").get_data(as_text=True)
     assert "第6笔" in page and "Next" not in page  # seven lines fit on one screen
     printable = client.get(f"/alliances/{world.a.alliance.id}/fund/statement/print?month=2026-09")
     assert printable.get_data(as_text=True).count("笔") == 7
 
 
-def test_members_read_the_statement_page_month_by_month(client, english, auth, world, autumn):
-    auth.login(world.a.owner)
+def test_members_read_the_statement_page_month_by_month(client, english, world, autumn):
+    login_as(world.a.owner, client)
     page = client.get(f"/alliances/{world.a.alliance.id}/fund/statement?month=2026-11").get_data(as_text=True)
     assert "November 2026" in page
     assert "¥1,500.00" in page and "¥1,734.50" in page and "¥1,434.50" in page
@@ -163,17 +163,17 @@ def test_members_read_the_statement_page_month_by_month(client, english, auth, w
     assert f"/alliances/{world.a.alliance.id}/fund/statement.csv?month=2026-11" in page
 
 
-def test_this_month_is_the_default_and_has_no_next_month(client, english, auth, world, fund):
+def test_this_month_is_the_default_and_has_no_next_month(client, english, world, fund):
     record(world, fund, EntryKind.SUBSIDY, 42_00, counterparty="本月补贴")
-    auth.login(world.a.lead)
+    login_as(world.a.lead, client)
     this_month = reports.Month.of(utcnow())
     page = client.get(f"/alliances/{world.a.alliance.id}/fund/statement").get_data(as_text=True)
     assert "本月补贴" in page and "¥42.00" in page
     assert f"month={this_month.next()}" not in page and f"month={this_month.previous()}" in page
 
 
-def test_the_printable_statement_is_a_sheet_of_its_own(client, english, auth, world, autumn):
-    auth.login(world.a.officer)
+def test_the_printable_statement_is_a_sheet_of_its_own(client, english, world, autumn):
+    login_as(world.a.officer, client)
     response = client.get(f"/alliances/{world.a.alliance.id}/fund/statement/print?month=2026-11")
     page = response.get_data(as_text=True)
     assert response.status_code == 200
@@ -184,22 +184,22 @@ def test_the_printable_statement_is_a_sheet_of_its_own(client, english, auth, wo
 
 @pytest.mark.parametrize("month", ["2026-13", "abc", "2026-00", "2026-11-01"])
 @pytest.mark.parametrize("page", ["statement", "statement/print", "statement.csv"])
-def test_a_bad_month_gets_a_clear_400_not_a_crash(client, english, auth, world, fund, page, month):
-    auth.login(world.a.owner)
+def test_a_bad_month_gets_a_clear_400_not_a_crash(client, english, world, fund, page, month):
+    login_as(world.a.owner, client)
     response = client.get(f"/alliances/{world.a.alliance.id}/fund/{page}?month={month}")
     assert response.status_code == 400
     assert "Months are written like 2026-11" in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("page", ["statement", "statement/print", "statement.csv", "entries.csv", "shops"])
-def test_another_alliances_books_do_not_exist_for_a_member_of_alliance_b(client, auth, world, autumn, page):
-    auth.login(world.b.owner)
+def test_another_alliances_books_do_not_exist_for_a_member_of_alliance_b(client, world, autumn, page):
+    login_as(world.b.owner, client)
     assert client.get(f"/alliances/{world.a.alliance.id}/fund/{page}?month=2026-11").status_code == 404
     assert client.get(f"/alliances/{world.b.alliance.id}/fund/{page}?month=2026-11").status_code == 200
 
 
-def test_the_contractor_may_not_read_the_books(client, auth, world, fund):
-    auth.login(world.a.contractor)
+def test_the_contractor_may_not_read_the_books(client, world, fund):
+    login_as(world.a.contractor, client)
     for page in ("statement", "statement.csv", "entries.csv", "shops"):
         assert client.get(f"/alliances/{world.a.alliance.id}/fund/{page}").status_code == 403
 
@@ -212,8 +212,8 @@ def test_plain_yuan_is_what_a_spreadsheet_reads_as_a_number():
         "1234.50", "-300.00", "0.00", "-0.01", "0.05", "100000000.00"]
 
 
-def test_the_statement_csv_opens_in_excel_with_shanghai_dates(client, english, auth, world, autumn):
-    auth.login(world.a.owner)
+def test_the_statement_csv_opens_in_excel_with_shanghai_dates(client, english, world, autumn):
+    login_as(world.a.owner, client)
     response = client.get(f"/alliances/{world.a.alliance.id}/fund/statement.csv?month=2026-11")
     assert response.status_code == 200
     assert response.content_type == "text/csv; charset=utf-8"
@@ -230,14 +230,14 @@ def test_the_statement_csv_opens_in_excel_with_shanghai_dates(client, english, a
     assert len(rows) == 5
 
 
-def test_the_entries_csv_keeps_chinese_names_and_honours_the_filters(client, english, auth, world, fund):
+def test_the_entries_csv_keeps_chinese_names_and_honours_the_filters(client, english, world, fund):
     world.a.shop.name = "老上海馄饨店"
     db.session.commit()
     record(world, fund, EntryKind.CONTRIBUTION, 1234_50, datetime(2026, 11, 3, 2, 0), method=PaymentMethod.WECHAT_PAY,
            reference="4200001234", purpose="店招改造出资")
     record(world, fund, EntryKind.SUBSIDY, 500_00, datetime(2026, 11, 4, 2, 0), counterparty="静安寺街道办")
     record(world, fund, EntryKind.EXPENSE, 300_00, datetime(2026, 11, 5, 2, 0), counterparty="施工队")
-    auth.login(world.a.owner)
+    login_as(world.a.owner, client)
     base = f"/alliances/{world.a.alliance.id}/fund/entries.csv"
 
     response = client.get(base)
@@ -258,35 +258,35 @@ def test_the_entries_csv_keeps_chinese_names_and_honours_the_filters(client, eng
     assert [row[5] for row in only_this_shop[1:]] == ["老上海馄饨店"]
 
 
-def test_members_get_the_csv_without_receipts_and_staff_with_them(client, english, auth, world, fund):
+def test_members_get_the_csv_without_receipts_and_staff_with_them(client, english, world, fund):
     buffer, name = receipt_jpeg()
     record(world, fund, EntryKind.CONTRIBUTION, 500_00, receipt=FileStorage(buffer, name))
     url = f"/alliances/{world.a.alliance.id}/fund/entries.csv"
-    auth.login(world.a.owner)
+    login_as(world.a.owner, client)
     response = client.get(url)
     assert response.status_code == 200
     rows = parse_csv(response)
     assert "Receipt" not in rows[0] and b"/photos/" not in response.get_data()
     assert rows[1][4] == "500.00"
-    auth.logout()
-    auth.login(world.a.treasurer)
+    client.post("/logout")
+    login_as(world.a.treasurer, client)
     rows = parse_csv(client.get(url))
     assert rows[0][-1] == "Receipt" and "/photos/" in rows[1][-1]
 
 
-def test_a_name_that_looks_like_a_formula_stays_text_in_the_spreadsheet(client, english, auth, world, fund):
+def test_a_name_that_looks_like_a_formula_stays_text_in_the_spreadsheet(client, english, world, fund):
     record(world, fund, EntryKind.SUBSIDY, 10_00, counterparty='=HYPERLINK("http://evil.example","点我")')
-    auth.login(world.a.lead)
+    login_as(world.a.lead, client)
     rows = parse_csv(client.get(f"/alliances/{world.a.alliance.id}/fund/entries.csv"))
     assert rows[1][7].startswith("'=HYPERLINK")
     assert rows[1][4] == "10.00"
 
 
-def test_the_project_filter_narrows_the_list_and_the_csv(client, english, auth, world, fund, proposal):
+def test_the_project_filter_narrows_the_list_and_the_csv(client, english, world, fund, proposal):
     project = proposal(title="咖啡馆木质新店招", versions=0)
     record(world, fund, EntryKind.CONTRIBUTION, 700_00, project=project, purpose="项目出资")
     record(world, fund, EntryKind.CONTRIBUTION, 50_00, purpose="会费")
-    auth.login(world.a.owner)
+    login_as(world.a.owner, client)
     base = f"/alliances/{world.a.alliance.id}/fund/entries"
     everything = client.get(base).get_data(as_text=True)
     assert f'<option value="{project.id}">咖啡馆木质新店招</option>' in everything
@@ -302,7 +302,7 @@ def test_the_project_filter_narrows_the_list_and_the_csv(client, english, auth, 
 # --- contributions by shop ---------------------------------------------------------------------
 
 
-def test_every_shop_is_listed_with_its_contributions_net_of_reversals(client, english, auth, world, fund):
+def test_every_shop_is_listed_with_its_contributions_net_of_reversals(client, english, world, fund):
     quiet = ShopFactory(alliance=world.a.alliance, name="还没出资的店")
     ShopFactory(alliance=world.b.alliance, name="别的联盟的店")
     record(world, fund, EntryKind.CONTRIBUTION, 300_00, datetime(2026, 11, 1, 2, 0))
@@ -320,7 +320,7 @@ def test_every_shop_is_listed_with_its_contributions_net_of_reversals(client, en
     assert (rows[quiet.id].total_fen, rows[quiet.id].payments, rows[quiet.id].last_paid_on) == (0, 0, None)
     assert [row.shop_id for row in reports.shop_contributions(fund.id)][0] == world.a.shop.id  # biggest first
 
-    auth.login(world.a.owner)
+    login_as(world.a.owner, client)
     page = client.get(f"/alliances/{world.a.alliance.id}/fund/shops").get_data(as_text=True)
     assert "还没出资的店" in page and "¥0.00" in page and "¥500.00" in page and "¥550.00" in page
     assert "别的联盟的店" not in page and "¥999.00" not in page
@@ -337,9 +337,9 @@ def test_monthly_flows_sort_entries_into_shanghai_months(fund, autumn):
     assert reports.monthly_flows(fund.id, []) == []
 
 
-def test_the_overview_draws_the_last_twelve_months_and_links_the_reports(client, english, auth, world, fund):
+def test_the_overview_draws_the_last_twelve_months_and_links_the_reports(client, english, world, fund):
     record(world, fund, EntryKind.SUBSIDY, 800_00, counterparty="静安寺街道办")
-    auth.login(world.a.owner)
+    login_as(world.a.owner, client)
     page = client.get(f"/alliances/{world.a.alliance.id}/fund").get_data(as_text=True)
     assert "静安寺街道办" in page  # among the latest entries
     assert page.count('<rect class="chart-bar chart-income"') == 12
@@ -355,10 +355,10 @@ def test_the_overview_draws_the_last_twelve_months_and_links_the_reports(client,
 
 @pytest.mark.parametrize("path", ["fund", "fund/statement", "fund/statement/print", "fund/statement.csv",
                                   "fund/entries.csv", "fund/shops"])
-def test_reports_issue_as_many_queries_for_many_entries_and_shops_as_for_few(client, auth, world, fund, path):
+def test_reports_issue_as_many_queries_for_many_entries_and_shops_as_for_few(client, world, fund, path):
     buffer, name = receipt_jpeg()
     record(world, fund, EntryKind.CONTRIBUTION, 100, receipt=FileStorage(buffer, name))
-    auth.login(world.a.lead)  # a lead sees receipts too: the most the page can show
+    login_as(world.a.lead, client)  # a lead sees receipts too: the most the page can show
     url = f"/alliances/{world.a.alliance.id}/{path}"
 
     def queries() -> int:

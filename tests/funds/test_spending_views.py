@@ -26,6 +26,7 @@ from merchant_alliance.photos.models import Photo
 from merchant_alliance.projects.models import ProjectState
 from tests.factories import user_with_role
 from tests.funds.test_budgets import RULE, approved_project, books, give, key, promise
+from tests.helpers import login_as
 from tests.projects.helpers import count, fresh_jpeg, put_in_state, stored_files, text_of, upload
 
 pytestmark = pytest.mark.usefixtures("in_request")  # services called directly tell people, with links
@@ -82,8 +83,8 @@ def project(world):
 # --- budgets -------------------------------------------------------------------------------------
 
 
-def test_a_lead_sets_the_budget_by_the_rule_by_percentages_or_by_amounts(cast, client_as, fund, project):
-    browser = client_as(cast.lead)
+def test_a_lead_sets_the_budget_by_the_rule_by_percentages_or_by_amounts(cast, fund, project):
+    browser = login_as(cast.lead)
     url = f"/projects/{project.id}/budget"
     page = text_of(browser.get(url))
     assert "the fund pays 30% of the budget, at most ¥3,000.00" in page
@@ -105,15 +106,15 @@ def test_a_lead_sets_the_budget_by_the_rule_by_percentages_or_by_amounts(cast, c
     assert 'value="1000.50"' in browser.get(url).get_data(as_text=True)  # the form shows the saved shares
 
     # The owner reads the budget on the project page; only the leads may change it.
-    owner = client_as(cast.owner)
+    owner = login_as(cast.owner)
     assert "¥8,999.50" in text_of(owner.get(f"/projects/{project.id}"))
     assert owner.get(url).status_code == 403
     assert owner.post(url, data={"budget": "1", "split": "rule"}).status_code == 403
     assert budgets.budget_of(project).budget_fen == 12_000_00
 
 
-def test_bad_money_in_the_budget_form_gets_a_clear_message_and_saves_nothing(app, cast, client_as, fund, project):
-    browser = client_as(cast.lead)
+def test_bad_money_in_the_budget_form_gets_a_clear_message_and_saves_nothing(app, cast, fund, project):
+    browser = login_as(cast.lead)
     url = f"/projects/{project.id}/budget"
     browser.post(url, data={"budget": "9000", "split": "rule"})
     cases = [({"budget": typed, "split": "rule"}, message) for typed, message in HOSTILE]
@@ -150,10 +151,10 @@ def test_bad_money_in_the_budget_form_gets_a_clear_message_and_saves_nothing(app
     assert books(app) == before
 
 
-def test_the_fund_rules_form_is_for_leads_and_refuses_nonsense(app, world, cast, client_as, fund):
+def test_the_fund_rules_form_is_for_leads_and_refuses_nonsense(app, world, cast, fund):
     url = f"/alliances/{world.a.alliance.id}/fund/rules"
-    assert client_as(cast.treasurer).get(url).status_code == 403
-    browser = client_as(cast.lead)
+    assert login_as(cast.treasurer).get(url).status_code == 403
+    browser = login_as(cast.lead)
     page = browser.get(url).get_data(as_text=True)
     assert 'value="30.00"' in page and 'value="3000.00"' in page and 'value="5000.00"' in page
     good = {"fund_percent": "12.5", "fund_cap": "", "two_approvals_above": "1,000", "shop_share_cover": "paid"}
@@ -174,9 +175,9 @@ def test_the_fund_rules_form_is_for_leads_and_refuses_nonsense(app, world, cast,
 # --- pledges, arrears and a shop's money ---------------------------------------------------------
 
 
-def test_an_owner_pledges_for_their_own_shop_through_the_form(app, world, cast, client_as, fund, project):
+def test_an_owner_pledges_for_their_own_shop_through_the_form(app, world, cast, fund, project):
     budgets.set_budget(cast.lead, project, 12_000_00, RULE)
-    browser = client_as(cast.owner)
+    browser = login_as(cast.owner)
     url = f"/alliances/{world.a.alliance.id}/fund/pledges/new"
     page = text_of(browser.get(f"{url}?project={project.id}"))
     assert world.a.shop.name in page and world.a.other_shop.name not in page
@@ -209,10 +210,10 @@ def test_an_owner_pledges_for_their_own_shop_through_the_form(app, world, cast, 
 
     # Whoever owns no shop and is not the alliance's staff has nothing to pledge for.
     for who, status in [("contractor", 403), ("officer", 403), ("owner_elsewhere", 404)]:
-        assert client_as(getattr(cast, who)).get(url).status_code == status, who
+        assert login_as(getattr(cast, who)).get(url).status_code == status, who
 
 
-def test_a_shops_money_page_is_its_own_and_arrears_are_for_the_staff(app, world, cast, client_as, fund):
+def test_a_shops_money_page_is_its_own_and_arrears_are_for_the_staff(app, world, cast, fund):
     pledge = pledges.create_pledge(cast.owner, fund, world.a.shop, 3_000_00, pledges.today() + timedelta(days=5),
                                    note="店招出资")
     services.record_entry(cast.treasurer, fund, EntryKind.CONTRIBUTION, 1_000_00, pledge=pledge, reference="WX4200001",
@@ -222,41 +223,41 @@ def test_a_shops_money_page_is_its_own_and_arrears_are_for_the_staff(app, world,
     db.session.commit()
 
     money_url = f"/shops/{world.a.shop.id}/money"
-    page = text_of(client_as(cast.owner).get(money_url))
+    page = text_of(login_as(cast.owner).get(money_url))
     assert "店招出资" in page and "¥3,000.00" in page and "¥1,000.00" in page and "#WX4200001" in page
     assert "Overdue" in page
     for who in ("lead", "treasurer", "officer", "admin"):
-        assert client_as(getattr(cast, who)).get(money_url).status_code == 200, who
+        assert login_as(getattr(cast, who)).get(money_url).status_code == 200, who
     for who in ("neighbour", "contractor", "owner_elsewhere", "lead_elsewhere", "lead_next_door"):
-        assert client_as(getattr(cast, who)).get(money_url).status_code == 404, who
+        assert login_as(getattr(cast, who)).get(money_url).status_code == 404, who
 
     arrears_url = f"/alliances/{world.a.alliance.id}/fund/pledges"
     for who in ("lead", "treasurer", "officer", "admin"):
-        page = text_of(client_as(getattr(cast, who)).get(arrears_url))
+        page = text_of(login_as(getattr(cast, who)).get(arrears_url))
         assert re.search(r'<tr class="overdue-1">.*?¥2,000\.00.*?<td class="num">45</td>', page, re.S), who
     for who, status in [("owner", 403), ("neighbour", 403), ("contractor", 403), ("lead_elsewhere", 404)]:
-        assert client_as(getattr(cast, who)).get(arrears_url).status_code == status, who
+        assert login_as(getattr(cast, who)).get(arrears_url).status_code == status, who
 
     # Cancelling: the staff, with a reason; the owner may not.
     cancel_url = f"/fund/pledges/{pledge.id}/cancel"
     before = books(app)
-    assert client_as(cast.owner).post(cancel_url, data={"reason": "不付了"}).status_code == 403
-    assert client_as(world.b.lead).post(cancel_url, data={"reason": "不付了"}).status_code == 404
-    assert client_as(cast.contractor).post(cancel_url, data={"reason": "不付了"}).status_code == 404
-    response = client_as(cast.lead).post(cancel_url, data={"reason": "  "}, follow_redirects=True)
+    assert login_as(cast.owner).post(cancel_url, data={"reason": "不付了"}).status_code == 403
+    assert login_as(world.b.lead).post(cancel_url, data={"reason": "不付了"}).status_code == 404
+    assert login_as(cast.contractor).post(cancel_url, data={"reason": "不付了"}).status_code == 404
+    response = login_as(cast.lead).post(cancel_url, data={"reason": "  "}, follow_redirects=True)
     assert "Please give a reason." in flashed(response)
     assert books(app) == before
-    response = client_as(cast.treasurer).post(cancel_url, data={"reason": "店铺歇业"}, follow_redirects=True)
+    response = login_as(cast.treasurer).post(cancel_url, data={"reason": "店铺歇业"}, follow_redirects=True)
     assert "The pledge has been cancelled." in flashed(response)
     assert pledges.arrears(fund.id) == []
-    assert "Nobody is late" in text_of(client_as(cast.lead).get(arrears_url))
+    assert "Nobody is late" in text_of(login_as(cast.lead).get(arrears_url))
 
 
 # --- expense requests ------------------------------------------------------------------------------
 
 
-def test_the_expense_form_asks_once_even_when_sent_twice(app, world, cast, client_as, fund, project):
-    browser = client_as(cast.treasurer)
+def test_the_expense_form_asks_once_even_when_sent_twice(app, world, cast, fund, project):
+    browser = login_as(cast.treasurer)
     url = f"/alliances/{world.a.alliance.id}/fund/expenses/new"
     good = {"payee": "鑫达广告工程部", "payee_account": ACCOUNT, "project_id": project.id, "amount": "1,234.50",
             "purpose": "新店招定金"}
@@ -299,10 +300,10 @@ def test_the_expense_form_asks_once_even_when_sent_twice(app, world, cast, clien
     assert draft.state == ExpenseState.SUBMITTED and len(draft.receipts) == 1
 
     for who, status in [("owner", 403), ("officer", 403), ("contractor", 403), ("lead_elsewhere", 404)]:
-        assert client_as(getattr(cast, who)).get(url).status_code == status, who
+        assert login_as(getattr(cast, who)).get(url).status_code == status, who
 
 
-def test_members_see_payee_amount_and_purpose_but_not_bank_details_or_receipts(world, cast, client_as, fund):
+def test_members_see_payee_amount_and_purpose_but_not_bank_details_or_receipts(world, cast, fund):
     request = expenses.create_request(cast.lead, fund, payee="鑫达广告工程部", payee_account=ACCOUNT,
                                       amount_fen=2_345_00, purpose="拆除旧招牌的人工费",
                                       receipts=[upload(filename="发票.jpg")], idempotency_key=key())
@@ -311,7 +312,7 @@ def test_members_see_payee_amount_and_purpose_but_not_bank_details_or_receipts(w
     listing = f"/alliances/{world.a.alliance.id}/fund/expenses"
 
     for who in ("owner", "neighbour"):
-        browser = client_as(getattr(cast, who))
+        browser = login_as(getattr(cast, who))
         for url in (listing, detail):
             page = text_of(browser.get(url))
             assert "鑫达广告工程部" in page and "¥2,345.00" in page and "拆除旧招牌的人工费" in page, (who, url)
@@ -320,17 +321,17 @@ def test_members_see_payee_amount_and_purpose_but_not_bank_details_or_receipts(w
         assert status(browser, photo_url) == status(browser, f"/photos/{photo.id}/thumb") == 404, who
 
     for who in ("lead", "co_lead", "treasurer", "officer", "admin"):
-        browser = client_as(getattr(cast, who))
+        browser = login_as(getattr(cast, who))
         page = text_of(browser.get(detail))
         assert ACCOUNT in page and f"/photos/{photo.id}/thumb" in page, who
         assert status(browser, photo_url) == 200, who
 
-    contractor = client_as(cast.contractor)
+    contractor = login_as(cast.contractor)
     assert contractor.get(listing).status_code == 403 and contractor.get(detail).status_code == 403
     assert status(contractor, photo_url) == 404
 
 
-def test_people_from_another_street_find_nothing_of_this_alliances_money(app, world, cast, client_as, fund, project):
+def test_people_from_another_street_find_nothing_of_this_alliances_money(app, world, cast, fund, project):
     give(cast.treasurer, fund, 5_000_00)
     budgets.set_budget(cast.lead, project, 12_000_00, RULE)
     pledge = promise(cast.owner, fund, project, 9_000_00)
@@ -350,7 +351,7 @@ def test_people_from_another_street_find_nothing_of_this_alliances_money(app, wo
                                                         "shop_share_cover": "paid"})]
     before = books(app)
     for person in (world.b.lead, world.b.treasurer, world.b.owner, world.b.officer, world.b.contractor):
-        browser = client_as(person)
+        browser = login_as(person)
         for url in pages:
             assert browser.get(url).status_code == 404, (person.name, url)
         for url, data in posts:
@@ -358,14 +359,14 @@ def test_people_from_another_street_find_nothing_of_this_alliances_money(app, wo
     assert books(app) == before
 
 
-def test_four_eyes_through_the_buttons_and_every_step_on_the_timeline(app, world, cast, client_as, fund, project):
+def test_four_eyes_through_the_buttons_and_every_step_on_the_timeline(app, world, cast, fund, project):
     give(cast.treasurer, fund, 20_000_00)
     request = expenses.create_request(cast.lead, fund, payee="鑫达广告工程部", amount_fen=6_000_00, project=project,
                                       purpose="新店招制作与安装", receipts=[upload()], idempotency_key=key())
     detail = f"/fund/expenses/{request.id}"
 
     def press(who, action, **data):
-        response = client_as(who).post(f"{detail}/{action}", data=data, follow_redirects=True)
+        response = login_as(who).post(f"{detail}/{action}", data=data, follow_redirects=True)
         assert response.status_code == 200 and response.request.path == detail
         db.session.expire_all()
         return flashed(response)
@@ -374,7 +375,7 @@ def test_four_eyes_through_the_buttons_and_every_step_on_the_timeline(app, world
         return db.session.get(ExpenseRequest, request.id).state, len(db.session.get(ExpenseRequest,
                                                                                     request.id).approvals)
 
-    lead = client_as(cast.lead)
+    lead = login_as(cast.lead)
     assert 'data-action="approve"' not in lead.get(detail).get_data(as_text=True)  # not on one's own request
     before = books(app)
     assert "You asked for this expense" in press(cast.lead, "approve")
@@ -385,7 +386,7 @@ def test_four_eyes_through_the_buttons_and_every_step_on_the_timeline(app, world
     assert "Please give a reason." in press(cast.co_lead, "reject", reason="")
     assert books(app) == before
 
-    assert 'data-action="approve"' in client_as(cast.co_lead).get(detail).get_data(as_text=True)
+    assert 'data-action="approve"' in login_as(cast.co_lead).get(detail).get_data(as_text=True)
     assert "a second lead must approve this amount too" in press(cast.co_lead, "approve")
     assert now() == (ExpenseState.SUBMITTED, 1)
     assert "already approved" in press(cast.co_lead, "approve")  # the same lead again
@@ -396,7 +397,7 @@ def test_four_eyes_through_the_buttons_and_every_step_on_the_timeline(app, world
     assert "You are not allowed to do that." in press(cast.lead, "pay", method="cash", idempotency_key=key())
     assert count(LedgerEntry) == 1
 
-    treasurer = client_as(cast.treasurer)
+    treasurer = login_as(cast.treasurer)
     page = treasurer.get(detail).get_data(as_text=True)
     payment = {"idempotency_key": form_key(page), "method": "bank_transfer", "reference": "2026110500001"}
     first = treasurer.post(f"{detail}/pay", data=payment, follow_redirects=True)
@@ -418,7 +419,7 @@ def test_four_eyes_through_the_buttons_and_every_step_on_the_timeline(app, world
     assert books(app) == before
 
     # Every step is on the project's timeline (the owner reads it) and in the alliance's audit log.
-    timeline = text_of(client_as(cast.owner).get(f"/projects/{project.id}/timeline"))
+    timeline = text_of(login_as(cast.owner).get(f"/projects/{project.id}/timeline"))
     for action, times in [("expense.created", 1), ("expense.submitted", 1), ("expense.approved", 2),
                           ("fund.entry", 1), ("expense.paid", 1)]:
         assert timeline.count(f"timeline-entry timeline-{action.replace('.', '-')}\"") == times, action
@@ -428,9 +429,9 @@ def test_four_eyes_through_the_buttons_and_every_step_on_the_timeline(app, world
         assert action_label(action) in log, action
 
 
-def test_a_refund_is_asked_for_through_the_form_and_only_to_a_shop_of_this_alliance(app, world, cast, client_as,
+def test_a_refund_is_asked_for_through_the_form_and_only_to_a_shop_of_this_alliance(app, world, cast,
                                                                                     fund):
-    browser = client_as(cast.treasurer)
+    browser = login_as(cast.treasurer)
     url = f"/alliances/{world.a.alliance.id}/fund/expenses/new"
     refund = {"payee": "", "amount": "200", "purpose": "多缴会费退回", "project_id": 0}
     before = books(app)
@@ -445,4 +446,4 @@ def test_a_refund_is_asked_for_through_the_form_and_only_to_a_shop_of_this_allia
     assert response.status_code == 302
     request = db.session.scalar(select(ExpenseRequest))
     assert (request.refund_shop_id, request.payee, request.amount_fen) == (world.a.shop.id, world.a.shop.name, 200_00)
-    assert world.a.shop.name in text_of(client_as(cast.lead).get(response.location))
+    assert world.a.shop.name in text_of(login_as(cast.lead).get(response.location))

@@ -14,7 +14,7 @@ from merchant_alliance.extensions import db
 from merchant_alliance.funds import services
 from merchant_alliance.funds.models import EntryKind, LedgerEntry
 from merchant_alliance.photos.models import Photo
-from tests.helpers import counted_queries
+from tests.helpers import counted_queries, login_as
 
 
 def entry_count() -> int:
@@ -33,8 +33,8 @@ def receipt_jpeg() -> tuple[io.BytesIO, str]:
     return buffer, "收据.jpg"
 
 
-def test_the_treasurer_records_a_wechat_payment_once_even_when_the_form_is_sent_twice(client, auth, world):
-    auth.login(world.a.treasurer)
+def test_the_treasurer_records_a_wechat_payment_once_even_when_the_form_is_sent_twice(client, world):
+    login_as(world.a.treasurer, client)
     alliance_id = world.a.alliance.id
     key = form_key(client, alliance_id)
     for _ in range(2):  # a double tap on a slow connection
@@ -52,8 +52,8 @@ def test_the_treasurer_records_a_wechat_payment_once_even_when_the_form_is_sent_
 
 
 @pytest.mark.parametrize("amount", ["-5", "1e9", "12.345", "abc", "", "¥-0.01", "999999999999"])
-def test_a_bad_amount_gets_a_clear_message_and_records_nothing(client, auth, world, amount):
-    auth.login(world.a.treasurer)
+def test_a_bad_amount_gets_a_clear_message_and_records_nothing(client, world, amount):
+    login_as(world.a.treasurer, client)
     response = client.post(f"/alliances/{world.a.alliance.id}/fund/record", data={
         "idempotency_key": "k1", "kind": "contribution", "amount": amount, "shop_id": world.a.shop.id,
         "method": "cash",
@@ -63,8 +63,8 @@ def test_a_bad_amount_gets_a_clear_message_and_records_nothing(client, auth, wor
     assert entry_count() == 0
 
 
-def test_a_bad_receipt_file_records_no_money_and_stores_nothing(client, auth, world):
-    auth.login(world.a.treasurer)
+def test_a_bad_receipt_file_records_no_money_and_stores_nothing(client, world):
+    login_as(world.a.treasurer, client)
     response = client.post(f"/alliances/{world.a.alliance.id}/fund/record", data={
         "idempotency_key": "k2", "kind": "contribution", "amount": "100", "shop_id": world.a.shop.id,
         "method": "cash", "receipt": (io.BytesIO(b"<html>not a photo</html>"), "receipt.jpg"),
@@ -75,27 +75,27 @@ def test_a_bad_receipt_file_records_no_money_and_stores_nothing(client, auth, wo
     assert db.session.scalar(select(func.count(Photo.id))) == 0
 
 
-def test_members_see_the_books_but_not_the_receipts(client, auth, world):
+def test_members_see_the_books_but_not_the_receipts(client, world):
     fund = services.default_fund(world.a.alliance)
     buffer, name = receipt_jpeg()
     services.record_entry(world.a.treasurer, fund, EntryKind.CONTRIBUTION, 500_00, shop=world.a.shop,
                           purpose="出资", idempotency_key="m1", receipt=FileStorage(buffer, name))
-    auth.login(world.a.owner)
+    login_as(world.a.owner, client)
     page = client.get(f"/alliances/{world.a.alliance.id}/fund/entries").get_data(as_text=True)
     assert "¥500.00" in page and "/photos/" not in page
-    auth.logout()
-    auth.login(world.a.lead)
+    client.post("/logout")
+    login_as(world.a.lead, client)
     page = client.get(f"/alliances/{world.a.alliance.id}/fund/entries").get_data(as_text=True)
     assert "/photos/" in page
 
 
-def test_entries_filter_by_kind_and_reversal_through_the_page(client, auth, world):
+def test_entries_filter_by_kind_and_reversal_through_the_page(client, world):
     fund = services.default_fund(world.a.alliance)
     entry = services.record_entry(world.a.treasurer, fund, EntryKind.CONTRIBUTION, 300_00, shop=world.a.shop,
                                   idempotency_key="f1")
     services.record_entry(world.a.treasurer, fund, EntryKind.SUBSIDY, 200_00, counterparty="静安寺街道办",
                           idempotency_key="f2")
-    auth.login(world.a.treasurer)
+    login_as(world.a.treasurer, client)
     base = f"/alliances/{world.a.alliance.id}/fund/entries"
     only_subsidies = client.get(f"{base}?kind=subsidy").get_data(as_text=True)
     assert "静安寺街道办" in only_subsidies and "¥300.00" not in only_subsidies
@@ -107,9 +107,9 @@ def test_entries_filter_by_kind_and_reversal_through_the_page(client, auth, worl
     assert entry_count() == 3  # two entries and one reversal: the second reversal was refused
 
 
-def test_the_entry_list_issues_as_many_queries_for_many_entries_as_for_few(app, client, auth, world):
+def test_the_entry_list_issues_as_many_queries_for_many_entries_as_for_few(app, client, world):
     fund = services.default_fund(world.a.alliance)
-    auth.login(world.a.lead)
+    login_as(world.a.lead, client)
     url = f"/alliances/{world.a.alliance.id}/fund/entries"
 
     def queries() -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import re
 
-import pytest
 from flask_babel import force_locale, gettext
 from sqlalchemy import select
 
@@ -15,8 +14,7 @@ from merchant_alliance.extensions import db
 from merchant_alliance.i18n import N_
 from merchant_alliance.notifications import services
 from merchant_alliance.notifications.models import Notification
-
-pytestmark = pytest.mark.usefixtures("isolated_requests")
+from tests.helpers import login_as
 
 COMMENTED = N_("%(name)s commented on “%(title)s”.")
 
@@ -62,12 +60,12 @@ def test_notify_queues_one_message_per_person_saved_with_the_callers_commit(worl
     assert services.unread_count(world.a.lead.id) == 0
 
 
-def test_bell_counts_unread_notifications_and_the_list_shows_them(client, auth, world):
+def test_bell_counts_unread_notifications_and_the_list_shows_them(client, world):
     note_for(world.a.lead, "木质新店招")
     note_for(world.a.lead, "霓虹灯招牌")
     note_for(world.a.treasurer, "财务不该看到的")
 
-    auth.login(world.a.lead)
+    login_as(world.a.lead, client)
     assert bell(client) == 2
     page = text(client.get("/notifications"))
     for title in ("木质新店招", "霓虹灯招牌"):
@@ -75,21 +73,21 @@ def test_bell_counts_unread_notifications_and_the_list_shows_them(client, auth, 
     assert "财务不该看到的" not in page
     assert page.count(in_language("zh_CN", "unread")) >= 2
     assert 'action="/notifications/read-all"' in page
-    auth.logout()
+    client.post("/logout")
 
-    auth.login(world.a.owner)
+    login_as(world.a.owner, client)
     assert bell(client) == 0
     page = text(client.get("/notifications"))
     assert in_language("zh_CN", "No notifications yet.") in page
     assert 'action="/notifications/read-all"' not in page
 
 
-def test_opening_a_notification_marks_it_read_and_goes_to_its_page_on_this_site_only(client, auth, world):
+def test_opening_a_notification_marks_it_read_and_goes_to_its_page_on_this_site_only(client, world):
     on_site = note_for(world.a.lead, link=f"/alliances/{world.a.alliance.id}")
     off_site = note_for(world.a.lead, link="https://evil.example/phish")
     protocol_relative = note_for(world.a.lead, link="//evil.example")
     without_link = note_for(world.a.lead)
-    auth.login(world.a.lead)
+    login_as(world.a.lead, client)
 
     expected = [(on_site, f"/alliances/{world.a.alliance.id}"), (off_site, "/"), (protocol_relative, "/"),
                 (without_link, "/notifications")]
@@ -103,10 +101,10 @@ def test_opening_a_notification_marks_it_read_and_goes_to_its_page_on_this_site_
     assert client.post(f"/notifications/{on_site.id}/open").status_code == 302
 
 
-def test_read_all_marks_only_my_own_notifications(client, auth, world):
+def test_read_all_marks_only_my_own_notifications(client, world):
     mine = [note_for(world.a.lead), note_for(world.a.lead)]
     theirs = note_for(world.a.treasurer)
-    auth.login(world.a.lead)
+    login_as(world.a.lead, client)
 
     response = client.post("/notifications/read-all")
 
@@ -118,9 +116,9 @@ def test_read_all_marks_only_my_own_notifications(client, auth, world):
         assert client.post("/notifications/read-all", data={"next": target}).location == location
 
 
-def test_another_persons_notification_cannot_be_opened_or_marked(client, auth, world):
+def test_another_persons_notification_cannot_be_opened_or_marked(client, world):
     theirs = note_for(world.b.lead, title="乙方秘密", link="/streets/2")
-    auth.login(world.a.lead)
+    login_as(world.a.lead, client)
 
     response = client.post(f"/notifications/{theirs.id}/open")
     assert response.status_code == 404
@@ -129,16 +127,16 @@ def test_another_persons_notification_cannot_be_opened_or_marked(client, auth, w
     assert client.get(f"/notifications/{theirs.id}/open").status_code == 405
     assert not is_read(theirs)
 
-    auth.logout()
+    client.post("/logout")
     response = client.post(f"/notifications/{theirs.id}/open")
     assert response.status_code == 302 and response.location.startswith("/login")
     assert not is_read(theirs)
 
 
-def test_messages_are_shown_in_the_readers_language(client, auth, world):
+def test_messages_are_shown_in_the_readers_language(client, world):
     _invitation, token = accounts.invite(world.a.lead, Role.TREASURER, alliance=world.a.alliance)
     accounts.accept_invitation(token, name="赵会计", phone="13911112222", password="Plane-Tree-2026")
-    auth.login(world.a.lead)
+    login_as(world.a.lead, client)
 
     chinese = in_language("zh_CN", "%(name)s accepted your invitation as %(role)s.", name="赵会计",
                           role=in_language("zh_CN", "Alliance treasurer"))

@@ -18,7 +18,8 @@ from merchant_alliance.photos.services import NEW_OBJECTS, photo_url, save_photo
 from merchant_alliance.storage.backends import StorageError, get_storage
 from merchant_alliance.storage.images import ImageRejected
 from tests import factories
-from tests.conftest import AuthActions, IsolatedClient
+from tests.conftest import IsolatedClient
+from tests.helpers import login_as
 from tests.storage import pictures
 
 SIGN = pictures.jpeg(pictures.gradient((900, 600)), exif=pictures.phone_exif(orientation=6))
@@ -202,7 +203,7 @@ def as_user(app):
     def get(user, url: str, **kwargs):
         client = app.test_client()
         if user is not None:
-            AuthActions(client).login(user)
+            login_as(user, client)
         return client.get(url, buffered=True, **kwargs)  # reads the file and closes it
 
     return get
@@ -278,7 +279,7 @@ def test_on_s3_the_view_redirects_to_a_short_lived_link(s3_app, s3_settings):
     s3_app.test_client_class = IsolatedClient
 
     client = s3_app.test_client()
-    AuthActions(client).login(world.a.owner)
+    login_as(world.a.owner, client)
     response = client.get(f"/photos/{photo.id}/display")
     assert response.status_code == 302
     location = response.headers["Location"]

@@ -13,7 +13,7 @@ from merchant_alliance.extensions import db
 from merchant_alliance.projects import services as projects
 from merchant_alliance.projects.models import Comment
 from merchant_alliance.shops.services import register_signboard
-from tests.helpers import browser_for
+from tests.helpers import login_as
 from tests.projects.helpers import SIGNBOARD, fresh_jpeg
 
 PHONE_PHOTO_BYTES = 7_800_000  # what a 12-megapixel phone camera writes for a detailed street scene
@@ -30,7 +30,7 @@ def test_ten_phone_photos_in_one_form_are_accepted(app, world):
     project = projects.propose_renovation(world.a.owner, signboard, "咖啡馆木质新店招")
     db.session.commit()
     photo = phone_sized_photo()
-    browser = browser_for(app, world.a.owner)
+    browser = login_as(world.a.owner)
     response = browser.post(f"/projects/{project.id}/comments", content_type="multipart/form-data", data={
         "body": "十张现场照片", "idempotency_key": "ten-photos",
         "photos": [(io.BytesIO(photo), f"IMG_{n:04}.jpg") for n in range(10)],

@@ -1,5 +1,5 @@
 """Helpers for the proposal and signboard tests: designs that keep the guidelines, real photos made with
-Pillow, a logged-in browser, and a snapshot of everything a refused action must leave as it was."""
+Pillow, and a snapshot of everything a refused action must leave as it was."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from merchant_alliance.photos.models import Photo
 from merchant_alliance.projects import services
 from merchant_alliance.projects.models import Comment, DesignVersion, Project, ProjectState, design_version_photos
 from merchant_alliance.shops.models import Signboard, SignCondition, SignType, signboard_photos
-from tests.helpers import browser_for
 
 # A design that keeps every default guideline on a 6.50 m facade (at most 5.85 m wide, 1.20 m high, …).
 DESIGN: dict[str, Any] = {
@@ -104,8 +103,3 @@ def add_version(project: Project, *, by: User, mockup: bool = True, current: boo
         mockups=[upload(filename="设计稿.jpg")] if mockup else [],
         current=[upload(filename="现状.jpg")] if current else [],
     )
-
-
-def login(app, user: User | None):
-    """A browser of one's own, reading English, logged in as `user` (anonymous for None)."""
-    return browser_for(app, user)

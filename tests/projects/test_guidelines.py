@@ -15,9 +15,9 @@ from merchant_alliance.errors import DomainError, NotAllowed
 from merchant_alliance.extensions import db
 from merchant_alliance.projects import services
 from merchant_alliance.projects.guidelines import OK, UNKNOWN, VIOLATION, check, guideline_for, violations
-from merchant_alliance.projects.lifecycle import lifecycle
 from merchant_alliance.projects.models import DesignGuideline
 from merchant_alliance.shops.models import SignType
+from tests.helpers import login_as
 from tests.projects.helpers import text_of
 
 RULES = {"max_width_share": Decimal("0.90"), "max_height_m": Decimal("1.20"), "max_projection_wall_m": Decimal("0.50"),
@@ -146,9 +146,9 @@ def test_only_the_street_officer_changes_the_guidelines_and_bad_values_save_noth
     assert guideline_for(world.b.street.id).id is None  # the other street keeps its own
 
 
-def test_the_guidelines_page_edits_for_the_officer_and_reads_for_the_streets_people(app, world, cast, client_as):
+def test_the_guidelines_page_edits_for_the_officer_and_reads_for_the_streets_people(app, world, cast):
     url = f"/streets/{world.a.street.id}/guidelines"
-    officer = client_as(cast.officer)
+    officer = login_as(cast.officer)
     assert 'name="max_width_share"' in text_of(officer.get(url))
 
     for field, typed, message in (("max_width_share", "1.5", "Number must be between 0.1 and 1."),
@@ -167,31 +167,31 @@ def test_the_guidelines_page_edits_for_the_officer_and_reads_for_the_streets_peo
     assert "The design guidelines have been saved." in text_of(officer.get(url))
 
     for name in ("lead", "treasurer", "owner", "neighbour", "contractor", "lead_next_door"):
-        client = client_as(getattr(cast, name))
+        client = login_as(getattr(cast, name))
         page = text_of(client.get(url))
         assert "0.75" in page and 'name="max_width_share"' not in page, name
         assert client.post(url, data=FORM).status_code == 403, name
     for name in ("lead_elsewhere", "owner_elsewhere", "nobody"):
-        client = client_as(getattr(cast, name))
+        client = login_as(getattr(cast, name))
         for response in (client.get(url), client.post(url, data=FORM)):
             assert response.status_code == 404, name
             assert "0.75" not in text_of(response)
-    other_officer = client_as(world.b.officer)
+    other_officer = login_as(world.b.officer)
     assert other_officer.get(url).status_code == 404
     assert other_officer.post(url, data=FORM).status_code == 404
-    assert client_as(cast.admin).post(url, data=FORM).headers["Location"] == url
+    assert login_as(cast.admin).post(url, data=FORM).headers["Location"] == url
     assert saved_guidelines() == [(world.a.street.id, Decimal("0.90"), Decimal("1.20"), True)]  # the admin's
 
 
-def test_changed_guidelines_change_the_findings_on_a_project(app, world, proposal, cast, client_as):
+def test_changed_guidelines_change_the_findings_on_a_project(app, world, proposal, cast):
     project = proposal(width_m=Decimal("5.50"), illuminated=True)
-    owner = client_as(cast.owner)
+    owner = login_as(cast.owner)
     page = text_of(owner.get(f"/projects/{project.id}"))
     assert "Width 5.50 m; at most 5.85 m (90% of the 6.50 m facade)." in page
     assert "Illuminated sign: allowed on this street." in page
     assert "guideline is broken" not in page and "guidelines are broken" not in page
 
-    client_as(cast.officer).post(f"/streets/{world.a.street.id}/guidelines",
+    login_as(cast.officer).post(f"/streets/{world.a.street.id}/guidelines",
                                  data=FORM | {"max_width_share": "0.80", "lighting_allowed": ""})
     page = text_of(owner.get(f"/projects/{project.id}"))
     assert "Width 5.50 m; at most 5.20 m (80% of the 6.50 m facade)." in page
@@ -200,8 +200,8 @@ def test_changed_guidelines_change_the_findings_on_a_project(app, world, proposa
     assert len(re.findall(r'class="finding finding-violation"', page)) == 2
 
     with app.test_request_context("/"), force_locale("en"):
-        lifecycle.perform(cast.owner, project, "submit")
+        services.move(cast.owner, project, "submit")
         with pytest.raises(DomainError, match="This design breaks 2 of the street's guidelines"):
-            lifecycle.perform(cast.lead, project, "approve_design")
-    lead_page = text_of(client_as(cast.lead).get(f"/projects/{project.id}"))
+            services.move(cast.lead, project, "approve_design")
+    lead_page = text_of(login_as(cast.lead).get(f"/projects/{project.id}"))
     assert 'id="reason-approve_design"' in lead_page  # the reviewer is asked why

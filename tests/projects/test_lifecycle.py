@@ -62,7 +62,7 @@ def last_note_id() -> int:
 
 def refused(user, project, action, reason="") -> DomainError:
     with pytest.raises(DomainError) as caught:
-        lifecycle.perform(user, project, action, Attempt(reason=reason))
+        services.move(user, project, action, Attempt(reason=reason))
     return caught.value
 
 
@@ -101,7 +101,7 @@ def test_every_transition_is_allowed_for_the_right_people_and_refused_for_everyo
             events, note = count(AuditEvent), last_note_id()
             where = f"{name} doing {row.action} from {row.source}"
             if name in allowed(row):
-                transition = lifecycle.perform(user, project, row.action, Attempt(reason=REASON))
+                transition = services.move(user, project, row.action, Attempt(reason=REASON))
                 assert transition is row, where
                 assert state_of(project) == row.target, where
                 event = last_event(project)
@@ -114,7 +114,7 @@ def test_every_transition_is_allowed_for_the_right_people_and_refused_for_everyo
                 assert notified_since(note) == people_concerned - {user.id}, where
             else:
                 with pytest.raises(NotAllowed):
-                    lifecycle.perform(user, project, row.action, Attempt(reason=REASON))
+                    services.move(user, project, row.action, Attempt(reason=REASON))
                 assert state_of(project) == row.source, where
                 assert (count(AuditEvent), last_note_id()) == (events, note), where
 
@@ -142,7 +142,7 @@ def test_withdrawing_is_possible_before_a_contract_is_signed_and_never_after(pro
     for state in ProjectState:
         put_in_state(project, state)
         if state in BEFORE_CONTRACT:
-            lifecycle.perform(cast.owner, project, "withdraw")
+            services.move(cast.owner, project, "withdraw")
             assert state_of(project) == S.WITHDRAWN, state
         else:
             error = refused(cast.owner, project, "withdraw")
@@ -152,8 +152,8 @@ def test_withdrawing_is_possible_before_a_contract_is_signed_and_never_after(pro
     leads_own = proposal(by=cast.lead)  # a lead proposed on the shop's behalf: that lead may withdraw it
     for name in ("co_lead", "treasurer", "neighbour"):
         with pytest.raises(NotAllowed):
-            lifecycle.perform(getattr(cast, name), leads_own, "withdraw")
-    lifecycle.perform(cast.lead, leads_own, "withdraw")
+            services.move(getattr(cast, name), leads_own, "withdraw")
+    services.move(cast.lead, leads_own, "withdraw")
     assert state_of(leads_own) == S.WITHDRAWN
 
 
@@ -176,21 +176,21 @@ def notes_since(note_id: int) -> list[Notification]:
 def test_each_move_is_on_the_timeline_in_order_and_the_people_concerned_hear_of_it(proposal, cast):
     project = proposal(title="面馆招牌更换")
     note = last_note_id()
-    lifecycle.perform(cast.owner, project, "submit")
+    services.move(cast.owner, project, "submit")
     notes = notes_since(note)
     assert {n.user_id for n in notes} == {cast.co_owner.id, cast.lead.id, cast.co_lead.id}  # not the owner
     assert all(n.link == f"/projects/{project.id}" for n in notes)
     assert render_message(notes[0]) == f"{project.shop.name} submitted the design “面馆招牌更换” for review."
 
     note = last_note_id()
-    lifecycle.perform(cast.lead, project, "request_changes", Attempt(reason=REASON))
+    services.move(cast.lead, project, "request_changes", Attempt(reason=REASON))
     notes = notes_since(note)
     assert {n.user_id for n in notes} == {cast.owner.id, cast.co_owner.id, cast.co_lead.id}  # not the lead
     assert render_message(notes[0]) == f"Changes were requested to the design “面馆招牌更换”: {REASON}"
 
     add_version(project, by=cast.owner, projection_m=Decimal("0.20"))
-    lifecycle.perform(cast.owner, project, "submit")
-    lifecycle.perform(cast.lead, project, "approve_design", Attempt(reason="  "))
+    services.move(cast.owner, project, "submit")
+    services.move(cast.lead, project, "approve_design", Attempt(reason="  "))
 
     entries = services.timeline(project)
     assert [(e.action, e.actor.id) for e in entries] == [
@@ -241,28 +241,28 @@ def test_submitting_needs_a_complete_design_and_after_a_change_request_a_new_ver
     # After changes were requested, only a new version may be submitted.
     project = complete_then_not
     add_version(project, by=cast.owner)
-    lifecycle.perform(cast.owner, project, "submit")
-    lifecycle.perform(cast.lead, project, "request_changes", Attempt(reason=REASON))
+    services.move(cast.owner, project, "submit")
+    services.move(cast.lead, project, "request_changes", Attempt(reason=REASON))
 
     error = refused(cast.owner, project, "submit")
     assert str(error) == "Upload a new version that answers the requested changes first."
     assert state_of(project) == S.CHANGES_REQUESTED
 
     add_version(project, by=cast.owner, projection_m=Decimal("0.20"))
-    lifecycle.perform(cast.owner, project, "submit")
+    services.move(cast.owner, project, "submit")
     assert state_of(project) == S.SUBMITTED
 
 
 def test_a_review_refusing_the_design_needs_a_reason(proposal, cast):
     for action, target in (("request_changes", S.CHANGES_REQUESTED), ("reject", S.REJECTED)):
         project = proposal(title=action)
-        lifecycle.perform(cast.owner, project, "submit")
+        services.move(cast.owner, project, "submit")
         events = count(AuditEvent)
         for reason in ("", "   \n"):
             assert str(refused(cast.lead, project, action, reason)) == "Please give a reason.", action
         assert (state_of(project), count(AuditEvent)) == (S.SUBMITTED, events)
 
-        lifecycle.perform(cast.lead, project, action, Attempt(reason=f"  {REASON}  "))
+        services.move(cast.lead, project, action, Attempt(reason=f"  {REASON}  "))
         assert state_of(project) == target
         assert last_event(project).details["reason"] == REASON
 
@@ -270,26 +270,26 @@ def test_a_review_refusing_the_design_needs_a_reason(proposal, cast):
 def test_approving_a_design_that_breaks_a_guideline_needs_a_reason_and_its_proposer_may_not_approve_it(
         proposal, cast):
     too_wide = proposal(width_m=Decimal("6.00"))  # the 6.50 m facade allows 5.85 m
-    lifecycle.perform(cast.owner, too_wide, "submit")
+    services.move(cast.owner, too_wide, "submit")
     error = refused(cast.lead, too_wide, "approve_design")
     assert str(error) == "This design breaks 1 of the street's guidelines. Explain why you approve it anyway."
     assert state_of(too_wide) == S.SUBMITTED
-    lifecycle.perform(cast.lead, too_wide, "approve_design", Attempt(reason="门面两侧为同一店铺，宽度可接受。"))
+    services.move(cast.lead, too_wide, "approve_design", Attempt(reason="门面两侧为同一店铺，宽度可接受。"))
     assert state_of(too_wide) == S.DESIGN_APPROVED
     assert last_event(too_wide).details["reason"] == "门面两侧为同一店铺，宽度可接受。"
 
     leads_own = proposal(by=cast.lead)
-    lifecycle.perform(cast.lead, leads_own, "submit")
+    services.move(cast.lead, leads_own, "submit")
     error = refused(cast.lead, leads_own, "approve_design", REASON)
     assert str(error) == "You proposed this design, so another lead must approve it."
     assert state_of(leads_own) == S.SUBMITTED
-    lifecycle.perform(cast.co_lead, leads_own, "approve_design")
+    services.move(cast.co_lead, leads_own, "approve_design")
     assert state_of(leads_own) == S.DESIGN_APPROVED
 
 
 def test_the_same_move_made_twice_or_from_a_stale_page_moves_the_project_once(proposal, cast):
     project = proposal()
-    lifecycle.perform(cast.owner, project, "submit")
+    services.move(cast.owner, project, "submit")
     events, note = count(AuditEvent), last_note_id()
 
     error = refused(cast.owner, project, "submit")  # the second click of a double click
@@ -297,7 +297,7 @@ def test_the_same_move_made_twice_or_from_a_stale_page_moves_the_project_once(pr
     assert str(error) == "This is not possible while the project is “Submitted for review”."
     assert (state_of(project), count(AuditEvent), last_note_id()) == (S.SUBMITTED, events, note)
 
-    lifecycle.perform(cast.lead, project, "request_changes", Attempt(reason=REASON))
+    services.move(cast.lead, project, "request_changes", Attempt(reason=REASON))
     set_committed_value(project, "state", S.SUBMITTED)  # what the co-lead's page still shows
     events, note = count(AuditEvent), last_note_id()
     error = refused(cast.co_lead, project, "reject", "不符合导则")

@@ -12,7 +12,6 @@ from merchant_alliance.errors import DomainError, NotAllowed
 from merchant_alliance.extensions import db
 from merchant_alliance.notifications.models import Notification
 from merchant_alliance.projects import services
-from merchant_alliance.projects.lifecycle import lifecycle
 from merchant_alliance.projects.models import DesignVersion, ProjectState
 from merchant_alliance.shops.services import register_signboard
 from tests.projects.helpers import SIGNBOARD, add_version, put_in_state, upload, written
@@ -191,7 +190,7 @@ def test_owners_list_their_own_shops_projects_and_the_alliance_list_counts_each_
     assert sorted(titles(services.projects_of_alliance(world.a.alliance, S.SUBMITTED))) == ["项目1", "项目2"]
     assert len(titles(services.projects_of_alliance(world.a.alliance))) == 6
 
-    lifecycle.perform(cast.owner, mine, "submit")
+    services.move(cast.owner, mine, "submit")
     assert services.state_counts(world.a.alliance) == {S.DRAFT: 1, S.SUBMITTED: 3, S.CHANGES_REQUESTED: 1,
                                                        S.REJECTED: 1}
     assert titles(services.projects_of_alliance(world.a.alliance))[0] == mine.title  # the latest change first

@@ -12,10 +12,10 @@ from merchant_alliance.audit import AuditEvent
 from merchant_alliance.extensions import db
 from merchant_alliance.photos.models import Photo
 from merchant_alliance.projects import services
-from merchant_alliance.projects.lifecycle import Attempt, lifecycle
+from merchant_alliance.projects.lifecycle import Attempt
 from merchant_alliance.projects.models import Comment, DesignVersion, Project, ProjectState
 from merchant_alliance.shops.models import Signboard
-from tests.helpers import counted_queries
+from tests.helpers import counted_queries, login_as
 from tests.projects.helpers import add_version, fresh_jpeg, put_in_state, state_of, text_of, upload, written
 
 S = ProjectState
@@ -62,9 +62,8 @@ def assert_in_order(page: str, texts: list[str]) -> None:
 # --- a proposal through the forms ------------------------------------------------------------------
 
 
-def test_a_shop_owner_records_the_sign_proposes_a_renovation_adds_the_design_and_submits_it(app, world, cast,
-                                                                                           client_as):
-    owner = client_as(cast.owner)
+def test_a_shop_owner_records_the_sign_proposes_a_renovation_adds_the_design_and_submits_it(app, world, cast):
+    owner = login_as(cast.owner)
     shop_id = world.a.shop.id
     response = owner.get(f"/shops/{shop_id}/projects/new")
     assert response.status_code == 302
@@ -111,19 +110,18 @@ def test_a_shop_owner_records_the_sign_proposes_a_renovation_adds_the_design_and
     assert 'data-testid="project-state">Submitted for review<' in page
     assert f'href="/projects/{project.id}/versions/new"' not in page  # no new version while under review
 
-    lead_page = text_of(client_as(cast.lead).get(f"/projects/{project.id}"))
+    lead_page = text_of(login_as(cast.lead).get(f"/projects/{project.id}"))
     for action in ("approve_design", "request_changes", "reject"):
         assert f'data-action="{action}"' in lead_page
     assert 'data-action="withdraw"' not in lead_page  # withdrawing is the shop's decision
     assert 'id="reason-request_changes"' in lead_page and 'id="reason-reject"' in lead_page
-    treasurer_page = text_of(client_as(cast.treasurer).get(f"/projects/{project.id}"))
+    treasurer_page = text_of(login_as(cast.treasurer).get(f"/projects/{project.id}"))
     assert "咖啡馆木质新店招" in treasurer_page and "data-action=" not in treasurer_page
 
 
-def test_the_version_form_refuses_bad_costs_sizes_and_files_clearly_and_writes_nothing(app, proposal, cast,
-                                                                                       client_as):
+def test_the_version_form_refuses_bad_costs_sizes_and_files_clearly_and_writes_nothing(app, proposal, cast):
     project = proposal(versions=0)
-    owner = client_as(cast.owner)
+    owner = login_as(cast.owner)
     url = f"/projects/{project.id}/versions/new"
     before = written(app)
     for changes, message in (
@@ -149,11 +147,10 @@ def test_the_version_form_refuses_bad_costs_sizes_and_files_clearly_and_writes_n
     assert before["versions"] == 0
 
 
-def test_versions_are_added_only_while_the_design_is_a_draft_or_changes_were_requested(app, proposal, cast,
-                                                                                       client_as):
+def test_versions_are_added_only_while_the_design_is_a_draft_or_changes_were_requested(app, proposal, cast):
     project = proposal()
-    in_request(app, lifecycle.perform, cast.owner, project, "submit")
-    owner = client_as(cast.owner)
+    in_request(app, services.move, cast.owner, project, "submit")
+    owner = login_as(cast.owner)
     before = written(app)
     for response in (owner.get(f"/projects/{project.id}/versions/new"),
                      owner.post(f"/projects/{project.id}/versions/new", content_type="multipart/form-data",
@@ -162,7 +159,7 @@ def test_versions_are_added_only_while_the_design_is_a_draft_or_changes_were_req
     assert "A new version can only be added to a draft" in text_of(owner.get(f"/projects/{project.id}"))
     assert written(app) == before
 
-    in_request(app, lifecycle.perform, cast.lead, project, "request_changes", Attempt(reason="请收窄"))
+    in_request(app, services.move, cast.lead, project, "request_changes", Attempt(reason="请收窄"))
     response = owner.post(f"/projects/{project.id}/versions/new", content_type="multipart/form-data",
                           data=version_form(width_m="4.50"))
     assert response.headers["Location"] == f"/projects/{project.id}"
@@ -172,9 +169,9 @@ def test_versions_are_added_only_while_the_design_is_a_draft_or_changes_were_req
 # --- reviewing ------------------------------------------------------------------------------------
 
 
-def test_a_review_needs_a_reason_and_a_double_click_moves_the_project_once(app, proposal, cast, client_as):
+def test_a_review_needs_a_reason_and_a_double_click_moves_the_project_once(app, proposal, cast):
     project = proposal()
-    owner, lead = client_as(cast.owner), client_as(cast.lead)
+    owner, lead = login_as(cast.owner), login_as(cast.lead)
     act(owner, project.id, "submit")
     act(owner, project.id, "submit")  # the second click of a double click
     assert "This is not possible while the project is “Submitted for review”." in text_of(
@@ -186,7 +183,7 @@ def test_a_review_needs_a_reason_and_a_double_click_moves_the_project_once(app, 
     assert state_of(project) == S.SUBMITTED
 
     for name in ("treasurer", "officer", "admin"):
-        act(client_as(getattr(cast, name)), project.id, "approve_design", "好")
+        act(login_as(getattr(cast, name)), project.id, "approve_design", "好")
         assert state_of(project) == S.SUBMITTED, name
 
     act(lead, project.id, "request_changes", "出挑超过0.5米")
@@ -198,10 +195,9 @@ def test_a_review_needs_a_reason_and_a_double_click_moves_the_project_once(app, 
 # --- comments, versions side by side, the timeline ----------------------------------------------------
 
 
-def test_comments_with_photos_show_on_the_project_and_its_timeline_in_order_with_who_and_when(app, proposal, cast,
-                                                                                              client_as):
+def test_comments_with_photos_show_on_the_project_and_its_timeline_in_order_with_who_and_when(app, proposal, cast):
     project = proposal()
-    owner, lead = client_as(cast.owner), client_as(cast.lead)
+    owner, lead = login_as(cast.owner), login_as(cast.lead)
     response = lead.post(f"/projects/{project.id}/comments", content_type="multipart/form-data",
                          data={"body": "夜间灯光效果如何？", "photos": files("参考.jpg")})
     assert response.headers["Location"] == f"/projects/{project.id}#comments"
@@ -231,9 +227,9 @@ def test_comments_with_photos_show_on_the_project_and_its_timeline_in_order_with
     assert "附夜景照片" in recent and "请降低亮度" in recent and "started the proposal" not in recent  # the last five
 
 
-def test_the_compare_page_shows_both_versions_specs_and_pictures(app, proposal, cast, client_as):
+def test_the_compare_page_shows_both_versions_specs_and_pictures(app, proposal, cast):
     project = proposal()
-    owner = client_as(cast.owner)
+    owner = login_as(cast.owner)
     assert owner.get(f"/projects/{project.id}/compare").headers["Location"] == f"/projects/{project.id}"
     put_in_state(project, S.CHANGES_REQUESTED)
     add_version(project, by=cast.owner, width_m=Decimal("4.50"), height_m=Decimal("0.80"), materials="实木")
@@ -259,23 +255,23 @@ def test_the_compare_page_shows_both_versions_specs_and_pictures(app, proposal, 
 
 
 def test_the_lists_show_owners_their_own_shops_projects_and_leads_their_alliances_by_state(
-        app, world, proposal, cast, client_as):
+        app, world, proposal, cast):
     mine = proposal(title="我的店招")
     proposal(by=cast.neighbour, shop=world.a.other_shop, title="邻居的店招")
     proposal(by=cast.owner_elsewhere, shop=world.b.shop, title="别处的店招")
 
-    page = text_of(client_as(cast.owner).get("/projects/mine"))
+    page = text_of(login_as(cast.owner).get("/projects/mine"))
     assert f'href="/projects/{mine.id}">我的店招</a>' in page
     assert "邻居的店招" not in page and "别处的店招" not in page
-    page = text_of(client_as(cast.neighbour).get("/projects/mine"))
+    page = text_of(login_as(cast.neighbour).get("/projects/mine"))
     assert "邻居的店招" in page and "我的店招" not in page
 
-    shop_page = text_of(client_as(cast.owner).get(f"/shops/{world.a.shop.id}"))
+    shop_page = text_of(login_as(cast.owner).get(f"/shops/{world.a.shop.id}"))
     assert f'href="/signboards/{mine.signboard_id}">正门上方 · Wall-parallel</a>' in shop_page
     assert f'href="/projects/{mine.id}">我的店招</a>' in shop_page
     assert f'href="/shops/{world.a.shop.id}/projects/new"' in shop_page
     assert "邻居的店招" not in shop_page
-    treasurer_view = text_of(client_as(cast.treasurer).get(f"/shops/{world.a.shop.id}"))
+    treasurer_view = text_of(login_as(cast.treasurer).get(f"/shops/{world.a.shop.id}"))
     assert "我的店招" in treasurer_view and f'href="/shops/{world.a.shop.id}/projects/new"' not in treasurer_view
 
     states = [S.DRAFT, S.SUBMITTED, S.SUBMITTED, S.CHANGES_REQUESTED, S.REJECTED]
@@ -286,23 +282,23 @@ def test_the_lists_show_owners_their_own_shops_projects_and_leads_their_alliance
     url = f"/alliances/{world.a.alliance.id}/projects"
 
     for name in ("lead", "treasurer", "officer", "admin"):
-        page = text_of(client_as(getattr(cast, name)).get(url))
+        page = text_of(login_as(getattr(cast, name)).get(url))
         counts = dict(re.findall(r'data-state="(\w+)">[^<]*<span class="badge">(\d+)</span>', page))
         assert counts == {"draft": "3", "submitted": "2", "changes_requested": "1", "rejected": "1"}, name
         assert re.search(r'All <span class="badge">7</span>', page), name
         assert all(f"项目{n}" in page for n in range(5)) and "我的店招" in page and "邻居的店招" in page, name
         assert "别处" not in page, name
 
-    page = text_of(client_as(cast.lead).get(f"{url}?state=submitted"))
+    page = text_of(login_as(cast.lead).get(f"{url}?state=submitted"))
     assert "项目1" in page and "项目2" in page
     assert not any(f"项目{n}" in page for n in (0, 3, 4)) and "我的店招" not in page
     assert 'aria-current="page" data-state="submitted"' in page
-    page = text_of(client_as(cast.lead).get(f"{url}?state=nonsense"))
+    page = text_of(login_as(cast.lead).get(f"{url}?state=nonsense"))
     assert all(f"项目{n}" in page for n in range(5))
 
-    assert client_as(cast.owner).get(url).status_code == 403  # an owner sees their alliance, not its register
+    assert login_as(cast.owner).get(url).status_code == 403  # an owner sees their alliance, not its register
     for name in ("lead_next_door", "lead_elsewhere", "nobody"):
-        response = client_as(getattr(cast, name)).get(url)
+        response = login_as(getattr(cast, name)).get(url)
         assert response.status_code == 404, name
         assert "项目1" not in text_of(response)
 
@@ -328,19 +324,19 @@ def project_urls(project: Project, shop_id: int) -> list[tuple[str, str, dict]]:
 
 
 def test_every_project_page_is_not_found_for_outsiders_and_sends_anonymous_visitors_to_log_in(
-        app, world, proposal, cast, client_as):
+        app, world, proposal, cast):
     project = proposal(title="秘密的新店招", versions=2)
     in_request(app, services.add_comment, cast.lead, project, "内部意见", [])
     before = written(app)
     for name in ("neighbour", "contractor", "lead_next_door", "lead_elsewhere", "owner_elsewhere", "nobody"):
-        client = client_as(getattr(cast, name))
+        client = login_as(getattr(cast, name))
         for method, url, kwargs in project_urls(project, world.a.shop.id):
             response = getattr(client, method)(url, **kwargs)
             assert response.status_code == 404, (name, method, url)
             page = text_of(response)
             assert "秘密的新店招" not in page and "内部意见" not in page and world.a.shop.name not in page
 
-    anonymous = client_as(None)
+    anonymous = login_as(None)
     for method, url, kwargs in [*project_urls(project, world.a.shop.id), ("get", "/projects/mine", {}),
                                 ("get", f"/alliances/{world.a.alliance.id}/projects", {})]:
         response = getattr(anonymous, method)(url, **kwargs)
@@ -349,20 +345,20 @@ def test_every_project_page_is_not_found_for_outsiders_and_sends_anonymous_visit
     assert written(app) == before
 
 
-def test_a_projects_photos_are_served_to_the_people_who_see_it_and_to_nobody_else(app, proposal, cast, client_as):
+def test_a_projects_photos_are_served_to_the_people_who_see_it_and_to_nobody_else(app, proposal, cast):
     project = proposal()
     in_request(app, services.add_comment, cast.lead, project, "参考图", [upload(filename="参考.jpg")])
     photos = db.session.scalars(select(Photo).order_by(Photo.id)).all()
     assert len(photos) == 4  # the signboard's, the mock-up, the current photo, the comment's
     for name in ("owner", "co_owner", "lead", "treasurer", "officer", "admin"):
-        client = client_as(getattr(cast, name))
+        client = login_as(getattr(cast, name))
         for photo in photos:
             for size in ("thumb", "display"):
                 response = client.get(f"/photos/{photo.id}/{size}")
                 assert (response.status_code, response.mimetype) == (200, "image/jpeg"), (name, photo, size)
                 assert response.data[:3] == b"\xff\xd8\xff"
                 response.close()
-    for client in [client_as(None), *(client_as(getattr(cast, name)) for name in
+    for client in [login_as(None), *(login_as(getattr(cast, name)) for name in
                                      ("neighbour", "contractor", "lead_next_door", "lead_elsewhere", "nobody"))]:
         for photo in photos:
             assert client.get(f"/photos/{photo.id}/thumb").status_code == 404
@@ -372,11 +368,11 @@ def test_a_projects_photos_are_served_to_the_people_who_see_it_and_to_nobody_els
 
 
 def test_the_project_pages_and_lists_issue_as_many_queries_for_a_little_data_as_for_a_lot(app, world, proposal,
-                                                                                          cast, client_as):
+                                                                                          cast):
     project = proposal(versions=2)
     project_id = project.id
     in_request(app, services.add_comment, cast.owner, project, "第一条意见", [upload()])
-    lead, owner = client_as(cast.lead), client_as(cast.owner)
+    lead, owner = login_as(cast.lead), login_as(cast.owner)
     pages = [(lead, f"/projects/{project_id}"), (lead, f"/projects/{project_id}/timeline"),
              (lead, f"/projects/{project_id}/compare"), (lead, f"/projects/{project_id}/versions/1"),
              (lead, f"/alliances/{world.a.alliance.id}/projects"),
@@ -395,9 +391,9 @@ def test_the_project_pages_and_lists_issue_as_many_queries_for_a_little_data_as_
     small = queries()
     with app.test_request_context("/"):
         for n in range(3):
-            lifecycle.perform(cast.owner, project, "submit")
+            services.move(cast.owner, project, "submit")
             services.add_comment(cast.lead, project, f"意见{n}", [upload(), upload()])
-            lifecycle.perform(cast.lead, project, "request_changes", Attempt(reason=f"第{n}轮"))
+            services.move(cast.lead, project, "request_changes", Attempt(reason=f"第{n}轮"))
             add_version(project, by=cast.owner, width_m=Decimal("4.80") - n)
         for n, state in enumerate([S.SUBMITTED, S.SUBMITTED, S.DRAFT, S.REJECTED, S.CHANGES_REQUESTED]):
             put_in_state(proposal(title=f"又一个{n}", versions=0), state)

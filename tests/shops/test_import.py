@@ -22,6 +22,7 @@ from merchant_alliance.extensions import db
 from merchant_alliance.shops import services
 from merchant_alliance.shops.models import Shop
 from tests.factories import PASSWORD
+from tests.helpers import login_as
 
 CLEAN_ROWS = [
     ("梧桐咖啡", "18号", "6.5", "餐饮", "138 0013 8000", "91310106MA1FL5XX7K"),
@@ -277,10 +278,10 @@ def preview_rows(page: str) -> dict[int, str]:
 
 
 @pytest.fixture
-def lead(isolated_requests, client, auth, world):
+def lead(client, world):
     """The lead of world.a, logged in, reading English."""
     client.set_cookie("lang", "en")
-    auth.login(world.a.lead)
+    login_as(world.a.lead, client)
     return client
 
 
@@ -346,19 +347,24 @@ def test_a_gb18030_file_from_excel_on_chinese_windows_imports_once_even_if_confi
     assert db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.action == "shops_imported")) == 1
 
 
-def test_an_unusable_file_is_refused_with_a_clear_message(lead, world):
+@pytest.mark.parametrize(("content", "filename", "message"), [
+    (PNG, "shops.csv", "This is not a CSV text file."),
+    (b"a,b\n" * (services.MAX_IMPORT_BYTES // 4 + 1), "big.csv", "The file is larger than 1 MB."),
+    (b"", "empty.csv", "The file is empty."),
+    ("店名,联系电话\n梧桐咖啡,13800138000\n".encode(), "shops.csv", "The file has no column for House number."),
+], ids=["a-picture", "too-big", "empty", "no-house-number-column"])
+def test_an_unusable_file_is_refused_with_a_clear_message(lead, world, content, filename, message):
     before = shop_count(world.a.alliance.id)
-    for content, filename, message in [
-        (PNG, "shops.csv", "This is not a CSV text file."),
-        (b"a,b\n" * (services.MAX_IMPORT_BYTES // 4 + 1), "big.csv", "The file is larger than 1 MB."),
-        (b"", "empty.csv", "The file is empty."),
-        ("店名,联系电话\n梧桐咖啡,13800138000\n".encode(), "shops.csv", "The file has no column for House number."),
-    ]:
-        response = upload(lead, world.a, content, filename)
-        page = html.unescape(response.get_data(as_text=True))
-        assert response.status_code == 200, filename
-        assert message in page, filename
-        assert 'name="step"' not in page
+    response = upload(lead, world.a, content, filename)
+    page = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 200
+    assert message in page
+    assert 'name="step"' not in page
+    assert shop_count(world.a.alliance.id) == before
+
+
+def test_sending_the_form_without_a_file_asks_for_one(lead, world):
+    before = shop_count(world.a.alliance.id)
     no_file = lead.post(import_url(world.a), data={}, content_type="multipart/form-data")
     assert "Please choose a CSV file." in no_file.get_data(as_text=True)
     assert shop_count(world.a.alliance.id) == before
@@ -388,7 +394,7 @@ def test_a_file_near_the_size_limit_imports_completely(lead, world):
     assert shop_count(world.a.alliance.id) == services.MAX_IMPORT_ROWS + 2
 
 
-def test_only_the_lead_may_import(isolated_requests, app, world):
+def test_only_the_lead_may_import(app, world):
     before = shop_count(world.a.alliance.id)
     for user, status in ((world.a.treasurer, 403), (world.a.officer, 403), (world.b.lead, 404)):
         client = app.test_client()
@@ -406,7 +412,7 @@ def test_errors_point_at_the_line_a_row_starts_on_even_after_a_cell_spanning_lin
     assert preview.rows[0].data.ok and "contact_phone" in preview.rows[1].data.errors
 
 
-def test_searching_the_register_for_a_percent_sign_finds_nothing_rather_than_everything(app, client, auth, world):
-    auth.login(world.a.lead)
+def test_searching_the_register_for_a_percent_sign_finds_nothing_rather_than_everything(app, client, world):
+    login_as(world.a.lead, client)
     page = client.get(f"/alliances/{world.a.alliance.id}/shops?q=%25").get_data(as_text=True)
     assert world.a.shop.name not in page

@@ -17,7 +17,8 @@ from merchant_alliance.extensions import db
 from merchant_alliance.shops import services
 from merchant_alliance.shops.models import Signboard, SignCondition, SignType
 from tests.factories import user_with_role
-from tests.projects.helpers import SIGNBOARD, fresh_jpeg, login, text_of, upload, written
+from tests.helpers import login_as
+from tests.projects.helpers import SIGNBOARD, fresh_jpeg, text_of, upload, written
 
 FORM = {"position": "正门上方", "sign_type": "projecting", "width_m": "0.80", "height_m": "1.60",
         "projection_m": "0.90", "clearance_m": "3.10", "illuminated": "y", "material": "灯箱",
@@ -35,11 +36,6 @@ def neighbour(world):
     return user_with_role(Role.SHOP_OWNER, shop=world.a.other_shop)
 
 
-@pytest.fixture
-def client_as(app, isolated_requests):
-    return lambda user=None: login(app, user)
-
-
 def register(world, by=None, **changes) -> Signboard:
     return services.register_signboard(by or world.a.owner, world.a.shop, SIGNBOARD | changes,
                                        [upload(filename="门头.jpg")])
@@ -48,8 +44,8 @@ def register(world, by=None, **changes) -> Signboard:
 # --- recording a signboard ------------------------------------------------------------------------
 
 
-def test_the_owner_or_a_lead_records_the_sign_with_photos_and_sees_it_on_the_shop_page(app, world, client_as):
-    owner = client_as(world.a.owner)
+def test_the_owner_or_a_lead_records_the_sign_with_photos_and_sees_it_on_the_shop_page(app, world):
+    owner = login_as(world.a.owner)
     shop_id = world.a.shop.id
     assert 'name="position"' in text_of(owner.get(f"/shops/{shop_id}/signboards/new"))
     response = owner.post(f"/shops/{shop_id}/signboards/new", content_type="multipart/form-data",
@@ -76,26 +72,26 @@ def test_the_owner_or_a_lead_records_the_sign_with_photos_and_sees_it_on_the_sho
     assert f'href="/signboards/{signboard.id}">正门上方 · Projecting</a>' in shop_page
     assert "0.80 × 1.60 m · Hazardous" in shop_page
 
-    response = client_as(world.a.lead).post(f"/shops/{shop_id}/signboards/new", content_type="multipart/form-data",
+    response = login_as(world.a.lead).post(f"/shops/{shop_id}/signboards/new", content_type="multipart/form-data",
                                             data=FORM | {"position": "侧墙", "photos": files("侧墙.jpg")})
     assert response.status_code == 302  # the alliance's lead may record one too
     assert db.session.scalar(select(AuditEvent.actor_id).where(AuditEvent.action == "signboard_registered")
                              .order_by(AuditEvent.id.desc()).limit(1)) == world.a.lead.id
 
 
-def test_nobody_else_may_record_a_sign_and_outsiders_do_not_learn_the_shop_exists(app, world, neighbour, client_as):
+def test_nobody_else_may_record_a_sign_and_outsiders_do_not_learn_the_shop_exists(app, world, neighbour):
     url = f"/shops/{world.a.shop.id}/signboards/new"
     before = written(app)
     for user, status in ((world.a.treasurer, 403), (world.a.officer, 403), (world.admin, 403),
                          (neighbour, 404), (world.a.contractor, 404), (world.b.lead, 404),
                          (world.b.officer, 404), (world.nobody, 404)):
-        client = client_as(user)
+        client = login_as(user)
         for response in (client.get(url), client.post(url, content_type="multipart/form-data",
                                                       data=FORM | {"photos": files("a.jpg")})):
             assert response.status_code == status, user
             if status == 404:
                 assert world.a.shop.name not in text_of(response)
-    anonymous = client_as(None).post(url, data=FORM)
+    anonymous = login_as(None).post(url, data=FORM)
     assert anonymous.headers["Location"].startswith("/login?next=")
     assert written(app) == before
 
@@ -106,8 +102,7 @@ def test_nobody_else_may_record_a_sign_and_outsiders_do_not_learn_the_shop_exist
     assert written(app) == before
 
 
-def test_impossible_sizes_are_refused_and_a_bad_photo_names_the_file_and_nothing_is_written(app, world,
-                                                                                              client_as):
+def test_impossible_sizes_are_refused_and_a_bad_photo_names_the_file_and_nothing_is_written(app, world):
     before = written(app)
     with force_locale("en"):
         for field, value, message in (
@@ -124,7 +119,7 @@ def test_impossible_sizes_are_refused_and_a_bad_photo_names_the_file_and_nothing
             assert str(caught.value) == message, (field, value)
             assert written(app) == before, (field, value)
 
-    owner = client_as(world.a.owner)
+    owner = login_as(world.a.owner)
     url = f"/shops/{world.a.shop.id}/signboards/new"
     for field, typed in (("width_m", "0"), ("width_m", "-1"), ("width_m", "500"), ("height_m", "")):
         response = owner.post(url, content_type="multipart/form-data",
@@ -144,10 +139,10 @@ def test_impossible_sizes_are_refused_and_a_bad_photo_names_the_file_and_nothing
 # --- correcting it --------------------------------------------------------------------------------
 
 
-def test_the_owner_or_a_lead_corrects_the_sign_and_adds_photos(app, world, neighbour, client_as):
+def test_the_owner_or_a_lead_corrects_the_sign_and_adds_photos(app, world, neighbour):
     signboard = register(world)
     url = f"/signboards/{signboard.id}/edit"
-    owner = client_as(world.a.owner)
+    owner = login_as(world.a.owner)
     page = text_of(owner.get(url))
     assert '<option selected value="wall_parallel">' in page and '<option selected value="worn">' in page
 
@@ -161,13 +156,13 @@ def test_the_owner_or_a_lead_corrects_the_sign_and_adds_photos(app, world, neigh
     assert [p.original_filename for p in signboard.photos] == ["门头.jpg", "修补后.jpg"]
     assert db.session.scalar(events_for_object(signboard)).action == "signboard_updated"
 
-    assert client_as(world.a.lead).post(url, data=FORM | {"condition": "good"}).status_code == 302
+    assert login_as(world.a.lead).post(url, data=FORM | {"condition": "good"}).status_code == 302
     assert db.session.get(Signboard, signboard.id).condition == SignCondition.GOOD
 
     before = written(app)
     for user, status in ((world.a.treasurer, 403), (world.a.officer, 403), (neighbour, 404),
                          (world.b.lead, 404), (world.nobody, 404)):
-        client = client_as(user)
+        client = login_as(user)
         assert client.get(url).status_code == status, user
         assert client.post(url, data=FORM | {"condition": "good", "width_m": "9"}).status_code == status, user
     response = owner.post(url, data=FORM | {"width_m": "500"})
@@ -178,20 +173,19 @@ def test_the_owner_or_a_lead_corrects_the_sign_and_adds_photos(app, world, neigh
 # --- seeing it ------------------------------------------------------------------------------------
 
 
-def test_the_sign_and_its_photos_are_seen_by_the_people_who_see_the_shop_and_by_nobody_else(app, world, neighbour,
-                                                                                            client_as):
+def test_the_sign_and_its_photos_are_seen_by_the_people_who_see_the_shop_and_by_nobody_else(app, world, neighbour):
     signboard = register(world, position="侧墙灯箱")
     photo_id = signboard.photos[0].id
     for user in (world.a.owner, world.a.lead, world.a.treasurer, world.a.officer, world.admin):
-        client = client_as(user)
+        client = login_as(user)
         assert "侧墙灯箱" in text_of(client.get(f"/signboards/{signboard.id}")), user
         response = client.get(f"/photos/{photo_id}/display")
         assert (response.status_code, response.mimetype) == (200, "image/jpeg"), user
         response.close()
     for user in (neighbour, world.a.contractor, world.b.lead, world.b.officer, world.nobody, None):
-        client = client_as(user)
+        client = login_as(user)
         response = client.get(f"/signboards/{signboard.id}")
         assert response.status_code == (302 if user is None else 404), user
         assert "侧墙灯箱" not in text_of(response)
         assert client.get(f"/photos/{photo_id}/thumb").status_code == 404, user
-    assert client_as(world.a.owner).get(f"/signboards/{signboard.id + 100}").status_code == 404
+    assert login_as(world.a.owner).get(f"/signboards/{signboard.id + 100}").status_code == 404

@@ -66,10 +66,14 @@ def test_reading_a_missing_object_raises_storage_error(storage):
 
 
 def test_deleting_a_missing_object_is_not_an_error(storage):
-    storage.delete("photos/none.jpg")
+    storage.put("photos/kept.jpg", b"kept", "image/jpeg")
+    storage.delete("photos/none.jpg")  # never there: no error
+    assert not storage.exists("photos/none.jpg")
     storage.put(KEY, b"x", "image/jpeg")
     storage.delete(KEY)
-    storage.delete(KEY)
+    storage.delete(KEY)  # gone already: no error either
+    assert not storage.exists(KEY)
+    assert storage.get("photos/kept.jpg") == b"kept"  # and nothing else went with it
 
 
 def test_keys_are_independent(storage):

@@ -1,0 +1,258 @@
+"""The state-machine engine: every workflow (the project lifecycle, expense requests, and next work orders,
+milestones, permits, inspections, rectifications) is one `Workflow` over one model with a `state` column.
+
+A workflow is an explicit table: rows (state, action) → next state, each with who may take it and the label
+of its button; guards keyed by (state, action) that may refuse a move with a reason; after-hooks run in
+the same transaction; and named activities allowed in some states without a move ("add a design version",
+"set the budget"), so that pages and services ask the machine instead of keeping lists of states.
+
+A move is a compare-and-set UPDATE (only an object still in the row's state moves, so two people acting
+at once cannot both win) and one audit event. The engine never commits: the service that called it does,
+together with whatever else it wrote. A refusal after the engine wrote something rolls the transaction
+back, so nothing half-done can be committed by a caller that goes on.
+
+The engine knows no domain. A workflow's own module defines it; other domains add their rows, guards and
+hooks from a function their `init_app` calls (adding the same row or hook again changes nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import Enum
+from functools import cache
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import update
+
+from merchant_alliance import audit, authz
+from merchant_alliance.errors import DomainError, NotAllowed
+from merchant_alliance.extensions import db
+from merchant_alliance.timeutil import utcnow
+
+if TYPE_CHECKING:
+    from merchant_alliance.accounts.models import User
+
+T = TypeVar("T")  # the model whose objects move
+Who = Callable[["User", Any], bool]  # may this user take this row on this object?
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What the acting user sent along with an action."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One row of a workflow's table."""
+
+    source: Enum
+    action: str
+    target: Enum
+    who: Who
+    label: LazyString | str
+    needs_reason: bool = False
+    style: str = "primary"  # how its button looks: primary, secondary or danger
+    event: str = ""  # the audit event's name after the workflow's prefix; the action's own name when empty
+
+
+Guard = Callable[[Any, "User", Attempt], "str | LazyString | None"]  # (object, user, attempt) → refusal or None
+AfterHook = Callable[[Any, "User", Transition, Attempt], None]
+
+
+@cache
+def may(permission: str, on: Callable[[Any], Any] | None = None) -> Who:
+    """A `who` rule: the user holds `permission` (authz) on the object, or on what `on` gives for it (e.g. its
+    alliance). The same arguments give the same rule, so registering a row twice is harmless."""
+
+    def check(user: User, obj: Any) -> bool:
+        return authz.can(user, permission, on(obj) if on is not None else obj)
+
+    check.__name__ = f"may_{permission}"
+    return check
+
+
+class Workflow(Generic[T]):
+    """One state machine over `model` (which has `id` and `state` columns, and `updated_at` if it is stamped).
+
+    `name` prefixes its audit events (`project.submit`). `not_now` refuses an action that the object's state
+    has no row for (it may say `%(state)s`); `conflict` is said when someone else moved the object first;
+    `describe(obj, transition)` gives the audit event's scope and details (alliance_id=…, to=…).
+    """
+
+    def __init__(self, name: str, model: type[T], *, not_now: LazyString | str, conflict: LazyString | str,
+                 describe: Callable[[T, Transition], dict[str, Any]] | None = None) -> None:
+        self.name = name
+        self.model = model
+        self._not_now = not_now
+        self._conflict = conflict
+        self._describe = describe or (lambda obj, transition: {})
+        self._rows: dict[tuple[Enum, str], Transition] = {}
+        self._guards: list[tuple[Enum | None, str, Guard]] = []
+        self._after: list[tuple[Enum | None, str, AfterHook]] = []
+        self._explanations: list[tuple[Enum | None, str, LazyString | str]] = []
+        self._activities: dict[str, frozenset[Enum]] = {}
+
+    # --- the table ------------------------------------------------------------------------------------
+
+    def add(self, *transitions: Transition) -> None:
+        for t in transitions:
+            key = (t.source, t.action)
+            if key in self._rows and self._rows[key] != t:
+                raise ValueError(f"Transition {t.action} from {t.source} is already in the table")
+            self._rows[key] = t
+
+    def add_guard(self, guard: Guard, *actions: str, states: Iterable[Enum] | None = None) -> Guard:
+        """A precondition of these actions, from these states (from any state when none are named): it returns
+        a refusal message, or None to allow."""
+        _register(self._guards, guard, actions, states)
+        return guard
+
+    def add_after(self, hook: AfterHook, *actions: str, states: Iterable[Enum] | None = None) -> AfterHook:
+        """Something to do after these moves, in the same transaction; a DomainError it raises undoes the move."""
+        _register(self._after, hook, actions, states)
+        return hook
+
+    def guard(self, *actions: str, states: Iterable[Enum] | None = None) -> Callable[[Guard], Guard]:
+        """`add_guard` as a decorator."""
+        return lambda fn: self.add_guard(fn, *actions, states=states)
+
+    def after(self, *actions: str, states: Iterable[Enum] | None = None) -> Callable[[AfterHook], AfterHook]:
+        """`add_after` as a decorator."""
+        return lambda fn: self.add_after(fn, *actions, states=states)
+
+    def explain(self, action: str, message: LazyString | str, *states: Enum) -> None:
+        """What to say when `action` is not possible in these states (in any state when none are named) instead
+        of the workflow's `not_now`; it may say `%(state)s`."""
+        for state in states or (None,):
+            if (state, action, message) not in self._explanations:
+                self._explanations.append((state, action, message))
+
+    def allow(self, activity: str, *states: Enum) -> None:
+        """Something done to an object without moving it (add a version, set a budget) that only these states
+        allow: ask `allows(obj, activity)`, and `hold(obj, activity)` where it is written."""
+        wanted = frozenset(states)
+        if self._activities.setdefault(activity, wanted) != wanted:
+            raise ValueError(f"{activity} is already allowed in other states")
+
+    @property
+    def rows(self) -> list[Transition]:
+        return list(self._rows.values())
+
+    def find(self, state: Enum, action: str) -> Transition | None:
+        return self._rows.get((state, action))
+
+    # --- questions --------------------------------------------------------------------------------------
+
+    def states_allowing(self, name: str) -> frozenset[Enum]:
+        """The states in which `name` (an action of the table, or an activity) is possible."""
+        sources = {source for source, action in self._rows if action == name}
+        return frozenset(sources) | self._activities.get(name, frozenset())
+
+    def allows(self, obj: T, name: str) -> bool:
+        """Whether the object's state allows `name` (an action of the table, or an activity), whoever asks."""
+        return obj.state in self.states_allowing(name)
+
+    def actions_for(self, user: User, obj: T) -> list[Transition]:
+        """The rows this user may take on the object now: the buttons they see (guards still have their say)."""
+        return [t for (state, _), t in self._rows.items() if state == obj.state and t.who(user, obj)]
+
+    def not_now(self, obj: T, action: str) -> str:
+        """Why `action` is not possible in the object's state."""
+        specific = [m for state, a, m in self._explanations if a == action and state == obj.state]
+        general = [m for state, a, m in self._explanations if a == action and state is None]
+        message = (specific or general or [self._not_now])[0]
+        return str(DomainError(message, state=getattr(obj.state, "label", obj.state)))
+
+    def refusal(self, user: User, obj: T, action: str, attempt: Attempt | None = None) -> str | None:
+        """Why this action is refused now, or None when it may go ahead."""
+        attempt = attempt or Attempt()
+        transition = self.find(obj.state, action)
+        if transition is None:
+            return self.not_now(obj, action)
+        if not transition.who(user, obj):
+            return str(NotAllowed())
+        if transition.needs_reason and not attempt.reason.strip():
+            return str(_l("Please give a reason."))
+        for guard in _matching(self._guards, obj.state, action):
+            message = guard(obj, user, attempt)
+            if message:
+                return str(message)
+        return None
+
+    def check(self, user: User, obj: T, action: str, attempt: Attempt | None = None) -> Transition:
+        """The row `action` takes now, or the refusal raised: NotAllowed for someone who may not take it, a
+        DomainError saying why not for everything else. Nothing is written."""
+        transition = self.find(obj.state, action)
+        if transition is not None and not transition.who(user, obj):
+            raise NotAllowed()
+        message = self.refusal(user, obj, action, attempt)
+        if message:
+            raise DomainError(message)
+        return transition
+
+    # --- writes (the caller commits) -------------------------------------------------------------------
+
+    def perform(self, user: User, obj: T, action: str, attempt: Attempt | None = None, *,
+                values: dict[str, Any] | None = None, details: dict[str, Any] | None = None) -> Transition:
+        """Move the object by `action`: check, compare-and-set, one audit event, then the after-hooks. No commit.
+
+        `values` are more columns written by the same UPDATE (a decision's reason, the entry that paid);
+        `details` go into the audit event.
+        """
+        attempt = attempt or Attempt()
+        transition = self.check(user, obj, action, attempt)
+        changes = {"state": transition.target, **(values or {})}
+        if hasattr(self.model, "updated_at"):
+            changes["updated_at"] = utcnow()
+        # Only an object still in the row's state moves: a double submit, or a second person acting at the
+        # same moment, finds nothing to update and is told so.
+        moved = db.session.execute(
+            update(self.model)
+            .where(self.model.id == obj.id, self.model.state == transition.source)
+            .values(**changes)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if moved != 1:
+            db.session.rollback()
+            raise DomainError(self._conflict)
+        db.session.expire(obj, list(changes))
+        audit.record(user, f"{self.name}.{transition.event or action}", obj, **self._describe(obj, transition),
+                     reason=attempt.reason.strip() or None, **(details or {}))
+        try:
+            for hook in _matching(self._after, transition.source, action):
+                hook(obj, user, transition, attempt)
+        except DomainError:
+            db.session.rollback()
+            raise
+        return transition
+
+    def hold(self, obj: T, activity: str, message: LazyString | str | None = None) -> None:
+        """Check where it is written that the object is still in a state allowing `activity`, and hold its row
+        until the commit, so that no move slips in between. Refused (rolled back) when it moved meanwhile:
+        with `message`, or the workflow's `conflict`."""
+        held = db.session.execute(
+            update(self.model)
+            .where(self.model.id == obj.id, self.model.state.in_(sorted(self.states_allowing(activity), key=str)))
+            .values(state=self.model.state)  # changes nothing; takes the row's lock
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if held != 1:
+            db.session.rollback()
+            raise DomainError(message or self._conflict)
+
+
+def _register(registry: list, fn: Callable, actions: Iterable[str], states: Iterable[Enum] | None) -> None:
+    for action in actions:
+        for state in states or (None,):
+            if (state, action, fn) not in registry:
+                registry.append((state, action, fn))
+
+
+def _matching(registry: list, state: Enum, action: str) -> list:
+    """The functions registered for this action from this state or from any state, in the order registered."""
+    return [fn for s, a, fn in registry if a == action and s in (None, state)]
