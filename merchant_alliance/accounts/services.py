@@ -407,18 +407,24 @@ def accept_invitation(token: str, *, user: User | None = None, name: str = "", p
 
 def _claim(invitation: Invitation) -> None:
     """Mark the invitation accepted if it is still pending, in one statement; else roll back and refuse."""
+    _end_pending(invitation, "accepted_at", DomainError(UNUSABLE_INVITATION))
+
+
+def _end_pending(invitation: Invitation, column: str, refusal: DomainError) -> None:
+    """Set `column` (accepted_at or revoked_at) to now only while the invitation is pending, checked in the
+    same statement, so an acceptance and a revocation can never both happen; else roll back and refuse."""
     now = utcnow()
-    claimed = db.session.execute(
+    ended = db.session.execute(
         update(Invitation)
         .where(Invitation.id == invitation.id, Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None),
                Invitation.expires_at > now)
-        .values(accepted_at=now)
+        .values({column: now})
         .execution_options(synchronize_session=False)
     ).rowcount
-    if claimed != 1:
+    if ended != 1:
         db.session.rollback()
-        raise DomainError(UNUSABLE_INVITATION)
-    set_committed_value(invitation, "accepted_at", now)
+        raise refusal
+    set_committed_value(invitation, column, now)
 
 
 def _new_invited_user(*, name: str, phone: str, email: str, password: str) -> User:
@@ -465,19 +471,7 @@ def awaits_confirmation(user: User, invitation: Invitation) -> bool:
 def revoke_invitation(actor: User, invitation: Invitation) -> None:
     if not authz.can(actor, "revoke", invitation):
         raise NotAllowed()
-    now = utcnow()
-    # Only while pending, checked in the same statement that revokes: it cannot cross an acceptance.
-    revoked = db.session.execute(
-        update(Invitation)
-        .where(Invitation.id == invitation.id, Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None),
-               Invitation.expires_at > now)
-        .values(revoked_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if revoked != 1:
-        db.session.rollback()
-        raise DomainError(_l("Only a pending invitation can be revoked."))
-    set_committed_value(invitation, "revoked_at", now)
+    _end_pending(invitation, "revoked_at", DomainError(_l("Only a pending invitation can be revoked.")))
     audit.record(actor, "invitation_revoked", invitation,
                  **scope_ids(shop=invitation.shop, alliance=invitation.alliance, street=invitation.street))
     db.session.commit()
