@@ -12,8 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from flask import Flask, current_app, g, has_app_context
-from flask.testing import FlaskClient
+from flask import Flask, current_app, has_app_context
 from flask_babel import force_locale
 from sqlalchemy import Connection, Engine, event, text
 
@@ -23,6 +22,7 @@ from merchant_alliance.accounts import throttle
 from merchant_alliance.extensions import db, limiter
 from merchant_alliance.mail import send_due
 from tests import factories
+from tests.helpers import IsolatedClient
 from tests.services import postgres_url, private_postgres_database
 
 PASSWORD = factories.PASSWORD
@@ -248,22 +248,4 @@ class DeliveredMail(Sequence):
 def outbox(app) -> DeliveredMail:
     """Emails sent during the test (queued, then delivered by the outbox's sender)."""
     return DeliveredMail(app)
-
-
-class IsolatedClient(FlaskClient):
-    """A test client whose every request starts with an empty `flask.g`, as in production.
-
-    The `app` fixture keeps one app context pushed for the whole test and Flask reuses it for each
-    request, so without this `g` would carry the logged-in user, the chosen language, the unread
-    count and the login-failure flag over from one request (or one client) to the next.
-    """
-
-    def open(self, *args, **kwargs):
-        saved = dict(vars(g))
-        vars(g).clear()
-        try:
-            return super().open(*args, **kwargs)
-        finally:
-            vars(g).clear()
-            vars(g).update(saved)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import current_app
+from flask import current_app, g
 from flask.testing import FlaskClient
 from sqlalchemy import event
 
@@ -45,3 +45,21 @@ def login_as(user: User | None, client: FlaskClient | None = None, *, password: 
         response = client.post("/login", data={"login": user.phone or user.email, "password": password})
         assert response.status_code == 302, "login failed"
     return client
+
+
+class IsolatedClient(FlaskClient):
+    """A test client whose every request starts with an empty `flask.g`, as in production.
+
+    The `app` fixture keeps one app context pushed for the whole test and Flask reuses it for each
+    request, so without this `g` would carry the logged-in user, the chosen language, the unread
+    count and the login-failure flag over from one request (or one client) to the next.
+    """
+
+    def open(self, *args, **kwargs):
+        saved = dict(vars(g))
+        vars(g).clear()
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            vars(g).clear()
+            vars(g).update(saved)

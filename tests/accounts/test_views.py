@@ -453,30 +453,34 @@ def _use(invitation: Invitation) -> None:
     invitation.accepted_by_id = invitation.invited_by_id
 
 
-def test_expired_revoked_used_and_unknown_invitations_get_a_friendly_page_and_change_nothing(app, client, yuyuan):
-    cases = []
-    for spoil, explanation in [
-        (_expire, "It has expired. Ask the person who invited you for a new link."),
-        (_revoke, "It has been withdrawn by the person who sent it."),
-        (_use, "It has already been accepted. Log in with the account you created."),
-    ]:
-        invitation, token = services.invite(yuyuan.lead, Role.TREASURER, alliance=yuyuan.alliance)
-        spoil(invitation)
-        cases.append((token, 410, explanation))
+UNKNOWN = "The link is not valid. Check that you copied all of it."
+
+
+@pytest.mark.parametrize(("case", "status", "explanation"), [
+    (_expire, 410, "It has expired. Ask the person who invited you for a new link."),
+    (_revoke, 410, "It has been withdrawn by the person who sent it."),
+    (_use, 410, "It has already been accepted. Log in with the account you created."),
+    ("made-up-token", 404, UNKNOWN),
+    ("x" * 101, 404, UNKNOWN),
+    ("the-stored-hash", 404, UNKNOWN),  # the stored hash is no key either
+], ids=["expired", "withdrawn", "accepted", "made-up", "too-long", "stored-hash"])
+def test_expired_revoked_used_and_unknown_invitations_get_a_friendly_page_and_change_nothing(
+        app, client, yuyuan, case, status, explanation):
+    invitation, token = services.invite(yuyuan.lead, Role.TREASURER, alliance=yuyuan.alliance)
+    if callable(case):
+        case(invitation)
+    else:
+        token = invitation.token_hash if case == "the-stored-hash" else case
     db.session.commit()
-    unknown = "The link is not valid. Check that you copied all of it."
-    cases += [("made-up-token", 404, unknown), ("x" * 101, 404, unknown),
-              (invitation.token_hash, 404, unknown)]  # the stored hash is no key either
     before = (count(User), count(Membership), count(AuditEvent), count(Notification))
     logged_in = app.test_client()
     post_login(logged_in, yuyuan.owner.phone)
 
-    for token, status, explanation in cases:
-        for response in (client.get(f"/invite/{token}"), client.post(f"/invite/{token}", data=NEW_PERSON),
-                         logged_in.get(f"/invite/{token}"), logged_in.post(f"/invite/{token}")):
-            assert response.status_code == status, explanation
-            assert zh("This invitation cannot be used") in text(response)
-            assert zh(explanation) in text(response)
+    for response in (client.get(f"/invite/{token}"), client.post(f"/invite/{token}", data=NEW_PERSON),
+                     logged_in.get(f"/invite/{token}"), logged_in.post(f"/invite/{token}")):
+        assert response.status_code == status
+        assert zh("This invitation cannot be used") in text(response)
+        assert zh(explanation) in text(response)
 
     assert (count(User), count(Membership), count(AuditEvent), count(Notification)) == before
     assert logged_in_name(client) is None

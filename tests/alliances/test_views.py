@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import html
 import re
+from functools import reduce
 
+import pytest
 from flask_babel import force_locale, gettext, ngettext
 from sqlalchemy import func, select
 
@@ -277,20 +279,21 @@ def test_leads_see_their_alliances_events_officers_their_streets_and_nobody_else
     assert "乙方秘密施工队" in page and "甲方施工队" not in page
     client.post("/logout")
 
-    # Everyone else is refused: 403 if they may see the alliance, else 404.
-    alliance_log, street_log = f"/alliances/{world.a.alliance.id}/audit", f"/streets/{world.a.street.id}/audit"
 
-    for user, alliance_status, street_status in [
-        (world.a.treasurer, 403, 404), (world.a.contractor, 403, 404), (world.a.owner, 403, 404),
-        (world.a.lead, 200, 404), (world.nobody, 404, 404), (world.b.lead, 404, 404), (world.b.officer, 404, 404),
-    ]:
-        login_as(user, client)
-        for url, status in ((alliance_log, alliance_status), (street_log, street_status)):
-            response = client.get(url)
-            assert response.status_code == status, (user.name, url)
-            if status != 200:
-                assert "甲方施工队" not in text(response)
-        client.post("/logout")
+@pytest.mark.parametrize(("who", "alliance_status", "street_status"), [
+    ("a.treasurer", 403, 404), ("a.contractor", 403, 404), ("a.owner", 403, 404), ("a.lead", 200, 404),
+    ("nobody", 404, 404), ("b.lead", 404, 404), ("b.officer", 404, 404),
+])
+def test_everyone_else_is_refused_the_logs_403_if_they_may_see_the_alliance_else_404(
+        client, world, who, alliance_status, street_status):
+    _events_on_both_sides(world)
+    alliance_log, street_log = f"/alliances/{world.a.alliance.id}/audit", f"/streets/{world.a.street.id}/audit"
+    login_as(reduce(getattr, who.split("."), world), client)
+    for url, status in ((alliance_log, alliance_status), (street_log, street_status)):
+        response = client.get(url)
+        assert response.status_code == status, url
+        if status != 200:
+            assert "甲方施工队" not in text(response)
 
 
 def test_long_audit_logs_are_paginated(client, world):

@@ -18,8 +18,7 @@ from merchant_alliance.photos.services import NEW_OBJECTS, photo_url, save_photo
 from merchant_alliance.storage.backends import StorageError, get_storage
 from merchant_alliance.storage.images import ImageRejected
 from tests import factories
-from tests.conftest import IsolatedClient
-from tests.helpers import login_as
+from tests.helpers import IsolatedClient, login_as
 from tests.storage import pictures
 
 SIGN = pictures.jpeg(pictures.gradient((900, 600)), exif=pictures.phone_exif(orientation=6))
