@@ -11,7 +11,7 @@ Every page a journey checks (`Phone.check_layout`) is also run through axe-core 
 a serious or critical accessibility violation fails the test.
 
 The app's Content-Security-Policy forbids `eval`, so nothing here hands Playwright a string to evaluate
-repeatedly in the page (`page.wait_for_function("…")` evaluates it with `eval` while it polls): waits are
+repeatedly in the page (Playwright evaluates a string condition with `eval` while it polls): waits are
 `expect(locator)…` assertions, or a condition polled from Python with `page.evaluate`, which runs through
 the DevTools protocol and is not subject to the page's CSP.
 """

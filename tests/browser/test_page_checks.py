@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_the_page_refuses_code_built_from_strings_but_the_suite_can_still_look_at_it(phone: Phone):
-    """A script in the page may not `eval` (no 'unsafe-eval'): what `page.wait_for_function("…")` does while
+    """A script in the page may not `eval` (no 'unsafe-eval'): what polling a string condition does while
     it polls. What the suite uses instead works under the same policy."""
     page = phone.page
     response = page.goto("/login")
