@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from flask import Flask, flash, g, has_request_context, jsonify, make_response, redirect, render_template, request
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
@@ -32,10 +35,50 @@ class DomainError(Exception):
         return self
 
 
-def show_on_form(form, error: DomainError, default: str) -> None:
-    """Put a refusal under the field it is about (or under `default`), where the person will look."""
-    field = getattr(form, error.field or default, None) or getattr(form, default)
-    field.errors = [*field.errors, str(error)]
+def show_on_form(form, error: DomainError, default: str | None = None) -> bool:
+    """Put a refusal under the field it is about (or under `default`), where the person will look.
+    False when the form has no such field (the caller then flashes it)."""
+    target = getattr(form, error.field, None) if error.field else None
+    if target is None and default:
+        target = getattr(form, default)
+    if target is None:
+        return False
+    target.errors = [*target.errors, str(error)]
+    return True
+
+
+class Attempt:
+    """What `refusals` saw: `ok` until a rule refused; then `error` is the refusal."""
+
+    error: DomainError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@contextmanager
+def refusals(form=None, field: str | None = None) -> Iterator[Attempt]:
+    """Run a service call; a refusal (DomainError) is undone and told to the person, once, for every view.
+
+        with refusals(form, "amount") as attempt:
+            entry = services.record_entry(...)
+        if attempt.ok:
+            return redirect(...)
+
+    The transaction is rolled back (files the request wrote go with it), and the message is put under
+    the field the error names (or `field`) when there is a form, otherwise flashed.
+    """
+    from merchant_alliance.extensions import db
+
+    attempt = Attempt()
+    try:
+        yield attempt
+    except DomainError as error:
+        db.session.rollback()
+        attempt.error = error
+        if form is None or not show_on_form(form, error, field):
+            flash(str(error), "error")
 
 
 def form_refusal(form, when_empty: str | LazyString) -> str:

@@ -6,6 +6,8 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import lazy_gettext as _l
+from wtforms import StringField
+from wtforms.validators import StopValidation
 
 from merchant_alliance.errors import DomainError
 
@@ -52,3 +54,38 @@ def fen_to_input(fen: int | None) -> str:
         return ""
     yuan, cents = divmod(fen, 100)
     return f"{yuan}.{cents:02d}"
+
+
+class MoneyField(StringField):
+    """A form field for an amount typed in yuan whose `data` is fen (an int), or None when left empty.
+
+    A bad amount is refused under the field with `parse_yuan`'s message; zero is refused unless
+    `allow_zero`. The field is required unless its validators include `Optional()`.
+    """
+
+    MAX_TYPED = 40  # longer than any amount up to MAX_FEN written with separators
+
+    def __init__(self, label=None, validators=None, *, allow_zero: bool = False, **kwargs) -> None:
+        render_kw = {"inputmode": "decimal", "autocomplete": "off", **(kwargs.pop("render_kw", None) or {})}
+        super().__init__(label, validators, render_kw=render_kw, **kwargs)
+        self.allow_zero = allow_zero
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        text = (valuelist[0] if valuelist else "").strip()
+        self.data = None
+        if len(text) > self.MAX_TYPED:
+            raise ValueError(str(_l("%(text)s is not an amount in yuan, e.g. 1234.50.", text=text[:20] + "…")))
+        if text:
+            try:
+                self.data = parse_yuan(text, allow_zero=self.allow_zero)
+            except DomainError as error:
+                raise ValueError(str(error)) from None
+
+    def pre_validate(self, form) -> None:
+        if self.data is None and not self.process_errors and not self.flags.optional:
+            raise StopValidation(str(_l("Please enter an amount.")))
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return self.raw_data[0]  # what the person typed, shown back as typed when it was refused
+        return fen_to_input(self.data) if isinstance(self.data, int) else ""

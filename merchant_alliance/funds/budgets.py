@@ -133,10 +133,7 @@ class Cover:
 
 def cover(project: Project, fund: Fund | None = None) -> Cover:
     """The project's budget and how much of it is covered: a fixed handful of queries."""
-    fund = fund or services.find_default_fund(project.alliance)
-    if fund is None:  # no money has been handled yet, so no budget either
-        return Cover(budget=None, shop_paid_fen=0, shop_pledged_fen=0, reserved_fen=0, spent_fen=0,
-                     rule=ShareCover.PLEDGED)
+    fund = fund or services.default_fund(project.alliance)
     shop_paid = services.sum_fen(LedgerEntry.amount_fen, LedgerEntry.project_id == project.id,
                                  LedgerEntry.shop_id == project.shop_id)
     paid_on_pledge = (select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0))
@@ -223,14 +220,12 @@ FUNDED_NOTICE = N_("The project “%(title)s” is funded: %(budget)s, of which 
 
 
 def tell_the_shop(project: Project, user: User, transition: Transition, attempt: Attempt) -> None:
-    from flask import url_for
-
-    from merchant_alliance.notifications.services import notify
+    from merchant_alliance.notifications.services import notify, page
     from merchant_alliance.projects.services import people_concerned
 
     budget = budget_of(project)
     notify(people_concerned(project) - {user.id}, FUNDED_NOTICE,
-           link=url_for("projects.project", project_id=project.id), title=project.title,
+           page("projects.project", project_id=project.id), title=project.title,
            budget=format_fen(budget.budget_fen), share=format_fen(budget.fund_fen))
 
 

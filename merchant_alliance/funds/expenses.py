@@ -125,11 +125,9 @@ def _record(actor: User, action: str, request: ExpenseRequest, **details) -> Non
 
 
 def _notify(user_ids: set[int], key: str, request: ExpenseRequest, **values) -> None:
-    from flask import url_for
+    from merchant_alliance.notifications.services import notify, page
 
-    from merchant_alliance.notifications.services import notify
-
-    notify(user_ids, NOTICES[key], link=url_for("funds.expense", request_id=request.id),
+    notify(user_ids, NOTICES[key], page("funds.expense", request_id=request.id),
            amount=format_fen(request.amount_fen), payee=request.payee, **values)
 
 

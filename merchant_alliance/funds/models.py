@@ -7,7 +7,19 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Numeric, String, Table, Text, UniqueConstraint, event
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    event,
+    text,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from merchant_alliance.accounts.models import Alliance, User
@@ -83,7 +95,12 @@ class Fund(db.Model):
     """A pot of money and the alliance's rules for it (cost-share default, approval threshold)."""
 
     __tablename__ = "funds"
-    __table_args__ = (db.UniqueConstraint("alliance_id", "name"),)
+    __table_args__ = (
+        db.UniqueConstraint("alliance_id", "name"),
+        # One main fund per alliance, created with the alliance (see _every_alliance_has_a_fund).
+        Index("uq_funds_one_main_fund", "alliance_id", unique=True,
+              sqlite_where=text("is_default"), postgresql_where=text("is_default")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     alliance_id: Mapped[int] = mapped_column(ForeignKey("alliances.id"), index=True)
@@ -302,6 +319,18 @@ def _ledger_is_append_only(session: Session, flush_context, instances) -> None:
     for obj in (*session.dirty, *session.deleted):
         if isinstance(obj, LedgerEntry) and (obj in session.deleted or session.is_modified(obj)):
             raise AppendOnlyError(f"Ledger entry {obj.id} cannot be changed or deleted; add a reversal instead")
+
+
+MAIN_FUND_NAME = "资金池"  # stored, not shown translated: it is the fund's name in the books
+
+
+@event.listens_for(Session, "before_flush")
+def _every_alliance_has_a_fund(session: Session, flush_context, instances) -> None:
+    """An alliance is created with its main fund, whichever code creates it, so reading the books
+    never has to write."""
+    for obj in session.new:
+        if isinstance(obj, Alliance):
+            session.add(Fund(alliance=obj, name=MAIN_FUND_NAME, is_default=True))
 
 
 # The same guard in the database, for anything that bypasses the ORM (a bulk UPDATE, a SQL console).

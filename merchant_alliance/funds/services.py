@@ -19,6 +19,7 @@ from merchant_alliance.accounts.services import scope_ids
 from merchant_alliance.errors import DomainError, NotAllowed
 from merchant_alliance.extensions import db
 from merchant_alliance.funds.models import (
+    MAIN_FUND_NAME,
     EntryKind,
     Fund,
     LedgerEntry,
@@ -35,7 +36,7 @@ from merchant_alliance.projects.models import Project, ProjectState
 from merchant_alliance.shops.models import Shop
 from merchant_alliance.timeutil import FIRST_DAY, local_day_start_utc, local_today, utcnow
 
-DEFAULT_FUND_NAME = "资金池"
+DEFAULT_FUND_NAME = MAIN_FUND_NAME
 # A project in one of these states has no reservation any more: what was left was released when it ended.
 PROJECT_ENDED = (ProjectState.WITHDRAWN, ProjectState.REJECTED, ProjectState.COMPLETED)
 T = TypeVar("T")
@@ -61,18 +62,11 @@ class Totals:
         return self.balance_fen - self.reserved_fen
 
 
-def find_default_fund(alliance: Alliance) -> Fund | None:
-    """The alliance's main fund if it exists yet (for pages that only read)."""
-    return db.session.scalar(select(Fund).where(Fund.alliance_id == alliance.id, Fund.is_default))
-
-
 def default_fund(alliance: Alliance) -> Fund:
-    """The alliance's main fund, created the first time it is needed."""
-    fund = find_default_fund(alliance)
+    """The alliance's main fund (made with the alliance; a read, never a write)."""
+    fund = db.session.scalar(select(Fund).where(Fund.alliance_id == alliance.id, Fund.is_default))
     if fund is None:
-        fund = Fund(alliance=alliance, name=DEFAULT_FUND_NAME, is_default=True)
-        db.session.add(fund)
-        db.session.flush()
+        raise LookupError(f"Alliance {alliance.id} has no main fund")  # `flask doctor` reports this
     return fund
 
 

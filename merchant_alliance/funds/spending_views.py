@@ -91,9 +91,8 @@ def project_panel(project: Project, user) -> dict:
     """The money card on the project page (added by funds.init_app)."""
     if not authz.can(user, "view_books", project.alliance):
         return {}
-    fund = services.find_default_fund(project.alliance)
-    requests = [] if fund is None else list(db.session.scalars(
-        expenses.requests_of(fund.id).where(ExpenseRequest.project_id == project.id)))
+    fund = services.default_fund(project.alliance)
+    requests = list(db.session.scalars(expenses.requests_of(fund.id).where(ExpenseRequest.project_id == project.id)))
     return {
         "cover": budgets.cover(project, fund),
         "can_set_budget": authz.can(user, "manage_budget", project) and lifecycle.allows(project, "set_budget"),
@@ -104,9 +103,7 @@ def project_panel(project: Project, user) -> dict:
 
 def shop_panel(shop: Shop, user) -> dict:
     """The money card on the shop page: what the shop has pledged, paid and still owes (added by funds.init_app)."""
-    fund = services.find_default_fund(shop.alliance)
-    if fund is None:
-        return {"shop": shop, "owed_fen": 0, "overdue": 0, "paid_fen": 0}
+    fund = services.default_fund(shop.alliance)
     rows = db.session.execute(pledges.pledge_rows(fund.id, shop_id=shop.id)).all()
     open_rows = [r for r in rows if pledges.pledge_status(r) in ("open", "overdue")]
     return {
@@ -140,7 +137,6 @@ def budget(project_id: int):
     project = db.get_or_404(Project, project_id)
     authz.require(current_user, "manage_budget", project)
     fund = services.default_fund(project.alliance)
-    db.session.commit()
     current = budgets.budget_of(project)
     form = BudgetForm()
     if request.method == "GET" and current is not None:
@@ -184,7 +180,6 @@ def _pledgeable_shops(alliance) -> list[Shop]:
 def pledge_list(alliance_id: int):
     alliance = alliance_or_404(alliance_id, "view_receipts")
     fund = services.default_fund(alliance)
-    db.session.commit()
     show_all = request.args.get("show") == "all"
     query = pledges.pledge_rows(fund.id, open_only=not show_all)
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
@@ -206,7 +201,6 @@ def new_pledge(alliance_id: int):
     if not shops:
         abort(403)
     fund = services.default_fund(alliance)
-    db.session.commit()
     projects = list(db.session.scalars(select(Project).where(Project.shop_id.in_([s.id for s in shops]))
                                        .order_by(Project.updated_at.desc())))
     form = PledgeForm()
@@ -264,7 +258,6 @@ def shop_money(shop_id: int):
     shop = db.get_or_404(Shop, shop_id)
     authz.require(current_user, "view", shop)
     fund = services.default_fund(shop.alliance)
-    db.session.commit()
     return render_template(
         "funds/shop_money.html", shop=shop, fund=fund,
         pledges=db.session.execute(pledges.pledge_rows(fund.id, shop_id=shop.id)).all(),
@@ -391,7 +384,6 @@ def _do_expense_action(found: ExpenseRequest, action: str) -> str:
 def rules(alliance_id: int):
     alliance = alliance_or_404(alliance_id, "edit_fund_rules")
     fund = services.default_fund(alliance)
-    db.session.commit()
     form = FundRulesForm()
     if request.method == "GET":
         form.fund_percent.data = fund.fund_percent

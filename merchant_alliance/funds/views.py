@@ -73,9 +73,7 @@ def fund_for_request(alliance: Alliance) -> Fund:
     """The fund the page is about: `?fund=<id>` (one of this alliance's, or 404), else the main fund."""
     fund_id = int_arg("fund")
     if fund_id is None:
-        fund = services.default_fund(alliance)
-        db.session.commit()
-        return fund
+        return services.default_fund(alliance)
     fund = db.session.get(Fund, fund_id)
     if fund is None or fund.alliance_id != alliance.id:
         abort(404)

@@ -23,6 +23,10 @@ class Notification(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     message: Mapped[str] = mapped_column(String(255))
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The page it points to: an endpoint and its arguments (made into a URL when opened). `link` is the
+    # URL stored by notifications made before 2026-12.
+    endpoint: Mapped[str] = mapped_column(String(80), default="", server_default="")
+    endpoint_args: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     link: Mapped[str] = mapped_column(String(255), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     read_at: Mapped[datetime | None]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import gettext
@@ -13,13 +14,29 @@ from merchant_alliance.notifications.models import Notification
 from merchant_alliance.timeutil import utcnow
 
 
-def notify(user_ids: Iterable[int], message: str, link: str = "", **params: Any) -> list[Notification]:
+@dataclass(frozen=True)
+class Target:
+    """The page a notification opens: an endpoint and its arguments, made into a URL only when read,
+    so that services notify without a request (the CLI, background jobs, an API)."""
+
+    endpoint: str
+    args: dict[str, Any]
+
+
+def page(endpoint: str, **args: Any) -> Target:
+    """`notify(..., page("projects.project", project_id=7))`."""
+    return Target(endpoint, args)
+
+
+def notify(user_ids: Iterable[int], message: str, target: Target | None = None, **params: Any) -> list[Notification]:
     """Queue a notification for each user (saved with the caller's commit).
 
     `message` is an untranslated msgid marked with `N_()` at the call site, with `%(name)s` params.
     A param that must be translated too (a role's name) is passed as `translatable(msgid)`.
     """
-    notes = [Notification(user_id=uid, message=message, params=params, link=link) for uid in set(user_ids)]
+    endpoint, args = (target.endpoint, target.args) if target else ("", None)
+    notes = [Notification(user_id=uid, message=message, params=params, endpoint=endpoint, endpoint_args=args)
+             for uid in set(user_ids)]
     db.session.add_all(notes)
     return notes
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from werkzeug.routing import BuildError
 
 from merchant_alliance.accounts.forms import ConfirmForm
 from merchant_alliance.extensions import db
@@ -12,6 +13,16 @@ from merchant_alliance.notifications.models import Notification
 from merchant_alliance.urls import safe_next
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
+
+
+def link_of(note: Notification) -> str | None:
+    """Where the notification leads (None: nowhere, or a page that no longer exists)."""
+    if not note.endpoint:
+        return note.link or None
+    try:
+        return url_for(note.endpoint, **(note.endpoint_args or {}))
+    except BuildError:
+        return None
 
 
 @bp.route("")
@@ -31,7 +42,8 @@ def open_notification(notification_id: int):
     if not ConfirmForm().validate_on_submit():
         return redirect(url_for("notifications.index"))
     services.mark_read(current_user.id, note.id)
-    return redirect(safe_next(note.link) if note.link else url_for("notifications.index"))
+    link = link_of(note)
+    return redirect(safe_next(link) if link else url_for("notifications.index"))
 
 
 @bp.route("/read-all", methods=["POST"])

@@ -1,7 +1,7 @@
 """Photos: the Photo record, saving uploads all-or-nothing, and serving them after an access check.
 
 Built on `storage` (backends and the image pipeline), which knows nothing of the domain. Domains
-call `services.save_photos` and link to `services.photo_url`.
+call `services.save_photos`; templates link with `photo_url`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.bp)
     authz.add_rules(permissions.RULES, visible_when=permissions.VISIBLE_WHEN)
     services.register_session_hooks()  # deletes stored objects whose transaction did not commit
-    app.jinja_env.globals["photo_url"] = services.photo_url
+    app.jinja_env.globals["photo_url"] = views.photo_url
     doctor.register_check("storage-orphans", upkeep.check_orphans)
     doctor.register_check("storage-missing", upkeep.check_missing)

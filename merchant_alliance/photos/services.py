@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
@@ -101,13 +101,6 @@ def save_photos(
     session.add_all(photos)
     session.flush()
     return photos
-
-
-def photo_url(photo: Photo, size: str) -> str:
-    """The app's URL for one size of a photo ("display" or "thumb"); it checks access on every request."""
-    if size not in PHOTO_SIZES:
-        raise ValueError(f"unknown photo size {size!r}")
-    return url_for("photos.photo", photo_id=photo.id, size=size)
 
 
 def _display_name(filename: str) -> str:

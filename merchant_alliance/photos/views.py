@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, abort, current_app, redirect, send_file
+from flask import Blueprint, abort, current_app, redirect, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from merchant_alliance.extensions import db
-from merchant_alliance.photos.models import Photo
+from merchant_alliance.photos.models import PHOTO_SIZES, Photo
 from merchant_alliance.photos.permissions import can_view_photo
 from merchant_alliance.shops.models import Shop
 from merchant_alliance.storage.backends import LocalStorage, get_storage
@@ -21,6 +21,13 @@ log = logging.getLogger(__name__)
 # Photos never change under their URL (content-addressed), but they are private: browsers may keep
 # them, shared caches may not.
 PHOTO_CACHE_CONTROL = "private, max-age=3600"
+
+
+def photo_url(photo: Photo, size: str) -> str:
+    """The app's URL for one size of a photo ("display" or "thumb"); it checks access on every request."""
+    if size not in PHOTO_SIZES:
+        raise ValueError(f"unknown photo size {size!r}")
+    return url_for("photos.photo", photo_id=photo.id, size=size)
 
 
 @bp.get("/photos/<int:photo_id>/<any(display, thumb):size>")

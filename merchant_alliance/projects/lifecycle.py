@@ -135,11 +135,9 @@ NOTICES = {
 
 @lifecycle.after(*NOTICES)
 def notify_people_concerned(project: Project, user: User, transition: Transition, attempt: Attempt) -> None:
-    from flask import url_for
-
-    from merchant_alliance.notifications.services import notify
+    from merchant_alliance.notifications.services import notify, page
     from merchant_alliance.projects.services import people_concerned
 
     notify(people_concerned(project) - {user.id}, NOTICES[transition.action],
-           link=url_for("projects.project", project_id=project.id),
+           page("projects.project", project_id=project.id),
            shop=project.shop.name, title=project.title, reason=attempt.reason.strip())

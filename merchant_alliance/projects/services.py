@@ -8,7 +8,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from flask import url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import selectinload
@@ -20,7 +19,7 @@ from merchant_alliance.accounts.services import scope_ids
 from merchant_alliance.errors import DomainError, NotAllowed
 from merchant_alliance.extensions import db
 from merchant_alliance.i18n import N_
-from merchant_alliance.notifications.services import notify
+from merchant_alliance.notifications.services import notify, page
 from merchant_alliance.once import lock_row, submit_once
 from merchant_alliance.photos.services import save_photos
 from merchant_alliance.projects.guidelines import GUIDELINE_FIELDS, guideline_for
@@ -139,7 +138,7 @@ def add_comment(actor: User, project: Project, body: str, photos: Sequence[FileS
         db.session.flush()
         audit.record(actor, "project.comment", project, comment=comment.id, **scope_ids(shop=project.shop))
         notify(people_concerned(project) - {actor.id}, N_("%(name)s commented on “%(title)s”."),
-               link=url_for("projects.project", project_id=project.id), name=actor.name, title=project.title)
+               page("projects.project", project_id=project.id), name=actor.name, title=project.title)
         return comment
 
     return submit_once(actor, idempotency_key, Comment, write)

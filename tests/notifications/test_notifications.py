@@ -34,8 +34,11 @@ def bell(client) -> int:
     return int(match.group(1)) if match else 0
 
 
-def note_for(user, title: str = "新店招", link: str = "") -> Notification:
-    (note,) = services.notify([user.id], COMMENTED, link=link, name="王店主", title=title)
+def note_for(user, title: str = "新店招", target: services.Target | None = None, legacy_link: str = "") -> Notification:
+    """A notification to `user`, pointing at `target`; `legacy_link` is a URL stored the way notifications
+    made before endpoints were stored it."""
+    (note,) = services.notify([user.id], COMMENTED, target, name="王店主", title=title)
+    note.link = legacy_link
     db.session.commit()
     return note
 
@@ -83,15 +86,17 @@ def test_bell_counts_unread_notifications_and_the_list_shows_them(client, world)
 
 
 def test_opening_a_notification_marks_it_read_and_goes_to_its_page_on_this_site_only(client, world):
-    on_site = note_for(world.a.lead, link=f"/alliances/{world.a.alliance.id}")
-    off_site = note_for(world.a.lead, link="https://evil.example/phish")
-    protocol_relative = note_for(world.a.lead, link="//evil.example")
+    on_site = note_for(world.a.lead, target=services.page("alliances.alliance", alliance_id=world.a.alliance.id))
+    legacy = note_for(world.a.lead, legacy_link=f"/shops/{world.a.shop.id}")
+    off_site = note_for(world.a.lead, legacy_link="https://evil.example/phish")
+    protocol_relative = note_for(world.a.lead, legacy_link="//evil.example")
+    gone = note_for(world.a.lead, target=services.page("no.such_page", thing=1))
     without_link = note_for(world.a.lead)
     login_as(world.a.lead, client)
 
-    expected = [(on_site, f"/alliances/{world.a.alliance.id}"), (off_site, "/"), (protocol_relative, "/"),
-                (without_link, "/notifications")]
-    for remaining, (note, target) in zip((3, 2, 1, 0), expected, strict=True):
+    expected = [(on_site, f"/alliances/{world.a.alliance.id}"), (legacy, f"/shops/{world.a.shop.id}"),
+                (off_site, "/"), (protocol_relative, "/"), (gone, "/notifications"), (without_link, "/notifications")]
+    for remaining, (note, target) in zip((5, 4, 3, 2, 1, 0), expected, strict=True):
         response = client.post(f"/notifications/{note.id}/open")
         assert response.status_code == 302 and response.location == target
         assert is_read(note)
@@ -117,7 +122,7 @@ def test_read_all_marks_only_my_own_notifications(client, world):
 
 
 def test_another_persons_notification_cannot_be_opened_or_marked(client, world):
-    theirs = note_for(world.b.lead, title="乙方秘密", link="/streets/2")
+    theirs = note_for(world.b.lead, title="乙方秘密", target=services.page("alliances.alliance", alliance_id=2))
     login_as(world.a.lead, client)
 
     response = client.post(f"/notifications/{theirs.id}/open")

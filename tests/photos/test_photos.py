@@ -14,7 +14,8 @@ from werkzeug.datastructures import FileStorage
 from merchant_alliance.errors import DomainError
 from merchant_alliance.extensions import db
 from merchant_alliance.photos.models import Photo
-from merchant_alliance.photos.services import NEW_OBJECTS, photo_url, save_photos
+from merchant_alliance.photos.services import NEW_OBJECTS, save_photos
+from merchant_alliance.photos.views import photo_url
 from merchant_alliance.storage.backends import StorageError, get_storage
 from merchant_alliance.storage.images import ImageRejected
 from tests import factories

@@ -179,7 +179,7 @@ def test_each_move_is_on_the_timeline_in_order_and_the_people_concerned_hear_of_
     services.move(cast.owner, project, "submit")
     notes = notes_since(note)
     assert {n.user_id for n in notes} == {cast.co_owner.id, cast.lead.id, cast.co_lead.id}  # not the owner
-    assert all(n.link == f"/projects/{project.id}" for n in notes)
+    assert all((n.endpoint, n.endpoint_args) == ("projects.project", {"project_id": project.id}) for n in notes)
     assert render_message(notes[0]) == f"{project.shop.name} submitted the design “面馆招牌更换” for review."
 
     note = last_note_id()
