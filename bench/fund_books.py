@@ -26,10 +26,8 @@ With --explain, every page over the target shows its slowest statements and the 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import io
-import os
 import random
 import re
 import statistics
@@ -37,7 +35,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -49,6 +47,7 @@ from flask import Flask  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import event, insert, text  # noqa: E402
 
+from bench.common import database, postgres_url  # noqa: E402
 from config import DevelopmentConfig  # noqa: E402
 from merchant_alliance import create_app  # noqa: E402
 from merchant_alliance.accounts.models import Alliance, Membership, Role, Street, User  # noqa: E402
@@ -589,33 +588,6 @@ def measure(app: Flask, books: Books, runs: int) -> tuple[list[Result], list[str
 
 
 # --- databases ----------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def database(postgres: str | None, name: str, workdir: Path) -> Iterator[str]:
-    """A fresh, empty database of the bench's own: a SQLite file, or a private PostgreSQL database."""
-    if postgres is None:
-        yield f"sqlite:///{workdir / (name + '.sqlite3')}"
-        return
-    from tests.services import private_postgres_database
-
-    with private_postgres_database(postgres, f"merchant_bench_{name}_{os.getpid()}") as url:
-        yield url
-
-
-def postgres_url(given: str) -> str:
-    """--postgres URL, else TEST_POSTGRES_URL from the environment or instance/test-services.env."""
-    if given:
-        return given
-    if os.environ.get("TEST_POSTGRES_URL"):
-        return os.environ["TEST_POSTGRES_URL"]
-    env_file = Path(__file__).resolve().parent.parent / "instance" / "test-services.env"
-    if env_file.exists():
-        for line in env_file.read_text().splitlines():
-            key, _, value = line.partition("=")
-            if key.strip() == "TEST_POSTGRES_URL" and value.strip():
-                return value.strip()
-    raise SystemExit("--postgres: give a URL, set TEST_POSTGRES_URL, or run `make test` once to start PostgreSQL")
 
 
 def run_size(entries: int, runs: int, postgres: str | None, workdir: Path, explain: bool, create_all: bool) -> tuple:

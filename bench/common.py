@@ -1,0 +1,37 @@
+"""What the benchmarks share: a database of their own, on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextlib.contextmanager
+def database(postgres: str | None, name: str, workdir: Path) -> Iterator[str]:
+    """A fresh, empty database of the bench's own: a SQLite file, or a private PostgreSQL database."""
+    if postgres is None:
+        yield f"sqlite:///{workdir / (name + '.sqlite3')}"
+        return
+    from tests.services import private_postgres_database
+
+    with private_postgres_database(postgres, f"merchant_bench_{name}_{os.getpid()}") as url:
+        yield url
+
+
+def postgres_url(given: str) -> str:
+    """--postgres URL, else TEST_POSTGRES_URL from the environment or instance/test-services.env."""
+    if given:
+        return given
+    if os.environ.get("TEST_POSTGRES_URL"):
+        return os.environ["TEST_POSTGRES_URL"]
+    env_file = ROOT / "instance" / "test-services.env"
+    if env_file.exists():
+        for line in env_file.read_text().splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "TEST_POSTGRES_URL" and value.strip():
+                return value.strip()
+    raise SystemExit("--postgres: give a URL, set TEST_POSTGRES_URL, or run `make test` once to start PostgreSQL")
