@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import insert, text  # noqa: E402
+from sqlalchemy import func, insert, select, text  # noqa: E402
 
 from merchant_alliance.accounts.models import Alliance, Membership, Role, Street, User  # noqa: E402
 from merchant_alliance.accounts.services import hash_password  # noqa: E402
@@ -44,11 +44,13 @@ from merchant_alliance.funds.models import (  # noqa: E402
     ExpenseState,
     Fund,
     LedgerEntry,
+    LedgerMonth,
     PaymentMethod,
     Pledge,
     ProjectBudget,
     Reservation,
     ReservationReason,
+    count_all_months,
 )
 from merchant_alliance.notifications.models import Notification  # noqa: E402
 from merchant_alliance.photos.models import Photo  # noqa: E402
@@ -353,6 +355,8 @@ def fill_fund(data: AllianceData) -> None:
         balance += row["amount_fen"]
         rows.append(row)
     data.rows(LedgerEntry, rows)
+    count_all_months(db.session.connection(), [fund])  # what the app keeps with every entry it writes
+    data.counts["ledger_months"] += db.session.scalar(select(func.count()).where(LedgerMonth.fund_id == fund))
 
     expenses = [r for r in rows if r["kind"] == EntryKind.EXPENSE and r["id"] not in reversed_ids]
     paid = rng.sample(expenses, min(len(expenses), max(5, entries // 500)))

@@ -64,6 +64,7 @@ from merchant_alliance.funds.models import (  # noqa: E402
     ProjectBudget,
     Reservation,
     ReservationReason,
+    count_all_months,
 )
 from merchant_alliance.funds.spending_views import PLEDGE_PAGE_SIZE  # noqa: E402
 from merchant_alliance.funds.views import CSV_BATCH  # noqa: E402
@@ -279,6 +280,7 @@ def fill(entries: int, seed: int = 2026) -> Books:
         assert balance >= 0
         rows.append(row)
     _rows(LedgerEntry, rows)
+    count_all_months(db.session.connection(), [1])  # what the app keeps with every entry it writes
     books.reversals = len(reversed_ids)
 
     # Expense requests: most were paid (each names its own ledger entry), the rest in every other state.

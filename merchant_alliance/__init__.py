@@ -55,6 +55,7 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=i18n.select_locale,
                    timezone_selector=lambda: app.config["BABEL_DEFAULT_TIMEZONE"])
     babel.domain_instance = i18n.CatalogueDomain()  # finds translations/zh_CN (see its docstring)
+    i18n.install_template_gettext(app)
     limiter.init_app(app)
     storage.init_app(app)
     mail.init_app(app)  # in development, a thread that sends the outbox's mail
@@ -88,6 +89,8 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals["audit_label"] = audit.action_label
     app.jinja_env.globals["object_label"] = audit.object_label
     app.jinja_env.filters["money"] = format_fen
+    app.jinja_env.filters["datetimeformat"] = i18n.format_datetime  # Flask-Babel's, with patterns cached
+    app.jinja_env.filters["dateformat"] = i18n.format_date
 
     @app.context_processor
     def layout_context() -> dict:

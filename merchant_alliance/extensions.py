@@ -1,5 +1,11 @@
 """Extension objects, created unbound here and initialised in the app factory."""
 
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+import sqlalchemy as sa
 from flask import has_request_context
 from flask_babel import Babel
 from flask_limiter import Limiter
@@ -8,7 +14,8 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
 # Named constraints, so that Alembic migrations can alter them on SQLite and PostgreSQL alike.
@@ -19,6 +26,21 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_for_several_users(dbapi_connection, connection_record) -> None:
+    """SQLite as a small server needs it: readers never wait for a writer (WAL), a writer waits its turn
+    instead of failing at once."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # an in-memory database keeps its own mode
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL: a power cut loses at most the last commits
+        cursor.close()
 
 
 class Base(DeclarativeBase):
@@ -35,6 +57,46 @@ class Database(SQLAlchemy):
             page = page_arg() if page is None else page
             per_page = int_arg("per_page", 20, minimum=1, maximum=100) if per_page is None else per_page
         return super().paginate(select, page=page, per_page=per_page, **kwargs)
+
+    def page_of_rows(self, select, *, page: int, per_page: int, total: int | None = None) -> RowPage:
+        """A page of a select() of rows; `total` when the caller knows it already (else one COUNT)."""
+        if total is None:
+            total = self.session.scalar(sa.select(sa.func.count()).select_from(select.order_by(None).subquery()))
+        items = self.session.execute(select.limit(per_page).offset((max(page, 1) - 1) * per_page)).all()
+        return RowPage(items, page, per_page, total or 0)
+
+
+@dataclass
+class RowPage:
+    """One page of rows (not ORM objects), shaped like Flask-SQLAlchemy's pagination for the templates."""
+
+    items: list
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max((self.total + self.per_page - 1) // self.per_page, 1)
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
+
+    def __iter__(self):
+        return iter(self.items)
 
 
 # Objects keep their values after a commit instead of being reloaded on next use: what a view shows

@@ -69,6 +69,8 @@ class MoneyField(StringField):
         render_kw = {"inputmode": "decimal", "autocomplete": "off", **(kwargs.pop("render_kw", None) or {})}
         super().__init__(label, validators, render_kw=render_kw, **kwargs)
         self.allow_zero = allow_zero
+        if not self.flags.optional:
+            self.flags.required = True  # marked as required on the page; the field itself refuses an empty one
 
     def process_formdata(self, valuelist: list[str]) -> None:
         text = (valuelist[0] if valuelist else "").strip()

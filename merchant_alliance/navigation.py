@@ -13,10 +13,8 @@ from typing import Any
 
 from flask import url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from merchant_alliance.accounts.models import Membership, Role, User
-from merchant_alliance.extensions import db
 
 
 @dataclass(frozen=True)
@@ -27,19 +25,15 @@ class NavItem:
 
 
 class Lookups:
-    """What entries may need to build their links, looked up once per menu."""
+    """What entries may need to build their links, from what the user's memberships already hold."""
 
     def __init__(self, memberships: list[Membership]) -> None:
-        self._shop_ids = [m.shop_id for m in memberships if m.role == Role.SHOP_OWNER]
+        self._memberships = memberships
 
     @cached_property
     def alliance_of_shop(self) -> dict[int, int]:
-        """shop id → its alliance's id, in one query (none when the user owns no shop)."""
-        if not self._shop_ids:
-            return {}
-        from merchant_alliance.shops.models import Shop
-
-        return dict(db.session.execute(select(Shop.id, Shop.alliance_id).where(Shop.id.in_(self._shop_ids))).all())
+        """shop id → its alliance's id (the shops come loaded with the request's user: no query)."""
+        return {m.shop_id: m.shop.alliance_id for m in self._memberships if m.role == Role.SHOP_OWNER and m.shop}
 
 
 @dataclass(frozen=True)

@@ -32,3 +32,8 @@ def start_of_month_utc(moment: datetime | None = None) -> datetime:
 def local_day_start_utc(day: date) -> datetime:
     """Midnight of a Shanghai calendar day, as naive UTC."""
     return datetime.combine(day, time.min, SHANGHAI).astimezone(UTC).replace(tzinfo=None)
+
+
+def local_month(moment: datetime) -> date:
+    """The Shanghai month a naive UTC moment falls in, as the month's first day."""
+    return moment.replace(tzinfo=UTC).astimezone(SHANGHAI).date().replace(day=1)

@@ -8,11 +8,13 @@ These are for PostgreSQL (`@pytest.mark.postgres_only`): SQLite serialises whole
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import text
 
 from merchant_alliance import audit
 from merchant_alliance.errors import DomainError
@@ -113,10 +115,22 @@ def while_held(app: Flask, monkeypatch, first: Callable[[], Any], second: Callab
     one.start()
     assert paused.wait(TIMEOUT), "the first action never reached its audit event"
     two.start()
-    two.join(1.5)  # long enough for an action that does not wait to finish
-    second_waited = two.is_alive()
+    second_waited = _waits(two, deadline=time.monotonic() + 1.5)  # long enough for one that does not wait to finish
     release.set()
     one.join(TIMEOUT)
     two.join(TIMEOUT)
     db.session.expire_all()
     return Interleaving(results[0], results[1], second_waited)
+
+
+def _waits(thread: threading.Thread, deadline: float) -> bool:
+    """Whether `thread` waits: seen waiting for a row or table lock in this run's database (pg_stat_activity on
+    PostgreSQL), which ends the watch at once, or still running at `deadline`."""
+    while thread.is_alive() and time.monotonic() < deadline:
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.connect() as conn:
+                if conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                    "AND wait_event_type = 'Lock'")):
+                    return True
+        thread.join(0.02)
+    return thread.is_alive()

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import current_app, g
 from flask.testing import FlaskClient
-from sqlalchemy import event
+from sqlalchemy import event, select
 
-from merchant_alliance.accounts.models import User
+from merchant_alliance.accounts.models import Alliance, Membership, Role, User
 from merchant_alliance.extensions import db
 from tests.factories import PASSWORD
 
@@ -47,6 +49,19 @@ def login_as(user: User | None, client: FlaskClient | None = None, *, password: 
     return client
 
 
+def staff_of(alliance_id: int, role: Role, *, other_than: User | None = None) -> User:
+    """Someone holding `role` (confirmed) in the alliance, the earliest appointed first: the factories' default
+    actor when a test does not name one."""
+    query = (select(User).join(Membership, Membership.user_id == User.id)
+             .where(Membership.role == role, Membership.alliance_id == alliance_id,
+                    Membership.confirmed_at.is_not(None)).order_by(Membership.id).limit(1))
+    if other_than is not None:
+        query = query.where(User.id != other_than.id)
+    person = db.session.scalar(query)
+    assert person is not None, f"{db.session.get(Alliance, alliance_id).name} has no {role}"
+    return person
+
+
 class IsolatedClient(FlaskClient):
     """A test client whose every request starts with an empty `flask.g`, as in production.
 
@@ -63,3 +78,17 @@ class IsolatedClient(FlaskClient):
         finally:
             vars(g).clear()
             vars(g).update(saved)
+
+
+def field_errors(response, field: str) -> list[str]:
+    """The messages shown under one form field (by its id), as the reader sees them; [] when there are none."""
+    page = response.get_data(as_text=True)
+    help_text = re.search(rf'<div id="{re.escape(field)}-help" class="field-help">(.*?)</div>', page, re.S)
+    return [html.unescape(error) for error in re.findall(r'<p class="error">(.*?)</p>', help_text.group(1))] \
+        if help_text else []
+
+
+def flashed_errors(response) -> list[str]:
+    """The error messages flashed at the top of the page, as the reader sees them."""
+    return [html.unescape(message) for message in
+            re.findall(r'<p class="flash flash-error">(.*?)</p>', response.get_data(as_text=True), re.S)]

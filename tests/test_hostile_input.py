@@ -38,6 +38,7 @@ from merchant_alliance.funds import expenses, pledges
 from merchant_alliance.funds import services as funds
 from merchant_alliance.funds.models import EntryKind, LedgerEntry, PaymentMethod, Pledge, ShareCover
 from merchant_alliance.inputs import MAX_ID
+from merchant_alliance.money import MoneyField
 from merchant_alliance.notifications.models import Notification
 from merchant_alliance.projects import services as projects
 from merchant_alliance.projects.models import Comment
@@ -179,8 +180,10 @@ def populate(world) -> dict[str, object]:
         project = projects.propose_renovation(a.owner, signboard, "咖啡馆木质新店招", "旧招牌锈蚀，申请更新。")
         add_version(project, by=a.owner)
         projects.add_comment(a.lead, project, "尺寸请再确认。")
-        entry = funds.record_entry(a.treasurer, fund, EntryKind.CONTRIBUTION, 500_00, shop=a.shop,
-                                   method=PaymentMethod.WECHAT_PAY, idempotency_key=uuid.uuid4().hex)
+        entry = funds.record_entry(a.treasurer, fund,
+                                   funds.EntryDetails(EntryKind.CONTRIBUTION, 500_00, shop=a.shop,
+                                                      method=PaymentMethod.WECHAT_PAY),
+                                   idempotency_key=uuid.uuid4().hex)
         pledge = pledges.create_pledge(a.treasurer, fund, a.shop, 300_00, local_today() + timedelta(days=30))
         request = expenses.create_request(a.treasurer, fund, payee="工程队", amount_fen=100_00, purpose="脚手架",
                                           receipts=[], idempotency_key=uuid.uuid4().hex, submit=False)
@@ -413,6 +416,8 @@ def test_every_text_field_of_every_form_is_bounded_by_its_column(app):
             field = getattr(form_class, name, None)
             if not isinstance(field, UnboundField) or not issubclass(field.field_class, StringField):
                 continue
+            if issubclass(field.field_class, MoneyField):
+                continue  # stored as fen (an int); what is typed is bounded by MoneyField.MAX_TYPED
             validators = field.kwargs.get("validators") or (field.args[1] if len(field.args) > 1 else [])
             maxima = [v.max for v in validators if isinstance(v, Length) and v.max is not None and v.max >= 0]
             if not maxima and not any(isinstance(v, EqualTo) for v in validators):
@@ -553,8 +558,9 @@ def test_the_ledger_service_refuses_an_entry_dated_in_the_future_or_before_2000(
     if moment == "next year":
         moment = datetime.combine(local_today().replace(day=1) + timedelta(days=366), datetime.min.time())
     with pytest.raises(DomainError, match="from 2000-01-01 to today") as refused:
-        funds.record_entry(world.a.treasurer, fund, EntryKind.DONATION, 100_00, counterparty="赞助商",
-                           idempotency_key=uuid.uuid4().hex, occurred_on=moment)
+        funds.record_entry(world.a.treasurer, fund,
+                           funds.EntryDetails(EntryKind.DONATION, 100_00, counterparty="赞助商", occurred_on=moment),
+                           idempotency_key=uuid.uuid4().hex)
     assert refused.value.field == "occurred_on"
     assert db.session.scalar(select(func.count(LedgerEntry.id))) == 0
 
@@ -564,8 +570,9 @@ def test_the_ledger_service_takes_today_and_the_first_day_of_2000(app, world):
     fund = funds.default_fund(world.a.alliance)
     db.session.commit()
     for moment in (datetime(1999, 12, 31, 16, 0), utcnow()):  # 2000-01-01 00:00 in Shanghai, and now
-        funds.record_entry(world.a.treasurer, fund, EntryKind.DONATION, 100_00, counterparty="赞助商",
-                           idempotency_key=uuid.uuid4().hex, occurred_on=moment)
+        funds.record_entry(world.a.treasurer, fund,
+                           funds.EntryDetails(EntryKind.DONATION, 100_00, counterparty="赞助商", occurred_on=moment),
+                           idempotency_key=uuid.uuid4().hex)
     assert db.session.scalar(select(func.count(LedgerEntry.id))) == 2
 
 

@@ -61,7 +61,8 @@ def doctor(runner) -> tuple[int, list[str]]:
 
 def test_doctor_is_quiet_and_exits_zero_on_sound_data(app, world, runner):
     fund = fund_services.default_fund(world.a.alliance)
-    fund_services.record_entry(world.a.treasurer, fund, EntryKind.DONATION, 500_00, idempotency_key="d1")
+    fund_services.record_entry(world.a.treasurer, fund, fund_services.EntryDetails(EntryKind.DONATION, 500_00),
+                               idempotency_key="d1")
     committed_photo(world)
     code, lines = doctor(runner)
     assert code == 0, lines
@@ -89,7 +90,8 @@ def test_doctor_reports_a_photo_whose_file_is_missing(app, world, runner):
 
 def test_doctor_reports_each_broken_ledger_rule(app, world, runner):
     fund = fund_services.default_fund(world.a.alliance)
-    fund_services.record_entry(world.a.treasurer, fund, EntryKind.DONATION, 100_00, idempotency_key="ok")
+    fund_services.record_entry(world.a.treasurer, fund, fund_services.EntryDetails(EntryKind.DONATION, 100_00),
+                               idempotency_key="ok")
     db.session.commit()
     # What no service would write, written past them (plain SQL, no ORM), as a faulty script or a hand edit might.
     db.session.execute(insert(LedgerEntry), [{
@@ -107,10 +109,11 @@ def test_doctor_reports_each_broken_ledger_rule(app, world, runner):
 
 
 def test_doctor_reports_a_negative_or_excessive_reservation(app, world, runner):
-    from tests.funds.test_budgets import approved_project
+    from tests.fixtures.funds import approved_project
 
     fund = fund_services.default_fund(world.a.alliance)
-    fund_services.record_entry(world.a.treasurer, fund, EntryKind.DONATION, 100_00, idempotency_key="ok")
+    fund_services.record_entry(world.a.treasurer, fund, fund_services.EntryDetails(EntryKind.DONATION, 100_00),
+                               idempotency_key="ok")
     project = approved_project(world.a.owner, world.a.shop)
     db.session.execute(insert(Reservation), [
         {"fund_id": fund.id, "project_id": project.id, "amount_fen": -50_00, "reason": ReservationReason.RELEASE,

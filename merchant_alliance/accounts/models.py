@@ -100,8 +100,10 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
 
+    # Loaded with the request's user in its one query (accounts.sessions.user_for_token); any other user
+    # shown on a page (an author, a creator) never needs them.
     memberships: Mapped[list[Membership]] = relationship(
-        back_populates="user", lazy="selectin", cascade="all, delete-orphan",
+        back_populates="user", cascade="all, delete-orphan",
         foreign_keys="Membership.user_id",
     )
 

@@ -117,7 +117,7 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
     try:
         _hasher().verify(user.password_hash, current_password or "")
     except (VerificationError, InvalidHashError):
-        raise DomainError(_l("The current password is not correct.")) from None
+        raise DomainError(_l("The current password is not correct.")).on("current_password") from None
     check_password_strength(new_password)
     if not _replace_password_hash(user, user.password_hash, hash_password(new_password)):
         db.session.rollback()  # changed a moment ago, in another tab: the password typed is no longer current
@@ -324,9 +324,9 @@ def invite(actor: User, role: Role, *, shop: Shop | None = None, alliance: Allia
     norm_email = normalize_email(email) if email else None
     norm_phone = normalize_phone(phone) if phone else None
     if email and not norm_email:
-        raise DomainError(_l("Please enter a valid email address."))
+        raise DomainError(_l("Please enter a valid email address.")).on("email")
     if phone and not norm_phone:
-        raise DomainError(_l("Please enter a valid mainland mobile number (11 digits)."))
+        raise DomainError(_l("Please enter a valid mainland mobile number (11 digits).")).on("phone")
     token = _invitation_token(idempotency_key)
 
     def write() -> Invitation:
@@ -431,13 +431,13 @@ def _new_invited_user(*, name: str, phone: str, email: str, password: str) -> Us
     """The account an invitation's form describes, checked and with its password hashed; not yet saved."""
     name = (name or "").strip()
     if not name:
-        raise DomainError(_l("Please enter your name."))
+        raise DomainError(_l("Please enter your name.")).on("name")
     norm_phone = normalize_phone(phone) if phone else None
     norm_email = normalize_email(email) if email else None
     if phone and not norm_phone:
-        raise DomainError(_l("Please enter a valid mainland mobile number (11 digits)."))
+        raise DomainError(_l("Please enter a valid mainland mobile number (11 digits).")).on("phone")
     if email and not norm_email:
-        raise DomainError(_l("Please enter a valid email address."))
+        raise DomainError(_l("Please enter a valid email address.")).on("email")
     if not norm_phone and not norm_email:
         raise DomainError(_l("Please enter a mobile number or an email address to log in with."))
     clash = db.session.scalar(select(User.id).where(or_(

@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from functools import cache
 
 from flask import current_app
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy.orm import joinedload
 
 from merchant_alliance import audit
-from merchant_alliance.accounts.models import User, UserSession
+from merchant_alliance.accounts.models import Membership, User, UserSession
 from merchant_alliance.extensions import db
 from merchant_alliance.timeutil import utcnow
 
@@ -52,16 +54,25 @@ def start_session(user: User, *, remember: bool, user_agent: str = "") -> str:
     return token
 
 
+@cache
+def _user_for_token_statement():
+    """Every request runs this: built once per process (its SQL and cache key made once, not per request;
+    built on first use, when every model's relationships are known)."""
+    return select(User).join(UserSession, UserSession.user_id == User.id).where(
+        UserSession.token_hash == bindparam("token_hash"), UserSession.ended_at.is_(None),
+        UserSession.expires_at > bindparam("now"), User.active.is_(True),
+    ).options(  # the roles every page asks about, and the places they are held at, in the same query
+        joinedload(User.memberships).joinedload(Membership.shop),
+        joinedload(User.memberships).joinedload(Membership.alliance),
+    )
+
+
 def user_for_token(token: str) -> User | None:
     """The active user of the live, unexpired session with this token, or None."""
     if not token or len(token) > 100:
         return None
-    user = db.session.scalar(
-        select(User).join(UserSession, UserSession.user_id == User.id).where(
-            UserSession.token_hash == _hash(token), UserSession.ended_at.is_(None),
-            UserSession.expires_at > utcnow(), User.active.is_(True),
-        )
-    )
+    user = db.session.scalars(_user_for_token_statement(), {"token_hash": _hash(token), "now": utcnow()}) \
+        .unique().first()
     if user is not None:
         user.session_token = token
     return user

@@ -15,7 +15,7 @@ from merchant_alliance.accounts.forms import (
     PasswordResetForm,
     PasswordResetRequestForm,
 )
-from merchant_alliance.errors import DomainError
+from merchant_alliance.errors import refusals
 from merchant_alliance.extensions import limiter
 from merchant_alliance.i18n import LANG_COOKIE, current_locale_code
 from merchant_alliance.urls import external_url, safe_next
@@ -112,11 +112,9 @@ def logout_everywhere():
 def change_password():
     form = PasswordChangeForm()
     if form.validate_on_submit():
-        try:
+        with refusals(form, "new_password") as attempt:
             services.change_password(current_user, form.current_password.data, form.new_password.data)
-        except DomainError as error:
-            form.new_password.errors.append(str(error))
-        else:
+        if attempt.ok:
             flash(_("Your password has been changed."), "success")
             return redirect(url_for("public.index"))
     return render_template("accounts/change_password.html", form=form,
@@ -143,11 +141,9 @@ def reset_password(token: str):
         return redirect(url_for("accounts.forgot_password"))
     form = PasswordResetForm()
     if form.validate_on_submit():
-        try:
+        with refusals(form, "new_password") as attempt:
             services.reset_password(token, form.new_password.data)
-        except DomainError as error:
-            form.new_password.errors.append(str(error))
-        else:
+        if attempt.ok:
             flash(_("Your password has been reset. Please log in."), "success")
             return redirect(url_for("accounts.login"))
     return render_template("accounts/reset_password.html", form=form)
@@ -161,11 +157,9 @@ def accept_invitation(token: str):
     if current_user.is_authenticated:
         form = ConfirmForm()
         if form.validate_on_submit():
-            try:
+            with refusals(form) as attempt:
                 services.accept_invitation(token, user=current_user)
-            except DomainError as error:
-                flash(str(error), "error")
-            else:
+            if attempt.ok:
                 _welcome(current_user, invitation)
                 return redirect(url_for("public.index"))
         return render_template("accounts/accept_invitation.html", invitation=invitation, form=form)
@@ -175,14 +169,12 @@ def accept_invitation(token: str):
         form.phone.data = invitation.phone
         form.email.data = invitation.email
     if form.validate_on_submit():
-        try:
+        with refusals(form) as attempt:
             user = services.accept_invitation(
                 token, name=form.name.data, phone=form.phone.data or "", email=form.email.data or "",
                 password=form.password.data,
             )
-        except DomainError as error:
-            flash(str(error), "error")
-        else:
+        if attempt.ok:
             _log_in(user)
             _welcome(user, invitation)
             return redirect(url_for("public.index"))

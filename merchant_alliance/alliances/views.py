@@ -5,15 +5,15 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
 
-from merchant_alliance import audit, authz
+from merchant_alliance import authz
 from merchant_alliance.accounts import services
 from merchant_alliance.accounts.forms import ConfirmForm
-from merchant_alliance.accounts.models import Alliance, Invitation, Membership, Role, Street, User
+from merchant_alliance.accounts.models import Alliance, Invitation, Membership, Role, Street
 from merchant_alliance.accounts.permissions import invitable_roles
+from merchant_alliance.alliances import queries
 from merchant_alliance.alliances.forms import AllianceForm, InvitationForm, StreetForm
-from merchant_alliance.errors import DomainError
+from merchant_alliance.errors import refusals
 from merchant_alliance.extensions import db
 from merchant_alliance.shops.models import Shop
 from merchant_alliance.urls import back, external_url
@@ -34,18 +34,13 @@ def streets():
         abort(404)
     form = StreetForm()
     if form.validate_on_submit():
-        try:
+        with refusals(form, "name") as attempt:
             street = services.create_street(current_user, form.name.data, form.district.data or "",
                                             idempotency_key=form.idempotency_key.data)
-        except DomainError as error:
-            form.name.errors.append(str(error))
-        else:
+        if attempt.ok:
             flash(_("Street %(name)s created.", name=street.name), "success")
             return redirect(url_for("alliances.street", street_id=street.id))
-    rows = db.session.execute(
-        select(Street, func.count(Alliance.id)).outerjoin(Alliance).group_by(Street.id).order_by(Street.name)
-    ).all()
-    return render_template("alliances/streets.html", rows=rows, form=form)
+    return render_template("alliances/streets.html", rows=queries.streets_with_alliance_counts(), form=form)
 
 
 @bp.route("/streets/<int:street_id>", methods=["GET", "POST"])
@@ -54,25 +49,16 @@ def street(street_id: int):
     authz.require(current_user, "view", street)
     form = AllianceForm()
     if form.validate_on_submit():
-        try:
+        with refusals(form, "name") as attempt:
             alliance = services.create_alliance(current_user, street, form.name.data, form.road.data or "",
                                                 idempotency_key=form.idempotency_key.data)
-        except DomainError as error:
-            form.name.errors.append(str(error))
-        else:
+        if attempt.ok:
             flash(_("Alliance %(name)s created.", name=alliance.name), "success")
             return redirect(url_for("alliances.alliance", alliance_id=alliance.id))
-    alliances = db.session.execute(
-        select(Alliance, func.count(Shop.id))
-        .outerjoin(Shop, (Shop.alliance_id == Alliance.id) & Shop.active)
-        .where(Alliance.street_id == street.id)
-        .group_by(Alliance.id)
-        .order_by(Alliance.name)
-    ).all()
     return render_template(
-        "alliances/street.html", street=street, alliances=alliances, form=form,
-        members=_members(street_id=street.id),
-        invitations=_invitations(street=street),
+        "alliances/street.html", street=street, alliances=queries.alliances_of_street(street), form=form,
+        members=queries.members_at(street=street),
+        invitations=queries.recent_invitations(street=street),
         appointments=services.pending_appointments(street=street),
         can_manage=authz.can(current_user, "manage", street),
         can_invite=authz.can(current_user, "invite_officer", street),
@@ -83,14 +69,12 @@ def street(street_id: int):
 def alliance(alliance_id: int):
     alliance = db.get_or_404(Alliance, alliance_id)
     authz.require(current_user, "view", alliance)
-    shop_count = db.session.scalar(
-        select(func.count(Shop.id)).where(Shop.alliance_id == alliance.id, Shop.active)
-    )
     staff_view = authz.can(current_user, "view_register", alliance)
     return render_template(
-        "alliances/alliance.html", alliance=alliance, shop_count=shop_count,
-        members=_members(alliance_id=alliance.id) if staff_view else [],
-        invitations=_invitations(alliance=alliance) if authz.can(current_user, "invite", alliance) else [],
+        "alliances/alliance.html", alliance=alliance, shop_count=queries.active_shop_count(alliance),
+        members=queries.members_at(alliance=alliance) if staff_view else [],
+        invitations=queries.recent_invitations(alliance=alliance) if authz.can(current_user, "invite", alliance)
+        else [],
         staff_view=staff_view,
         can_confirm=authz.can(current_user, "confirm_lead", alliance),
         can_invite=authz.can(current_user, "invite", alliance) or authz.can(current_user, "invite_lead", alliance),
@@ -98,21 +82,8 @@ def alliance(alliance_id: int):
     )
 
 
-def _members(**scope: int) -> list[tuple[Membership, User]]:
-    return db.session.execute(
-        select(Membership, User).join(User, Membership.user_id == User.id)
-        # filter_by() would apply to the last joined entity (User), so name Membership's columns.
-        .where(*(getattr(Membership, key) == value for key, value in scope.items()))
-        .order_by(Membership.role, User.name)
-    ).all()
-
-
-def _invitations(**scope: Alliance | Street) -> list[Invitation]:
-    return list(db.session.scalars(services.invitations_at(**scope).limit(50)))
-
-
 def _scope_from_request() -> dict:
-    """The object an invitation is for, from the URL, checked against the user's rights."""
+    """The shop, alliance or street the URL names (an invitation's or an audit log's scope), or 404."""
     if "shop_id" in request.view_args:
         return {"shop": db.get_or_404(Shop, request.view_args["shop_id"])}
     if "alliance_id" in request.view_args:
@@ -133,16 +104,14 @@ def invite(**_ids: int):
     form = InvitationForm()
     form.role.choices = [(str(r), r.label) for r in roles]
     if form.validate_on_submit():
-        try:
+        with refusals(form) as attempt:
             invitation, token = services.invite(
                 current_user, Role(form.role.data), name=form.name.data or "",
                 phone=form.phone.data or "", email=form.email.data or "", **scope,
                 link_for=lambda token: external_url("accounts.accept_invitation", token=token),
                 idempotency_key=form.idempotency_key.data,
             )
-        except DomainError as error:
-            flash(str(error), "error")
-        else:
+        if attempt.ok:
             link = external_url("accounts.accept_invitation", token=token)
             return render_template("alliances/invitation_created.html", invitation=invitation, link=link,
                                    target=target, needs_confirmation=invitation.role == Role.ALLIANCE_LEAD
@@ -156,11 +125,9 @@ def revoke_invitation(invitation_id: int):
     if not authz.can(current_user, "revoke", invitation):
         abort(404)
     if ConfirmForm().validate_on_submit():
-        try:
+        with refusals() as attempt:
             services.revoke_invitation(current_user, invitation)
-        except DomainError as error:
-            flash(str(error), "error")
-        else:
+        if attempt.ok:
             flash(_("The invitation has been revoked; its link no longer works."), "success")
     return redirect(back())
 
@@ -176,45 +143,29 @@ def _appointment_or_404(membership_id: int) -> Membership:
     return membership
 
 
-@bp.route("/memberships/<int:membership_id>/confirm", methods=["POST"])
-def confirm_lead(membership_id: int):
+@bp.route("/memberships/<int:membership_id>/confirm", methods=["POST"], endpoint="confirm_lead",
+          defaults={"decision": "confirm"})
+@bp.route("/memberships/<int:membership_id>/decline", methods=["POST"], endpoint="decline_lead",
+          defaults={"decision": "decline"})
+def decide_lead(membership_id: int, decision: str):
+    """The street office confirms or declines a lead appointed by another lead."""
     membership = _appointment_or_404(membership_id)
     name = membership.user.name
     if ConfirmForm().validate_on_submit():
-        try:
-            services.confirm_lead(current_user, membership)
-        except DomainError as error:
-            flash(str(error), "error")
-        else:
-            flash(_("The appointment is confirmed: %(name)s now holds a lead's rights.", name=name), "success")
+        confirm = decision == "confirm"
+        with refusals() as attempt:
+            (services.confirm_lead if confirm else services.decline_lead)(current_user, membership)
+        if attempt.ok:
+            flash(_("The appointment is confirmed: %(name)s now holds a lead's rights.", name=name) if confirm
+                  else _("The appointment is declined: %(name)s is not a lead of the alliance.", name=name), "success")
     return redirect(back())
 
 
-@bp.route("/memberships/<int:membership_id>/decline", methods=["POST"])
-def decline_lead(membership_id: int):
-    membership = _appointment_or_404(membership_id)
-    name = membership.user.name
-    if ConfirmForm().validate_on_submit():
-        try:
-            services.decline_lead(current_user, membership)
-        except DomainError as error:
-            flash(str(error), "error")
-        else:
-            flash(_("The appointment is declined: %(name)s is not a lead of the alliance.", name=name), "success")
-    return redirect(back())
-
-
-@bp.route("/alliances/<int:alliance_id>/audit")
-def alliance_audit(alliance_id: int):
-    alliance = db.get_or_404(Alliance, alliance_id)
-    authz.require(current_user, "view_audit", alliance)
-    page = db.paginate(audit.events_for_scope(alliance_ids=[alliance.id]), per_page=AUDIT_PAGE_SIZE)
-    return render_template("alliances/audit.html", page=page, scope=alliance)
-
-
-@bp.route("/streets/<int:street_id>/audit")
-def street_audit(street_id: int):
-    street = db.get_or_404(Street, street_id)
-    authz.require(current_user, "view_audit", street)
-    page = db.paginate(audit.events_for_scope(street_id=street.id), per_page=AUDIT_PAGE_SIZE)
-    return render_template("alliances/audit.html", page=page, scope=street)
+@bp.route("/alliances/<int:alliance_id>/audit", endpoint="alliance_audit")
+@bp.route("/streets/<int:street_id>/audit", endpoint="street_audit")
+def audit_log(**_ids: int):
+    """The audit log of an alliance or of a street, newest first."""
+    scope = next(iter(_scope_from_request().values()))
+    authz.require(current_user, "view_audit", scope)
+    page = db.paginate(queries.audit_events(scope), per_page=AUDIT_PAGE_SIZE)
+    return render_template("alliances/audit.html", page=page, scope=scope)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 
 from merchant_alliance import audit, authz
 from merchant_alliance.accounts.models import User
@@ -131,22 +132,32 @@ class Cover:
         return max(self.budget.shop_fen - counted, 0)
 
 
-def cover(project: Project, fund: Fund | None = None) -> Cover:
-    """The project's budget and how much of it is covered: a fixed handful of queries."""
-    fund = fund or services.default_fund(project.alliance)
-    shop_paid = services.sum_fen(LedgerEntry.amount_fen, LedgerEntry.project_id == project.id,
-                                 LedgerEntry.shop_id == project.shop_id)
-    paid_on_pledge = (select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0))
-                      .where(LedgerEntry.pledge_id == Pledge.id).correlate(Pledge).scalar_subquery())
-    left_to_pay = Pledge.amount_fen - paid_on_pledge
-    outstanding = db.session.scalar(
-        select(func.coalesce(func.sum(case((left_to_pay > 0, left_to_pay), else_=0)), 0))
-        .where(Pledge.project_id == project.id, Pledge.shop_id == project.shop_id, Pledge.cancelled_at.is_(None))
+@cache
+def _cover_statement():
+    """The four sums of `cover` in one statement, built once per process (the project page runs it)."""
+    project_id, shop_id, fund_id = bindparam("project_id"), bindparam("shop_id"), bindparam("fund_id")
+
+    def total(column, *where):
+        return select(func.coalesce(func.sum(column), 0)).where(*where).scalar_subquery()
+
+    left_to_pay = Pledge.amount_fen - Pledge.paid_fen
+    spent = services.spent_by_project_query().where(LedgerEntry.project_id == project_id).subquery()
+    return select(
+        total(LedgerEntry.amount_fen, LedgerEntry.project_id == project_id, LedgerEntry.shop_id == shop_id),
+        total(case((left_to_pay > 0, left_to_pay), else_=0), Pledge.project_id == project_id,
+              Pledge.shop_id == shop_id, Pledge.cancelled_at.is_(None)),
+        total(Reservation.amount_fen, Reservation.fund_id == fund_id, Reservation.project_id == project_id),
+        select(func.coalesce(func.sum(spent.c.spent_fen), 0)).scalar_subquery(),
     )
-    spent = services.spent_on_projects([project.id]).get(project.id, 0)
-    return Cover(budget=budget_of(project), shop_paid_fen=shop_paid, shop_pledged_fen=int(outstanding),
-                 reserved_fen=services.reserved_fen(fund.id, project.id), spent_fen=spent,
-                 rule=fund.shop_share_cover)
+
+
+def cover(project: Project, fund: Fund | None = None) -> Cover:
+    """The project's budget and how much of it is covered: the budget, and the four sums in one query."""
+    fund = fund or services.default_fund(project.alliance)
+    shop_paid, outstanding, reserved, spent_fen = db.session.execute(
+        _cover_statement(), {"project_id": project.id, "shop_id": project.shop_id, "fund_id": fund.id}).one()
+    return Cover(budget=budget_of(project), shop_paid_fen=int(shop_paid), shop_pledged_fen=int(outstanding),
+                 reserved_fen=int(reserved), spent_fen=int(spent_fen), rule=fund.shop_share_cover)
 
 
 # --- the `fund` step, added to the projects' lifecycle table ------------------------------------

@@ -9,7 +9,15 @@ from sqlalchemy.orm import aliased
 
 from merchant_alliance.audit import AuditEvent
 from merchant_alliance.extensions import db
-from merchant_alliance.funds.models import EntryKind, Fund, LedgerEntry, Reservation
+from merchant_alliance.funds.models import (
+    EntryKind,
+    Fund,
+    LedgerEntry,
+    LedgerMonth,
+    Pledge,
+    Reservation,
+    months_from_entries,
+)
 from merchant_alliance.money import format_fen
 
 INCOME = [kind.value for kind in EntryKind if kind.is_income]
@@ -72,9 +80,32 @@ def check_audit_trail() -> Iterator[str]:
         yield f"ledger entry {entry_id} has no audit event"
 
 
+def check_monthly_sums() -> Iterator[str]:
+    """The monthly sums the books read (`ledger_months`) are exactly what the entries add up to."""
+    expected = months_from_entries(db.session.connection())
+    kept = {(row.fund_id, row.month, EntryKind(row.kind).value): (row.income_fen, row.spending_fen, row.entries)
+            for row in db.session.scalars(select(LedgerMonth))}
+    for key in sorted(expected.keys() | kept.keys()):
+        if expected.get(key) != kept.get(key):
+            fund_id, month, kind = key
+            yield (f"fund {fund_id}, {month:%Y-%m}, {kind}: the monthly sums say {kept.get(key)} "
+                   f"(income, spending, entries) but the entries add up to {expected.get(key)}")
+
+
+def check_pledges_paid() -> Iterator[str]:
+    """What each pledge says it has been paid is what the entries naming it add up to."""
+    paid = (select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0)).where(LedgerEntry.pledge_id == Pledge.id)
+            .correlate(Pledge).scalar_subquery())
+    for pledge_id, kept, counted in db.session.execute(
+            select(Pledge.id, Pledge.paid_fen, paid).where(Pledge.paid_fen != paid).order_by(Pledge.id)):
+        yield f"pledge {pledge_id} says {format_fen(kept)} paid but its entries add up to {format_fen(int(counted))}"
+
+
 CHECKS = {
     "ledger-signs": check_entry_signs,
     "ledger-history": check_history_never_negative,
     "ledger-reservations": check_reservations,
     "ledger-audit": check_audit_trail,
+    "ledger-months": check_monthly_sums,
+    "pledges-paid": check_pledges_paid,
 }

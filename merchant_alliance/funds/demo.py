@@ -97,8 +97,8 @@ def load_demo_money(alliance: Alliance, treasurer: User, leads: list[User], toda
 
     def income(kind: EntryKind, day: date, amount_fen: int, **fields) -> LedgerEntry:
         # insert_entry, not record_entry: the same checks of the money, but one commit per batch.
-        return services.insert_entry(treasurer, fund, kind, amount_fen, idempotency_key=_key(),
-                                     occurred_on=_at(day, rng.randrange(9, 20)), **fields)
+        details = services.EntryDetails(kind, amount_fen, occurred_on=_at(day, rng.randrange(9, 20)), **fields)
+        return services.insert_entry(treasurer, fund, details, idempotency_key=_key())
 
     start = today - timedelta(days=360)
     income(EntryKind.SUBSIDY, start + timedelta(days=5), 50_000_00, counterparty=STREET_OFFICE,
@@ -155,10 +155,10 @@ def _fund_the_bookshop(fund, treasurer: User, leads: list[User], today: date) ->
     owner = db.session.get(User, project.created_by_id)  # the shop owner who proposed it
     pledge = pledges.create_pledge(owner, fund, project.shop, budget.shop_fen, today + timedelta(days=30),
                                    project=project, note="店招翻新自付部分")
-    services.record_entry(treasurer, fund, EntryKind.CONTRIBUTION, budget.shop_fen // 2, pledge=pledge,
-                          method=PaymentMethod.WECHAT_PAY, reference="4200002026112600001",
-                          purpose="店招翻新自付部分（首期）", idempotency_key=_key(),
-                          occurred_on=_at(today - timedelta(days=2)))
+    services.record_entry(treasurer, fund, services.EntryDetails(
+        EntryKind.CONTRIBUTION, budget.shop_fen // 2, pledge=pledge, method=PaymentMethod.WECHAT_PAY,
+        reference="4200002026112600001", purpose="店招翻新自付部分（首期）", occurred_on=_at(today - timedelta(days=2)),
+    ), idempotency_key=_key())
     projects.move(lead, project, "fund")
     _paid_expense(treasurer, leads, fund, today - timedelta(days=1), "愚园路广告装饰工程队",
                   budget.budget_fen // 2, "书店店招翻新：签约定金（50%）", 90, project=project)

@@ -299,12 +299,13 @@ def pay(actor: User, request: ExpenseRequest, *, method: PaymentMethod, idempote
     expense_requests.check(actor, request, "pay")  # already paid, or not approved: said before money moves
     try:
         refund = request.refund_shop is not None
-        entry = services.insert_entry(
-            actor, request.fund, EntryKind.REFUND if refund else EntryKind.EXPENSE, request.amount_fen,
-            idempotency_key=idempotency_key, method=method, reference=reference, counterparty=request.payee,
-            purpose=request.purpose, project=request.project, shop=request.refund_shop,
-            receipt_photo=request.receipts[0] if request.receipts else None, occurred_on=occurred_on,
+        details = services.EntryDetails(
+            EntryKind.REFUND if refund else EntryKind.EXPENSE, request.amount_fen, method=method, reference=reference,
+            counterparty=request.payee, purpose=request.purpose, project=request.project, shop=request.refund_shop,
+            occurred_on=occurred_on,
         )
+        entry = services.insert_entry(actor, request.fund, details, idempotency_key=idempotency_key,
+                                      receipt_photo=request.receipts[0] if request.receipts else None)
         expense_requests.perform(actor, request, "pay", values={"paid_entry_id": entry.id},
                                  details={"entry": entry.id})
         db.session.commit()

@@ -17,15 +17,21 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    delete,
     event,
+    insert,
+    select,
     text,
+    update,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from merchant_alliance.accounts.models import Alliance, User
 from merchant_alliance.extensions import db, value_enum
 from merchant_alliance.photos.models import Photo
-from merchant_alliance.timeutil import utcnow
+from merchant_alliance.timeutil import local_month, utcnow
 
 
 class EntryKind(enum.StrEnum):
@@ -160,6 +166,25 @@ class LedgerEntry(db.Model):
     entered_by: Mapped[User] = relationship()
 
 
+class LedgerMonth(db.Model):
+    """A fund's entries of one kind in one Shanghai month, summed as they are written.
+
+    The books' balances, monthly flows and opening balances read these few rows (a fund has a few dozen
+    per year) instead of summing every entry. A row only ever grows, in the same transaction as the entry
+    it counts (see `_count_new_entries`), and the ledger is append-only, so it cannot drift from the
+    entries; `flask doctor` compares it with a full SUM all the same.
+    """
+
+    __tablename__ = "ledger_months"
+
+    fund_id: Mapped[int] = mapped_column(ForeignKey("funds.id"), primary_key=True)
+    month: Mapped[date] = mapped_column(primary_key=True)  # the month's first day, in Shanghai
+    kind: Mapped[EntryKind] = mapped_column(value_enum(EntryKind, 20), primary_key=True)
+    income_fen: Mapped[int] = mapped_column(db.BigInteger, default=0)  # the positive amounts
+    spending_fen: Mapped[int] = mapped_column(db.BigInteger, default=0)  # the negative amounts, made positive
+    entries: Mapped[int] = mapped_column(default=0)
+
+
 class ProjectBudget(db.Model):
     """What a project costs and who carries it. The three shares always add up to the budget."""
 
@@ -188,7 +213,10 @@ class Pledge(db.Model):
     """What a shop promised to pay, by when. Payments (ledger entries naming the pledge) settle it."""
 
     __tablename__ = "pledges"
-    __table_args__ = (CheckConstraint("amount_fen > 0", name="amount_positive"),)
+    __table_args__ = (
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+        Index("ix_pledges_fund_due", "fund_id", "due_on", "id"),  # the pledge list and the arrears, in due order
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     fund_id: Mapped[int] = mapped_column(ForeignKey("funds.id"), index=True)
@@ -200,6 +228,8 @@ class Pledge(db.Model):
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     cancelled_at: Mapped[datetime | None]
+    # What the entries naming this pledge add up to, kept with every entry (see _count_new_entries).
+    paid_fen: Mapped[int] = mapped_column(db.BigInteger, default=0, server_default="0")
     # The form's one-time key: a double submit records one pledge (none for pledges made by the system).
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
 
@@ -319,6 +349,76 @@ def _ledger_is_append_only(session: Session, flush_context, instances) -> None:
     for obj in (*session.dirty, *session.deleted):
         if isinstance(obj, LedgerEntry) and (obj in session.deleted or session.is_modified(obj)):
             raise AppendOnlyError(f"Ledger entry {obj.id} cannot be changed or deleted; add a reversal instead")
+
+
+@event.listens_for(Session, "after_flush")
+def _count_new_entries(session: Session, flush_context) -> None:
+    """Add every entry just inserted to its fund's month and to the pledge it pays, in the same transaction
+    (an upsert and an increment: two transactions adding at once both count)."""
+    sums: dict[tuple[int, date, str], list[int]] = {}
+    paid: dict[int, int] = {}
+    for obj in session.new:
+        if isinstance(obj, LedgerEntry):
+            key = (obj.fund_id, local_month(obj.occurred_on), EntryKind(obj.kind).value)
+            totals = sums.setdefault(key, [0, 0, 0])
+            totals[0 if obj.amount_fen > 0 else 1] += abs(obj.amount_fen)
+            totals[2] += 1
+            if obj.pledge_id is not None:
+                paid[obj.pledge_id] = paid.get(obj.pledge_id, 0) + obj.amount_fen
+    for pledge_id, amount in paid.items():
+        session.connection().execute(update(Pledge.__table__).where(Pledge.__table__.c.id == pledge_id)
+                                     .values(paid_fen=Pledge.__table__.c.paid_fen + amount))
+        loaded = session.identity_map.get(identity_key(Pledge, pledge_id))
+        if loaded is not None and "paid_fen" in loaded.__dict__:  # the object says what the database now holds
+            set_committed_value(loaded, "paid_fen", loaded.__dict__["paid_fen"] + amount)
+    if sums:
+        add_to_months(session.connection(), [
+            {"fund_id": fund_id, "month": month, "kind": kind, "income_fen": income, "spending_fen": spending,
+             "entries": entries}
+            for (fund_id, month, kind), (income, spending, entries) in sums.items()
+        ])
+
+
+def add_to_months(connection, rows: list[dict]) -> None:
+    """Add sums to `ledger_months` rows, creating those that do not exist yet (also used by bulk loads)."""
+    table = LedgerMonth.__table__
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    statement = upsert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.fund_id, table.c.month, table.c.kind],
+        set_={name: table.c[name] + statement.excluded[name] for name in ("income_fen", "spending_fen", "entries")},
+    )
+    connection.execute(statement, rows)
+
+
+def months_from_entries(connection, fund_ids: list[int] | None = None) -> dict[tuple[int, date, str], tuple]:
+    """What `ledger_months` must hold, counted from the entries themselves (streamed, in one pass):
+    (fund, month, kind) → (income, spending, entries). For `flask doctor` and for bulk loads."""
+    table = LedgerEntry.__table__
+    query = select(table.c.fund_id, table.c.occurred_on, table.c.kind, table.c.amount_fen)
+    if fund_ids is not None:
+        query = query.where(table.c.fund_id.in_(fund_ids))
+    sums: dict[tuple[int, date, str], list[int]] = {}
+    for fund_id, occurred_on, kind, amount in connection.execute(query.execution_options(yield_per=10_000)):
+        totals = sums.setdefault((fund_id, local_month(occurred_on), str(kind)), [0, 0, 0])
+        totals[0 if amount > 0 else 1] += abs(int(amount))
+        totals[2] += 1
+    return {key: tuple(value) for key, value in sums.items()}
+
+
+def count_all_months(connection, fund_ids: list[int]) -> None:
+    """Fill `ledger_months` for funds whose entries were bulk-loaded without the ORM (bench, imports)."""
+    connection.execute(delete(LedgerMonth.__table__).where(LedgerMonth.__table__.c.fund_id.in_(fund_ids)))
+    counted = months_from_entries(connection, fund_ids)
+    rows = [{"fund_id": fund_id, "month": month, "kind": kind, "income_fen": income, "spending_fen": spending,
+             "entries": entries}
+            for (fund_id, month, kind), (income, spending, entries) in counted.items()]
+    if rows:
+        connection.execute(insert(LedgerMonth.__table__), rows)
 
 
 MAIN_FUND_NAME = "资金池"  # stored, not shown translated: it is the fund's name in the books

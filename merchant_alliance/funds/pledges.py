@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -110,17 +110,11 @@ def cancel_pledge(actor: User, pledge: Pledge, reason: str) -> None:
 # --- reading ------------------------------------------------------------------------------------
 
 
-def _paid():
-    return (select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0))
-            .where(LedgerEntry.pledge_id == Pledge.id).correlate(Pledge).scalar_subquery())
-
-
 def pledge_rows(fund_id: int, *, shop_id: int | None = None, open_only: bool = False):
     """A select() of pledges with what has been paid on each, soonest due first."""
-    paid = _paid().label("paid_fen")
     query = (
         select(Pledge.id, Pledge.shop_id, Pledge.project_id, Pledge.amount_fen, Pledge.due_on, Pledge.note,
-               Pledge.cancelled_at, paid, Shop.name.label("shop_name"), Shop.house_number,
+               Pledge.cancelled_at, Pledge.paid_fen, Shop.name.label("shop_name"), Shop.house_number,
                Project.title.label("project_title"))
         .join(Shop, Pledge.shop_id == Shop.id)
         .outerjoin(Project, Pledge.project_id == Project.id)
@@ -130,7 +124,7 @@ def pledge_rows(fund_id: int, *, shop_id: int | None = None, open_only: bool = F
     if shop_id is not None:
         query = query.where(Pledge.shop_id == shop_id)
     if open_only:
-        query = query.where(Pledge.cancelled_at.is_(None), _paid() < Pledge.amount_fen)
+        query = query.where(Pledge.cancelled_at.is_(None), Pledge.paid_fen < Pledge.amount_fen)
     return query
 
 

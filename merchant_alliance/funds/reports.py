@@ -16,11 +16,11 @@ from datetime import UTC, date, datetime, timedelta
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, func, literal_column, select
+from sqlalchemy import and_, func, select
 
 from merchant_alliance.errors import DomainError
 from merchant_alliance.extensions import db
-from merchant_alliance.funds.models import EntryKind, Fund, LedgerEntry, PaymentMethod
+from merchant_alliance.funds.models import EntryKind, Fund, LedgerEntry, LedgerMonth, PaymentMethod
 from merchant_alliance.inputs import DATE_OUT_OF_RANGE
 from merchant_alliance.projects.models import Project
 from merchant_alliance.shops.models import Shop
@@ -152,13 +152,15 @@ def monthly_statement(fund_id: int, month: Month, *, page: int | None = None, pe
     start, end = month.starts_utc(), month.ends_utc()
     amount, occurred = LedgerEntry.amount_fen, LedgerEntry.occurred_on
     in_month = and_(occurred >= start, occurred < end)
-    opening, income, spending, count = db.session.execute(
+    this_month = LedgerMonth.month == month.first_day
+    opening, income, spending, count = db.session.execute(  # from the monthly sums, not every earlier entry
         select(
-            func.coalesce(func.sum(amount).filter(occurred < start), 0),
-            func.coalesce(func.sum(amount).filter(amount > 0, in_month), 0),
-            func.coalesce(func.sum(-amount).filter(amount < 0, in_month), 0),
-            func.count(LedgerEntry.id).filter(in_month),
-        ).where(LedgerEntry.fund_id == fund_id, occurred < end)
+            func.coalesce(func.sum(LedgerMonth.income_fen - LedgerMonth.spending_fen)
+                          .filter(LedgerMonth.month < month.first_day), 0),
+            func.coalesce(func.sum(LedgerMonth.income_fen).filter(this_month), 0),
+            func.coalesce(func.sum(LedgerMonth.spending_fen).filter(this_month), 0),
+            func.coalesce(func.sum(LedgerMonth.entries).filter(this_month), 0),
+        ).where(LedgerMonth.fund_id == fund_id, LedgerMonth.month <= month.first_day)
     ).one()
     opening = int(opening)  # PostgreSQL sums bigints as numeric
     running = func.sum(amount).over(order_by=(occurred, LedgerEntry.id), rows=(None, 0))
@@ -251,29 +253,17 @@ class MonthFlow:
 
 
 def monthly_flows(fund_id: int, months: Sequence[Month]) -> list[MonthFlow]:
-    """Income and spending for each of `months` (consecutive, oldest first), in one GROUP BY query.
-
-    The Shanghai month boundaries are computed here and the database sorts each entry into its month
-    with a CASE, which works the same on SQLite and PostgreSQL (no time zone functions needed).
-    """
+    """Income and spending for each of `months` (consecutive, oldest first), from the monthly sums."""
     if not months:
         return []
-    bounds = [month.starts_utc() for month in months] + [months[-1].ends_utc()]
-    occurred, amount = LedgerEntry.occurred_on, LedgerEntry.amount_fen
-    bucket = case(*((occurred < bounds[i + 1], literal_column(str(i))) for i in range(len(months))))
-    dated = (
-        select(bucket.label("bucket"), amount.label("amount"))
-        .where(LedgerEntry.fund_id == fund_id, occurred >= bounds[0], occurred < bounds[-1])
-        .subquery()
-    )
     rows = db.session.execute(
-        select(dated.c.bucket,
-               func.coalesce(func.sum(dated.c.amount).filter(dated.c.amount > 0), 0),
-               func.coalesce(func.sum(-dated.c.amount).filter(dated.c.amount < 0), 0))
-        .group_by(dated.c.bucket)
+        select(LedgerMonth.month, func.sum(LedgerMonth.income_fen), func.sum(LedgerMonth.spending_fen))
+        .where(LedgerMonth.fund_id == fund_id, LedgerMonth.month >= months[0].first_day,
+               LedgerMonth.month <= months[-1].first_day)
+        .group_by(LedgerMonth.month)
     ).all()
-    found = {int(bucket_index): (int(income), int(spending)) for bucket_index, income, spending in rows}
-    return [MonthFlow(month, *found.get(i, (0, 0))) for i, month in enumerate(months)]
+    found = {month: (int(income), int(spending)) for month, income, spending in rows}
+    return [MonthFlow(month, *found.get(month.first_day, (0, 0))) for month in months]
 
 
 # --- spreadsheets ------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -23,6 +23,7 @@ from merchant_alliance.funds.models import (
     EntryKind,
     Fund,
     LedgerEntry,
+    LedgerMonth,
     PaymentMethod,
     Pledge,
     Reservation,
@@ -106,8 +107,8 @@ def sum_fen(column, *where) -> int:
 
 
 def balance_fen(fund_id: int) -> int:
-    """The fund's balance, summed by the database."""
-    return sum_fen(LedgerEntry.amount_fen, LedgerEntry.fund_id == fund_id)
+    """The fund's balance: its monthly sums added up (a few rows a year, not every entry)."""
+    return sum_fen(LedgerMonth.income_fen - LedgerMonth.spending_fen, LedgerMonth.fund_id == fund_id)
 
 
 def reserved_fen(fund_id: int, project_id: int | None = None) -> int:
@@ -141,16 +142,14 @@ def spent_on_projects(project_ids: list[int]) -> dict[int, int]:
     return {project_id: int(spent) for project_id, spent in db.session.execute(query)}
 
 
-def totals(fund_id: int, since: datetime | None = None) -> Totals:
-    """Balance, income and spending (optionally since a moment) and what is reserved, in one query."""
-    amount = LedgerEntry.amount_fen
-    in_window = LedgerEntry.occurred_on >= since if since else True
-    income = func.coalesce(func.sum(amount).filter(amount > 0, in_window), 0)
-    spending = func.coalesce(func.sum(-amount).filter(amount < 0, in_window), 0)
+def totals(fund_id: int) -> Totals:
+    """Balance, all income and spending, and what is reserved, in one query over the monthly sums."""
+    income, spending = func.sum(LedgerMonth.income_fen), func.sum(LedgerMonth.spending_fen)
     reserved = (select(func.coalesce(func.sum(Reservation.amount_fen), 0))
                 .where(Reservation.fund_id == fund_id).scalar_subquery())
     row = db.session.execute(
-        select(func.coalesce(func.sum(amount), 0), income, spending, reserved).where(LedgerEntry.fund_id == fund_id)
+        select(func.coalesce(income - spending, 0), func.coalesce(income, 0), func.coalesce(spending, 0), reserved)
+        .where(LedgerMonth.fund_id == fund_id)
     ).one()
     return Totals(*(int(value) for value in row))
 
@@ -190,31 +189,33 @@ def write_once(model: type[T], idempotency_key: str, write: Callable[[], T]) -> 
         write, lambda: db.session.scalar(select(model).where(model.idempotency_key == idempotency_key)))
 
 
-def record_entry(
-    actor: User,
-    fund: Fund,
-    kind: EntryKind,
-    amount_fen: int,
-    *,
-    idempotency_key: str,
-    method: PaymentMethod | None = None,
-    reference: str = "",
-    counterparty: str = "",
-    purpose: str = "",
-    shop: Shop | None = None,
-    project: Project | None = None,
-    pledge: Pledge | None = None,
-    receipt: FileStorage | None = None,
-    occurred_on: datetime | None = None,
-) -> LedgerEntry:
+@dataclass(frozen=True)
+class EntryDetails:
+    """What one ledger entry says: from the treasurer's form, a paid expense request, the demo or the API."""
+
+    kind: EntryKind
+    amount_fen: int  # positive: the kind says which way the money goes
+    method: PaymentMethod | None = None
+    reference: str = ""
+    counterparty: str = ""
+    purpose: str = ""
+    shop: Shop | None = None
+    project: Project | None = None
+    pledge: Pledge | None = None
+    occurred_on: datetime | None = None  # naive UTC; None: now
+    receipt: FileStorage | None = None  # a photo of the receipt, uploaded with the form (stored by record_entry)
+
+
+def record_entry(actor: User, fund: Fund, details: EntryDetails, *, idempotency_key: str) -> LedgerEntry:
     """Record money into or out of the fund. The same idempotency key records once, whatever happens."""
     if not authz.can(actor, "record_money", fund.alliance):
         raise NotAllowed()
+    kind, shop, project, pledge = details.kind, details.shop, details.project, details.pledge
     if kind == EntryKind.REVERSAL:
         raise DomainError(_l("Use “reverse” to correct an entry."))
-    check_amount(amount_fen)
+    check_amount(details.amount_fen)
     check_idempotency_key(idempotency_key)
-    check_entry_date(occurred_on)
+    check_entry_date(details.occurred_on)
     if pledge is not None:
         if pledge.fund_id != fund.id or pledge.cancelled_at is not None:
             raise DomainError(_l("That pledge is not open in this fund."))
@@ -230,44 +231,29 @@ def record_entry(
         raise DomainError(_l("That project is not in this alliance."))
     if kind == EntryKind.CONTRIBUTION and shop is None:
         raise DomainError(_l("A contribution comes from a shop: choose which."))
+    details = replace(details, shop=shop, project=project)
 
     def write() -> LedgerEntry:
         receipt_photo = None
-        if receipt is not None and receipt.filename:
+        if details.receipt is not None and details.receipt.filename:
             # Filed under the alliance, not the shop: receipts are for the staff and the street office.
-            receipt_photo = save_photos(actor, [receipt], alliance=fund.alliance)[0]
-        return insert_entry(
-            actor, fund, kind, amount_fen, idempotency_key=idempotency_key, method=method, reference=reference,
-            counterparty=counterparty, purpose=purpose, shop=shop, project=project, pledge=pledge,
-            receipt_photo=receipt_photo, occurred_on=occurred_on,
-        )
+            receipt_photo = save_photos(actor, [details.receipt], alliance=fund.alliance)[0]
+        return insert_entry(actor, fund, details, idempotency_key=idempotency_key, receipt_photo=receipt_photo)
 
     return write_once(LedgerEntry, idempotency_key, write)
 
 
-def insert_entry(
-    actor: User,
-    fund: Fund,
-    kind: EntryKind,
-    amount_fen: int,
-    *,
-    idempotency_key: str,
-    method: PaymentMethod | None = None,
-    reference: str = "",
-    counterparty: str = "",
-    purpose: str = "",
-    shop: Shop | None = None,
-    project: Project | None = None,
-    pledge: Pledge | None = None,
-    receipt_photo: Photo | None = None,
-    occurred_on: datetime | None = None,
-) -> LedgerEntry:
-    """Add one entry inside the caller's transaction, with the fund locked; the caller commits.
+def insert_entry(actor: User, fund: Fund, details: EntryDetails, *, idempotency_key: str,
+                 receipt_photo: Photo | None = None) -> LedgerEntry:
+    """Add one entry inside the caller's transaction, with the fund locked; the caller commits. The receipt is
+    `receipt_photo`, already stored (`details.receipt`, an upload, is record_entry's to store).
 
     Money going out must fit in what is available; an expense for a funded project may also use the
     money reserved for that project, and uses it up first.
     """
-    check_entry_date(occurred_on)
+    kind, amount_fen, shop, project, pledge = (details.kind, details.amount_fen, details.shop, details.project,
+                                               details.pledge)
+    check_entry_date(details.occurred_on)
     signed = amount_fen if kind.is_income else -amount_fen
     lock(fund)
     if pledge is not None and _pledge_cancelled(pledge):
@@ -281,11 +267,11 @@ def insert_entry(
                 "it cannot pay out %(amount)s.",
                 available=format_fen(available + project_reserve), amount=format_fen(amount_fen)))
     entry = LedgerEntry(
-        fund=fund, kind=kind, amount_fen=signed, method=method, reference=reference.strip()[:100],
-        counterparty=counterparty.strip()[:100], purpose=purpose.strip(), shop_id=shop.id if shop else None,
-        project_id=project.id if project else None, pledge_id=pledge.id if pledge else None,
-        receipt_photo_id=receipt_photo.id if receipt_photo else None,
-        idempotency_key=idempotency_key, entered_by=actor, occurred_on=occurred_on or utcnow(),
+        fund=fund, kind=kind, amount_fen=signed, method=details.method, reference=details.reference.strip()[:100],
+        counterparty=details.counterparty.strip()[:100], purpose=details.purpose.strip(),
+        shop_id=shop.id if shop else None, project_id=project.id if project else None,
+        pledge_id=pledge.id if pledge else None, receipt_photo_id=receipt_photo.id if receipt_photo else None,
+        idempotency_key=idempotency_key, entered_by=actor, occurred_on=details.occurred_on or utcnow(),
     )
     db.session.add(entry)
     db.session.flush()

@@ -41,32 +41,33 @@ class ShareRule:
     subsidy_fen: int | None = None
 
 
-def _percent_of(budget_fen: int, percent: Decimal) -> int:
+def _percent_of(budget_fen: int, percent: Decimal, field: str) -> int:
     if not (Decimal(0) <= Decimal(percent) <= Decimal(100)):
-        raise DomainError(_l("A percentage must be between 0 and 100."))
+        raise DomainError(_l("A percentage must be between 0 and 100.")).on(field)
     return int((Decimal(budget_fen) * Decimal(percent) / 100).to_integral_value(rounding=ROUND_DOWN))
 
 
-def _share(budget_fen: int, percent: Decimal | None, amount_fen: int | None) -> int:
+def _share(budget_fen: int, percent: Decimal | None, amount_fen: int | None, field: str) -> int:
+    """One share of the budget; a refusal names `field`, the budget form's field for this share."""
     if percent is not None and amount_fen is not None:
-        raise DomainError(_l("Give each share as a percentage or as an amount, not both."))
+        raise DomainError(_l("Give each share as a percentage or as an amount, not both.")).on(field)
     if amount_fen is not None:
         if amount_fen < 0:
-            raise DomainError(_l("A share cannot be negative."))
+            raise DomainError(_l("A share cannot be negative.")).on(field)
         return amount_fen
-    return _percent_of(budget_fen, percent) if percent is not None else 0
+    return _percent_of(budget_fen, percent, field) if percent is not None else 0
 
 
 def split_budget(budget_fen: int, rule: ShareRule) -> Shares:
     """The three shares of `budget_fen` under `rule`; refuses shares that exceed the budget."""
     if budget_fen <= 0:
         raise DomainError(_l("The budget must be more than zero."))
-    fund = _share(budget_fen, rule.fund_percent, rule.fund_fen)
+    fund = _share(budget_fen, rule.fund_percent, rule.fund_fen, "fund_share")
     if rule.fund_cap_fen is not None:
         if rule.fund_cap_fen < 0:
             raise DomainError(_l("A share cannot be negative."))
         fund = min(fund, rule.fund_cap_fen)
-    subsidy = _share(budget_fen, rule.subsidy_percent, rule.subsidy_fen)
+    subsidy = _share(budget_fen, rule.subsidy_percent, rule.subsidy_fen, "subsidy_share")
     if fund + subsidy > budget_fen:
         raise DomainError(_l("The fund's and the subsidy's shares together are more than the budget."))
     return Shares(shop_fen=budget_fen - fund - subsidy, fund_fen=fund, subsidy_fen=subsidy)

@@ -5,17 +5,14 @@ These routes join the `funds` blueprint (see funds/views.py for the open books).
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
 
 from merchant_alliance import authz
-from merchant_alliance.errors import DomainError, form_refusal, show_on_form
+from merchant_alliance.errors import DomainError, form_refusal, refusals
 from merchant_alliance.extensions import db
-from merchant_alliance.funds import budgets, expenses, pledges, services
+from merchant_alliance.funds import budgets, expenses, pledges, queries, services
 from merchant_alliance.funds.forms import (
     BudgetForm,
     EntryForm,
@@ -26,19 +23,10 @@ from merchant_alliance.funds.forms import (
     ReasonForm,
     ReceiptsForm,
 )
-from merchant_alliance.funds.models import (
-    EntryKind,
-    ExpenseRequest,
-    ExpenseState,
-    LedgerEntry,
-    PaymentMethod,
-    Pledge,
-    ShareCover,
-)
-from merchant_alliance.funds.shares import ShareRule
+from merchant_alliance.funds.models import ExpenseRequest, ExpenseState, PaymentMethod, Pledge, ShareCover
 from merchant_alliance.funds.views import alliance_or_404, bp, fund_for_request, require_on_books
 from merchant_alliance.inputs import int_arg, page_arg
-from merchant_alliance.money import fen_to_input, format_fen, parse_yuan
+from merchant_alliance.money import format_fen
 from merchant_alliance.projects.lifecycle import lifecycle
 from merchant_alliance.projects.models import Project
 from merchant_alliance.shops.models import Shop
@@ -54,30 +42,11 @@ def record(alliance_id: int):
     alliance = alliance_or_404(alliance_id, "record_money")
     fund = fund_for_request(alliance)
     form = EntryForm()
-    shops = list(db.session.scalars(select(Shop).where(Shop.alliance_id == alliance.id, Shop.active)
-                                    .order_by(Shop.name)))
-    form.shop_id.choices = [(0, "—"), *((s.id, f"{s.name} · {s.house_number}") for s in shops)]
-    open_pledges = pledges.open_pledges(fund.id)
-    form.pledge_id.choices = [(0, "—"), *(
-        (p.id, _("%(shop)s · %(amount)s by %(due)s", shop=p.shop_name, amount=format_fen(p.amount_fen - p.paid_fen),
-                 due=p.due_on.isoformat()) + (f" · {p.project_title or p.note}" if p.project_title or p.note else ""))
-        for p in open_pledges)]
+    form.offer(queries.shops_of(alliance.id, active_only=True), pledges.open_pledges(fund.id))
     if form.validate_on_submit():
-        try:
-            amount = parse_yuan(form.amount.data)
-            entry = services.record_entry(
-                current_user, fund, EntryKind(form.kind.data), amount, idempotency_key=form.idempotency_key.data,
-                method=PaymentMethod(form.method.data), reference=form.reference.data or "",
-                counterparty=form.counterparty.data or "", purpose=form.purpose.data or "",
-                shop=next((s for s in shops if s.id == form.shop_id.data), None),
-                pledge=db.session.get(Pledge, form.pledge_id.data) if form.pledge_id.data else None,
-                receipt=form.receipt.data or None,
-                occurred_on=local_day_start_utc(form.occurred_on.data) if form.occurred_on.data else None,
-            )
-        except DomainError as error:
-            db.session.rollback()
-            show_on_form(form, error, "amount")
-        else:
+        with refusals(form, "amount") as attempt:
+            entry = services.record_entry(current_user, fund, form.details(), idempotency_key=form.idempotency_key.data)
+        if attempt.ok:
             flash(_("Recorded: %(kind)s of %(amount)s.", kind=entry.kind.label,
                     amount=format_fen(abs(entry.amount_fen))), "success")
             return redirect(url_for("funds.overview", alliance_id=alliance.id))
@@ -92,44 +61,18 @@ def project_panel(project: Project, user) -> dict:
     if not authz.can(user, "view_books", project.alliance):
         return {}
     fund = services.default_fund(project.alliance)
-    requests = list(db.session.scalars(expenses.requests_of(fund.id).where(ExpenseRequest.project_id == project.id)))
     return {
         "cover": budgets.cover(project, fund),
         "can_set_budget": authz.can(user, "manage_budget", project) and lifecycle.allows(project, "set_budget"),
         "can_pledge": pledges.may_pledge(user, project.shop),
-        "project_requests": requests,
+        "project_requests": queries.project_requests(fund.id, project.id),
     }
 
 
 def shop_panel(shop: Shop, user) -> dict:
     """The money card on the shop page: what the shop has pledged, paid and still owes (added by funds.init_app)."""
-    fund = services.default_fund(shop.alliance)
-    rows = db.session.execute(pledges.pledge_rows(fund.id, shop_id=shop.id)).all()
-    open_rows = [r for r in rows if pledges.pledge_status(r) in ("open", "overdue")]
-    return {
-        "shop": shop,
-        "owed_fen": sum(r.amount_fen - r.paid_fen for r in open_rows),
-        "overdue": sum(1 for r in open_rows if pledges.pledge_status(r) == "overdue"),
-        "paid_fen": services.sum_fen(LedgerEntry.amount_fen, LedgerEntry.fund_id == fund.id,
-                                     LedgerEntry.shop_id == shop.id),
-    }
-
-
-def _rule_from(form: BudgetForm, fund, budget_fen: int) -> ShareRule:
-    if form.split.data == "rule":
-        return budgets.default_rule(fund)
-    fund_text, subsidy_text = (form.fund_share.data or "").strip(), (form.subsidy_share.data or "").strip()
-    if form.split.data == "percent":
-        try:
-            percents = Decimal(fund_text or "0"), Decimal(subsidy_text or "0")
-        except ArithmeticError:
-            percents = ()
-        # "NaN" parses, but cannot even be compared with 0 and 100 (InvalidOperation, a server error).
-        if len(percents) != 2 or not all(p.is_finite() for p in percents):
-            raise DomainError(_("A percentage is a number between 0 and 100, e.g. 30 or 12.5."))
-        return ShareRule(fund_percent=percents[0], subsidy_percent=percents[1])
-    return ShareRule(fund_fen=parse_yuan(fund_text, allow_zero=True) if fund_text else 0,
-                     subsidy_fen=parse_yuan(subsidy_text, allow_zero=True) if subsidy_text else 0)
+    money = queries.shop_money(services.default_fund(shop.alliance).id, shop.id)
+    return {"shop": shop, "owed_fen": money.owed_fen, "overdue": money.overdue, "paid_fen": money.paid_fen}
 
 
 @bp.route("/projects/<int:project_id>/budget", methods=["GET", "POST"])
@@ -140,22 +83,14 @@ def budget(project_id: int):
     current = budgets.budget_of(project)
     form = BudgetForm()
     if request.method == "GET" and current is not None:
-        form.budget.data = fen_to_input(current.budget_fen)
-        form.split.data = "amount"
-        form.fund_share.data = fen_to_input(current.fund_fen)
-        form.subsidy_share.data = fen_to_input(current.subsidy_fen)
-        form.subsidy_source.data = current.subsidy_source
+        form.show(current)
     elif request.method == "GET" and project.latest_version and project.latest_version.estimated_cost_fen:
-        form.budget.data = fen_to_input(project.latest_version.estimated_cost_fen)
+        form.budget.data = project.latest_version.estimated_cost_fen
     if form.validate_on_submit():
-        try:
-            budget_fen = parse_yuan(form.budget.data)
-            saved = budgets.set_budget(current_user, project, budget_fen, _rule_from(form, fund, budget_fen),
+        with refusals(form, "budget") as attempt:
+            saved = budgets.set_budget(current_user, project, form.budget.data, form.share_rule(fund),
                                        subsidy_source=form.subsidy_source.data or "")
-        except DomainError as error:
-            db.session.rollback()
-            show_on_form(form, error, "budget")
-        else:
+        if attempt.ok:
             flash(_("Budget %(budget)s: shop %(shop)s, fund %(fund)s, subsidy %(subsidy)s.",
                     budget=format_fen(saved.budget_fen), shop=format_fen(saved.shop_fen),
                     fund=format_fen(saved.fund_fen), subsidy=format_fen(saved.subsidy_fen)), "success")
@@ -167,24 +102,13 @@ def budget(project_id: int):
 # --- pledges and arrears -------------------------------------------------------------------------
 
 
-def _pledgeable_shops(alliance) -> list[Shop]:
-    """The shops this user may pledge for: every shop for staff, their own for an owner."""
-    query = select(Shop).where(Shop.alliance_id == alliance.id, Shop.active).order_by(Shop.name)
-    if not authz.can(current_user, "manage_pledges", alliance):
-        owned = [m.shop_id for m in current_user.memberships if m.shop_id]
-        query = query.where(Shop.id.in_(owned))
-    return list(db.session.scalars(query))
-
-
 @bp.route("/alliances/<int:alliance_id>/fund/pledges")
 def pledge_list(alliance_id: int):
     alliance = alliance_or_404(alliance_id, "view_receipts")
     fund = services.default_fund(alliance)
     show_all = request.args.get("show") == "all"
-    query = pledges.pledge_rows(fund.id, open_only=not show_all)
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     page = page_arg()
-    rows = db.session.execute(query.limit(PLEDGE_PAGE_SIZE).offset((page - 1) * PLEDGE_PAGE_SIZE)).all()
+    rows, total = queries.pledge_page(fund.id, open_only=not show_all, page=page, per_page=PLEDGE_PAGE_SIZE)
     overdue = pledges.arrears(fund.id)
     return render_template(
         "funds/pledges.html", alliance=alliance, rows=rows, arrears=overdue, show_all=show_all, page=page,
@@ -197,12 +121,11 @@ def pledge_list(alliance_id: int):
 @bp.route("/alliances/<int:alliance_id>/fund/pledges/new", methods=["GET", "POST"])
 def new_pledge(alliance_id: int):
     alliance = alliance_or_404(alliance_id, "view")
-    shops = _pledgeable_shops(alliance)
+    shops = queries.pledgeable_shops(current_user, alliance)
     if not shops:
         abort(403)
     fund = services.default_fund(alliance)
-    projects = list(db.session.scalars(select(Project).where(Project.shop_id.in_([s.id for s in shops]))
-                                       .order_by(Project.updated_at.desc())))
+    projects = queries.projects_of_shops(shops)
     form = PledgeForm()
     form.shop_id.choices = [(s.id, f"{s.name} · {s.house_number}") for s in shops]
     form.project_id.choices = [(0, _("A general contribution")), *((p.id, p.title) for p in projects)]
@@ -214,18 +137,15 @@ def new_pledge(alliance_id: int):
             cover = budgets.cover(project) if project else None
             if cover and cover.budget:
                 form.shop_id.data = project.shop_id
-                form.amount.data = fen_to_input(cover.shop_missing_fen or cover.budget.shop_fen)
+                form.amount.data = cover.shop_missing_fen or cover.budget.shop_fen
     if form.validate_on_submit():
         shop = next(s for s in shops if s.id == form.shop_id.data)
         project = next((p for p in projects if p.id == form.project_id.data), None)
-        try:
-            pledge = pledges.create_pledge(current_user, fund, shop, parse_yuan(form.amount.data), form.due_on.data,
+        with refusals(form, "amount") as attempt:
+            pledge = pledges.create_pledge(current_user, fund, shop, form.amount.data, form.due_on.data,
                                            project=project, note=form.note.data or "",
                                            idempotency_key=form.idempotency_key.data)
-        except DomainError as error:
-            db.session.rollback()
-            show_on_form(form, error, "amount")
-        else:
+        if attempt.ok:
             flash(_("Pledge recorded: %(shop)s, %(amount)s by %(due)s.", shop=shop.name,
                     amount=format_fen(pledge.amount_fen), due=pledge.due_on.isoformat()), "success")
             if project is not None:
@@ -240,14 +160,11 @@ def cancel_pledge(pledge_id: int):
     alliance = pledge.fund.alliance
     require_on_books(alliance, "manage_pledges")
     form = ReasonForm()
-    try:
+    with refusals() as attempt:
         if not form.validate_on_submit():
             raise DomainError(form_refusal(form, _("Please give a reason.")))
         pledges.cancel_pledge(current_user, pledge, form.reason.data)
-    except DomainError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-    else:
+    if attempt.ok:
         flash(_("The pledge has been cancelled."), "success")
     return redirect(url_for("funds.pledge_list", alliance_id=alliance.id))
 
@@ -260,8 +177,7 @@ def shop_money(shop_id: int):
     fund = services.default_fund(shop.alliance)
     return render_template(
         "funds/shop_money.html", shop=shop, fund=fund,
-        pledges=db.session.execute(pledges.pledge_rows(fund.id, shop_id=shop.id)).all(),
-        payments=db.session.execute(pledges.shop_payments(fund.id, shop.id)).all(),
+        pledges=queries.shop_pledges(fund.id, shop.id), payments=queries.shop_payments(fund.id, shop.id),
         status=pledges.pledge_status, can_pledge=pledges.may_pledge(current_user, shop),
     )
 
@@ -275,7 +191,7 @@ def expense_list(alliance_id: int):
     fund = fund_for_request(alliance)
     state = request.args.get("state")
     state = ExpenseState(state) if state in ExpenseState.__members__.values() else None
-    page = db.paginate(expenses.requests_of(fund.id, state), per_page=50, error_out=False)
+    page = queries.expense_page(fund.id, state, page_arg())
     return render_template(
         "funds/expenses.html", alliance=alliance, fund=fund, page=page, state=state, states=list(ExpenseState),
         can_request=authz.can(current_user, "request_expense", alliance),
@@ -286,28 +202,23 @@ def expense_list(alliance_id: int):
 def new_expense(alliance_id: int):
     alliance = alliance_or_404(alliance_id, "request_expense")
     fund = fund_for_request(alliance)
-    projects = list(db.session.scalars(select(Project).where(Project.alliance_id == alliance.id)
-                                       .order_by(Project.updated_at.desc())))
-    shops = list(db.session.scalars(select(Shop).where(Shop.alliance_id == alliance.id).order_by(Shop.name)))
+    projects, shops = queries.projects_of(alliance.id), queries.shops_of(alliance.id)
     form = ExpenseRequestForm()
     form.project_id.choices = [(0, _("Not for one project")), *((p.id, p.title) for p in projects)]
     form.refund_shop_id.choices = [(0, "—"), *((s.id, f"{s.name} · {s.house_number}") for s in shops)]
     if request.method == "GET":
         form.project_id.data = int_arg("project", 0)
     if form.validate_on_submit():
-        try:
+        with refusals(form, "amount") as attempt:
             created = expenses.create_request(
                 current_user, fund, payee=form.payee.data or "", payee_account=form.payee_account.data or "",
                 refund_to=next((s for s in shops if s.id == form.refund_shop_id.data), None),
-                amount_fen=parse_yuan(form.amount.data), purpose=form.purpose.data,
+                amount_fen=form.amount.data, purpose=form.purpose.data,
                 project=next((p for p in projects if p.id == form.project_id.data), None),
                 receipts=form.receipts.data or [], idempotency_key=form.idempotency_key.data,
                 submit=not form.save_as_draft.data,
             )
-        except DomainError as error:
-            db.session.rollback()
-            show_on_form(form, error, "amount")
-        else:
+        if attempt.ok:
             flash(_("Expense request saved as a draft.") if created.state == ExpenseState.DRAFT
                   else _("Expense request submitted; the leads have been told."), "success")
             return redirect(url_for("funds.expense", request_id=created.id))
@@ -335,12 +246,9 @@ def expense(request_id: int):
           methods=["POST"])
 def expense_action(request_id: int, action: str):
     found = _request_or_404(request_id)
-    try:
+    with refusals() as attempt:
         message = _do_expense_action(found, action)
-    except DomainError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-    else:
+    if attempt.ok:
         flash(message, "success")
     return redirect(url_for("funds.expense", request_id=found.id))
 
@@ -387,22 +295,17 @@ def rules(alliance_id: int):
     form = FundRulesForm()
     if request.method == "GET":
         form.fund_percent.data = fund.fund_percent
-        form.fund_cap.data = fen_to_input(fund.fund_cap_fen)
-        form.two_approvals_above.data = fen_to_input(fund.two_approvals_above_fen)
+        form.fund_cap.data = fund.fund_cap_fen
+        form.two_approvals_above.data = fund.two_approvals_above_fen
         form.shop_share_cover.data = fund.shop_share_cover.value
     if form.validate_on_submit():
-        try:
+        with refusals(form, "fund_cap") as attempt:
             budgets.update_rules(
-                current_user, fund, fund_percent=form.fund_percent.data,
-                fund_cap_fen=parse_yuan(form.fund_cap.data, allow_zero=True) if (form.fund_cap.data or "").strip()
-                else None,
-                two_approvals_above_fen=parse_yuan(form.two_approvals_above.data, allow_zero=True),
+                current_user, fund, fund_percent=form.fund_percent.data, fund_cap_fen=form.fund_cap.data,
+                two_approvals_above_fen=form.two_approvals_above.data,
                 shop_share_cover=ShareCover(form.shop_share_cover.data),
             )
-        except DomainError as error:
-            db.session.rollback()
-            show_on_form(form, error, "fund_cap")
-        else:
+        if attempt.ok:
             flash(_("The fund's rules have been saved."), "success")
             return redirect(url_for("funds.overview", alliance_id=alliance.id))
     return render_template("funds/rules.html", alliance=alliance, form=form)

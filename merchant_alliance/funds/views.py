@@ -18,21 +18,18 @@ from flask import (
     stream_with_context,
     url_for,
 )
-from flask_babel import format_date, get_locale
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
-from merchant_alliance import authz
+from merchant_alliance import authz, i18n
 from merchant_alliance.accounts.models import Alliance
-from merchant_alliance.errors import DomainError, form_refusal
+from merchant_alliance.errors import DomainError, form_refusal, refusals
 from merchant_alliance.extensions import db
-from merchant_alliance.funds import budgets, charts, reports, services
+from merchant_alliance.funds import budgets, charts, queries, reports, services
 from merchant_alliance.funds.forms import FundForm, ReversalForm
 from merchant_alliance.funds.models import EntryKind, Fund, LedgerEntry
 from merchant_alliance.inputs import date_arg, int_arg, page_arg
-from merchant_alliance.projects.models import Project
-from merchant_alliance.shops.models import Shop
 from merchant_alliance.timeutil import local_day_start_utc, utcnow
 
 bp = Blueprint("funds", __name__)
@@ -117,7 +114,7 @@ def _csv_download(content: str | Iterable[str], filename: str) -> Response:
 @bp.route("/alliances/<int:alliance_id>/fund")
 def overview(alliance_id: int):
     alliance, fund = _books(alliance_id)
-    recent = db.session.execute(services.entry_rows(fund.id).limit(10)).all()
+    recent = queries.recent_entries(fund.id, 10)
     flows = reports.monthly_flows(fund.id, reports.months_up_to(reports.Month.of(utcnow()), CHART_MONTHS))
     chart = charts.income_spending_chart([(str(f.month), f.income_fen, f.spending_fen) for f in flows],
                                          title=_("Money in and out, month by month"), chart_id="fund-flows")
@@ -152,12 +149,9 @@ def entries(alliance_id: int):
     page = page_arg()
     total = services.count_entries(fund.id, filters)
     rows = services.entry_page(fund.id, filters, page, PAGE_SIZE)
-    shops = db.session.execute(select(Shop.id, Shop.name, Shop.house_number)
-                               .where(Shop.alliance_id == alliance.id).order_by(Shop.name)).all()
-    projects = db.session.execute(select(Project.id, Project.title)
-                                  .where(Project.alliance_id == alliance.id).order_by(Project.title)).all()
     return render_template(
-        "funds/entries.html", alliance=alliance, rows=rows, filters=filters, shops=shops, projects=projects,
+        "funds/entries.html", alliance=alliance, rows=rows, filters=filters, shops=queries.shop_names(alliance.id),
+        projects=queries.project_titles(alliance.id),
         kinds=list(EntryKind),
         page=page, pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), total=total,
         args={k: v for k, v in request.args.items() if k != "page"},
@@ -188,7 +182,7 @@ def _statement_page(alliance_id: int, template: str, *, paginated: bool) -> str:
     page = page_arg() if paginated else None
     statement = reports.monthly_statement(fund.id, month, page=page, per_page=STATEMENT_PAGE_SIZE)
     # A busy month has thousands of lines but at most 31 days: format each day once, not each line.
-    days = {day: format_date(day, "short") for day in {line.day for line in statement.lines}}
+    days = {day: i18n.format_date(day, "short") for day in {line.day for line in statement.lines}}
     return render_template(
         template, alliance=alliance, fund=fund, statement=statement, days=days, labels=reports.entry_labels(),
         month_label=_month_label(month), previous=month.previous(),
@@ -242,13 +236,10 @@ def reverse(entry_id: int):
     require_on_books(alliance, "record_money")
     form = ReversalForm()
     if form.validate_on_submit():
-        try:
+        with refusals() as attempt:
             services.reverse_entry(current_user, entry, form.reason.data,
                                    idempotency_key=form.idempotency_key.data)
-        except DomainError as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
+        if attempt.ok:
             flash(_("The entry has been reversed."), "success")
     else:
         flash(form_refusal(form, _("Please give a reason for the reversal.")), "error")
@@ -261,14 +252,12 @@ def new_fund(alliance_id: int):
     """A lead opens another fund (e.g. a reserve fund) beside the main one."""
     alliance = alliance_or_404(alliance_id, "edit_fund_rules")
     form = FundForm()
-    try:
+    with refusals() as attempt:
         if not form.validate_on_submit():
             raise DomainError(_("Give the fund a name of at most 100 characters."))
         fund = services.create_fund(current_user, alliance, form.name.data,
                                    idempotency_key=form.idempotency_key.data)
-    except DomainError as error:
-        db.session.rollback()
-        flash(str(error), "error")
+    if not attempt.ok:
         return redirect(url_for("funds.overview", alliance_id=alliance.id))
     flash(_("The fund “%(name)s” is open.", name=fund.name), "success")
     return redirect(url_for("funds.overview", alliance_id=alliance.id, fund=fund.id))

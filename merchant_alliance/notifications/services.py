@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import gettext
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from merchant_alliance.extensions import db
 from merchant_alliance.notifications.models import Notification
@@ -58,10 +58,12 @@ def render_message(note: Notification) -> str:
     return gettext(note.message, **params)
 
 
+# The bell on every page asks this: the statement is built once per process.
+UNREAD = select(func.count()).where(Notification.user_id == bindparam("user_id"), Notification.read_at.is_(None))
+
+
 def unread_count(user_id: int) -> int:
-    return db.session.scalar(
-        select(func.count()).where(Notification.user_id == user_id, Notification.read_at.is_(None))
-    ) or 0
+    return db.session.scalar(UNREAD, {"user_id": user_id}) or 0
 
 
 def notifications_for(user_id: int):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -39,30 +40,33 @@ NEW_OBJECTS = "storage.new_objects"  # the db.session.info entry
 TOO_MANY_PHOTOS = _l("Please choose at most %(n)s photos at a time.")
 
 
-def save_photos(
-    actor: User | None,
-    uploads: Sequence[FileStorage],
-    *,
-    alliance: Alliance,
-    shop: Shop | None = None,
-    public: bool = False,
-) -> list[Photo]:
-    """Validate every upload, then store them and add their Photo rows to the session (flushed, not committed).
+@dataclass(frozen=True)
+class PreparedPhotos:
+    """Uploads checked and processed, nothing written yet: what `save_photos` stores."""
 
-    Refuses them all, writing nothing, if any one is not an acceptable photo (ImageRejected names it).
-    The caller commits together with the record the photos belong to; if it rolls back instead, the
-    objects this call newly wrote are deleted again. Entries with no file chosen are ignored.
-    `actor` is None only for an anonymous report from the public.
+    images: list[tuple[str, ProcessedImage]]
+
+    def __add__(self, other: PreparedPhotos) -> PreparedPhotos:
+        """Two batches stored as one (one flush, so the database is locked once, after every file is stored)."""
+        return PreparedPhotos([*self.images, *other.images])
+
+
+# Decoding a 48 MP photo takes up to about 215 MB at its peak (a HEIC): at most this many at once in a process,
+# so that a burst of uploads cannot take the server's memory (the others wait their turn).
+DECODES_AT_ONCE = threading.BoundedSemaphore(2)
+
+
+def prepare_photos(uploads: Sequence[FileStorage]) -> PreparedPhotos:
+    """Check every upload and make its display and thumbnail images, writing nothing anywhere.
+
+    The slow part of an upload: call it before the first database write of the request, so that no
+    lock is held while photos are decoded (on SQLite a write locks the whole database). Refuses them
+    all if any one is not an acceptable photo (ImageRejected names it). Entries with no file are ignored.
     """
     config = current_app.config
     files = [upload for upload in uploads if upload is not None and upload.filename]
     if len(files) > config["MAX_PHOTOS_PER_UPLOAD"]:
         raise DomainError(TOO_MANY_PHOTOS, n=config["MAX_PHOTOS_PER_UPLOAD"])
-    if shop is not None and shop.alliance_id != alliance.id:
-        raise ValueError(f"{shop!r} is not in {alliance!r}")
-    if not files:
-        return []
-
     max_bytes = config["MAX_IMAGE_BYTES"]
     processed: list[tuple[str, ProcessedImage]] = []
     for upload in files:  # every file is checked before anything is written
@@ -70,8 +74,33 @@ def save_photos(
         data = upload.stream.read(max_bytes + 1)  # never more than one byte past the limit
         if len(data) > max_bytes:
             raise ImageRejected(TOO_LARGE, file=name, reason="too_large", limit=f"{max_bytes / 1048576:g}")
-        processed.append((name, process_image(data, name, max_bytes=max_bytes,
-                                              max_pixels=config["MAX_IMAGE_PIXELS"])))
+        with DECODES_AT_ONCE:
+            processed.append((name, process_image(data, name, max_bytes=max_bytes,
+                                                  max_pixels=config["MAX_IMAGE_PIXELS"])))
+    return PreparedPhotos(processed)
+
+
+def save_photos(
+    actor: User | None,
+    uploads: Sequence[FileStorage] | PreparedPhotos,
+    *,
+    alliance: Alliance,
+    shop: Shop | None = None,
+    public: bool = False,
+) -> list[Photo]:
+    """Store photos and add their Photo rows to the session (flushed, not committed).
+
+    `uploads` are files from a form (prepared here) or what `prepare_photos` made of them. Refuses them
+    all, writing nothing, if any one is not an acceptable photo (ImageRejected names it). The caller
+    commits together with the record the photos belong to; if it rolls back instead, the objects this
+    call newly wrote are deleted again. `actor` is None only for an anonymous report from the public.
+    """
+    if shop is not None and shop.alliance_id != alliance.id:
+        raise ValueError(f"{shop!r} is not in {alliance!r}")
+    prepared = uploads if isinstance(uploads, PreparedPhotos) else prepare_photos(uploads)
+    if not prepared.images:
+        return []
+    processed = prepared.images
 
     storage = get_storage()
     session = db.session()

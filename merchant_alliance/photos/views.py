@@ -6,13 +6,10 @@ import logging
 
 from flask import Blueprint, abort, current_app, redirect, send_file, url_for
 from flask_login import current_user
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
-from merchant_alliance.extensions import db
+from merchant_alliance.photos import queries
 from merchant_alliance.photos.models import PHOTO_SIZES, Photo
 from merchant_alliance.photos.permissions import can_view_photo
-from merchant_alliance.shops.models import Shop
 from merchant_alliance.storage.backends import LocalStorage, get_storage
 
 bp = Blueprint("photos", __name__)
@@ -32,10 +29,7 @@ def photo_url(photo: Photo, size: str) -> str:
 
 @bp.get("/photos/<int:photo_id>/<any(display, thumb):size>")
 def photo(photo_id: int, size: str):
-    query = select(Photo).where(Photo.id == photo_id).options(
-        joinedload(Photo.alliance), joinedload(Photo.shop).joinedload(Shop.alliance)
-    )
-    found = db.session.scalars(query).first()
+    found = queries.photo_to_serve(photo_id)
     if found is None or not can_view_photo(current_user, found):
         abort(404)
     key = found.key(size)

@@ -13,7 +13,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from merchant_alliance.money import parse_yuan
+from merchant_alliance.money import MoneyField
 from merchant_alliance.once import IdempotentForm
 from merchant_alliance.shops.forms import METRES, PHOTO_INPUT, SignSpecMixin
 
@@ -31,15 +31,10 @@ class DesignVersionForm(SignSpecMixin, IdempotentForm):
     lighting = StringField(_l("Lighting"), validators=[Optional(), Length(max=200)])
     fixing_method = StringField(_l("Fixing method"), validators=[Optional(), Length(max=200)],
                                 description=_l("How the sign is fixed to the wall, e.g. M12 chemical anchors"))
-    estimated_cost = StringField(_l("Estimated cost (yuan)"), validators=[Optional(), Length(max=30)],
-                                 render_kw={"inputmode": "decimal"})
+    estimated_cost = MoneyField(_l("Estimated cost (yuan)"), validators=[Optional()])
     notes = TextAreaField(_l("Notes for the reviewer"), validators=[Optional(), Length(max=5000)])
     mockups = MultipleFileField(_l("Mock-ups of the new design"), render_kw=PHOTO_INPUT)
     current = MultipleFileField(_l("Photos of the sign as it is now"), render_kw=PHOTO_INPUT)
-
-    def estimated_cost_fen(self) -> int | None:
-        """The cost in fen; raises DomainError with a clear message for a bad amount."""
-        return parse_yuan(self.estimated_cost.data) if (self.estimated_cost.data or "").strip() else None
 
 
 class CommentForm(IdempotentForm):

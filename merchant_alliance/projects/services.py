@@ -9,19 +9,19 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import FileStorage
 
 from merchant_alliance import audit, authz
-from merchant_alliance.accounts.models import Alliance, Membership, Role, Street, User
+from merchant_alliance.accounts.models import Membership, Role, Street, User
 from merchant_alliance.accounts.services import scope_ids
 from merchant_alliance.errors import DomainError, NotAllowed
 from merchant_alliance.extensions import db
 from merchant_alliance.i18n import N_
 from merchant_alliance.notifications.services import notify, page
 from merchant_alliance.once import lock_row, submit_once
-from merchant_alliance.photos.services import save_photos
+from merchant_alliance.photos.services import prepare_photos, save_photos
 from merchant_alliance.projects.guidelines import GUIDELINE_FIELDS, guideline_for
 from merchant_alliance.projects.lifecycle import Attempt, Transition, lifecycle
 from merchant_alliance.projects.models import (
@@ -30,7 +30,6 @@ from merchant_alliance.projects.models import (
     DesignGuideline,
     DesignVersion,
     Project,
-    ProjectState,
     design_version_photos,
 )
 from merchant_alliance.shops.models import Shop, Signboard
@@ -97,10 +96,11 @@ def add_design_version(actor: User, project: Project, specs: dict[str, Any], *,
     check_dimensions(specs)
 
     def write() -> DesignVersion:
-        # Photos first (the slow part, before the database is written to), then the version, numbered
-        # with the project held so that two versions added at once get two numbers.
-        saved = {kind: save_photos(actor, uploads, alliance=project.alliance, shop=project.shop)
-                 for kind, uploads in (("mockup", mockups), ("current", current))}
+        # Every photo processed first (the slow part, before the database is written to), then stored,
+        # then the version, numbered with the project held so that two versions added at once get two numbers.
+        new_mockups, new_current = prepare_photos(mockups), prepare_photos(current)
+        stored = save_photos(actor, new_mockups + new_current, alliance=project.alliance, shop=project.shop)
+        saved = {"mockup": stored[:len(new_mockups.images)], "current": stored[len(new_mockups.images):]}
         lock_row(Project, project.id)
         previous = db.session.scalar(select(DesignVersion).where(DesignVersion.project_id == project.id)
                                      .order_by(DesignVersion.number.desc()).limit(1))
@@ -208,9 +208,7 @@ def timeline(project: Project) -> list[TimelineEntry]:
     comments = {c.id: c for c in db.session.scalars(
         select(Comment).where(Comment.project_id == project.id)
         .options(selectinload(Comment.photos), selectinload(Comment.author)))}
-    versions = {v.number: v for v in db.session.scalars(
-        select(DesignVersion).where(DesignVersion.project_id == project.id)
-        .options(selectinload(DesignVersion.mockups), selectinload(DesignVersion.current_photos)))}
+    versions = {v.number: v for v in project.versions}  # loaded with the project, with their photos
     entries = []
     for event in reversed(events):
         entry = TimelineEntry(at=event.at, actor=event.actor, action=event.action, details=event.details or {})
@@ -223,45 +221,3 @@ def timeline(project: Project) -> list[TimelineEntry]:
                 entry.photos = [*entry.version.current_photos, *entry.version.mockups]
         entries.append(entry)
     return entries
-
-
-def load_project(project_id: int) -> Project | None:
-    """A project with what its page shows, loaded up front."""
-    return db.session.scalar(
-        select(Project).where(Project.id == project_id).options(
-            selectinload(Project.versions).selectinload(DesignVersion.mockups),
-            selectinload(Project.versions).selectinload(DesignVersion.current_photos),
-        )
-    )
-
-
-def projects_of_owner(user: User):
-    """A select() of the projects of every shop this user owns, newest first."""
-    shop_ids = [m.shop_id for m in user.memberships if m.role == Role.SHOP_OWNER]
-    return _project_list().where(Project.shop_id.in_(shop_ids))
-
-
-def projects_of_shop(shop: Shop):
-    return _project_list().where(Project.shop_id == shop.id)
-
-
-def projects_of_alliance(alliance: Alliance, state: ProjectState | None = None):
-    query = _project_list().where(Project.alliance_id == alliance.id)
-    return query.where(Project.state == state) if state else query
-
-
-def _project_list():
-    # Rows, not ORM objects: list pages show a few columns of many projects.
-    return (
-        select(Project.id, Project.title, Project.state, Project.updated_at, Shop.name.label("shop_name"),
-               Shop.house_number)
-        .join(Shop, Project.shop_id == Shop.id)
-        .order_by(Project.updated_at.desc(), Project.id.desc())
-    )
-
-
-def state_counts(alliance: Alliance) -> dict[ProjectState, int]:
-    rows = db.session.execute(
-        select(Project.state, func.count()).where(Project.alliance_id == alliance.id).group_by(Project.state)
-    )
-    return {ProjectState(state): count for state, count in rows}

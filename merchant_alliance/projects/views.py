@@ -8,11 +8,10 @@ from flask_login import current_user, login_required
 
 from merchant_alliance import authz, panels
 from merchant_alliance.accounts.models import Alliance, Street
-from merchant_alliance.errors import ERROR_MESSAGES, DomainError, form_refusal
+from merchant_alliance.errors import ERROR_MESSAGES, form_refusal, refusals
 from merchant_alliance.extensions import db
-from merchant_alliance.inputs import int_arg
-from merchant_alliance.money import fen_to_input
-from merchant_alliance.projects import services
+from merchant_alliance.inputs import int_arg, page_arg
+from merchant_alliance.projects import queries, services
 from merchant_alliance.projects.forms import (
     CommentForm,
     DesignVersionForm,
@@ -27,11 +26,12 @@ from merchant_alliance.shops.models import Shop, SignType
 from merchant_alliance.shops.services import signboards_of
 
 bp = Blueprint("projects", __name__)
+PROJECTS_PER_PAGE = 50
 
 
 def shop_panel(shop: Shop, user) -> dict:
     """The shop page's card of its renovation projects (added by projects.init_app)."""
-    return {"rows": db.session.execute(services.projects_of_shop(shop)).all(),
+    return {"rows": queries.projects_of_shop(shop),
             "can_propose": authz.can(user, "propose", shop), "shop": shop}
 
 
@@ -42,7 +42,7 @@ def require_login() -> None:
 
 
 def _project_or_404(project_id: int, action: str = "view") -> Project:
-    project = services.load_project(project_id)
+    project = queries.load_project(project_id)
     if project is None:
         abort(404)
     authz.require(current_user, action, project)
@@ -69,12 +69,10 @@ def new_project(shop_id: int):
         form.signboard_id.data = int_arg("signboard")
     if form.validate_on_submit():
         signboard = next(s for s in signboards if s.id == form.signboard_id.data)
-        try:
+        with refusals(form) as attempt:
             project = services.propose_renovation(current_user, signboard, form.title.data, form.description.data,
                                                    idempotency_key=form.idempotency_key.data)
-        except DomainError as error:
-            flash(str(error), "error")
-        else:
+        if attempt.ok:
             flash(_("Proposal created. Now add the design: its size, materials and mock-ups."), "success")
             return redirect(url_for("projects.new_version", project_id=project.id))
     return render_template("projects/new_project.html", form=form, shop=shop)
@@ -111,21 +109,18 @@ def new_version(project_id: int):
         if previous is not None:
             for name in ("materials", "lighting", "fixing_method", "notes"):
                 getattr(form, name).data = getattr(previous, name)
-            form.estimated_cost.data = fen_to_input(previous.estimated_cost_fen)
+            form.estimated_cost.data = previous.estimated_cost_fen
     if form.validate_on_submit():
-        try:
-            specs = {name: getattr(form, name).data for name in
-                     ("width_m", "height_m", "projection_m", "clearance_m", "illuminated", "materials", "lighting",
-                      "fixing_method", "notes")}
-            specs["sign_type"] = SignType(form.sign_type.data)
-            specs["estimated_cost_fen"] = form.estimated_cost_fen()
+        specs = {name: getattr(form, name).data for name in
+                 ("width_m", "height_m", "projection_m", "clearance_m", "illuminated", "materials", "lighting",
+                  "fixing_method", "notes")}
+        specs["sign_type"] = SignType(form.sign_type.data)
+        specs["estimated_cost_fen"] = form.estimated_cost.data
+        with refusals(form) as attempt:
             version = services.add_design_version(current_user, project, specs, mockups=form.mockups.data,
                                                   current=form.current.data,
                                                   idempotency_key=form.idempotency_key.data)
-        except DomainError as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
+        if attempt.ok:
             flash(_("Version %(n)s saved.", n=version.number), "success")
             return redirect(url_for("projects.project", project_id=project.id))
     return render_template("projects/new_version.html", form=form, project=project, previous=previous)
@@ -166,13 +161,10 @@ def act(project_id: int):
     project = _project_or_404(project_id)
     form = TransitionForm()
     if form.validate_on_submit():
-        try:
+        with refusals() as attempt:
             transition = services.move(current_user, project, form.action.data,
                                        Attempt(reason=form.reason.data or ""))
-        except DomainError as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
+        if attempt.ok:
             flash(_("Done: %(state)s.", state=transition.target.label), "success")
     else:
         flash(form_refusal(form, ERROR_MESSAGES[400]), "error")
@@ -184,13 +176,10 @@ def comment(project_id: int):
     project = _project_or_404(project_id, "comment")
     form = CommentForm()
     if form.validate_on_submit():
-        try:
+        with refusals() as attempt:
             services.add_comment(current_user, project, form.body.data, form.photos.data,
                                  idempotency_key=form.idempotency_key.data)
-        except DomainError as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
+        if attempt.ok:
             flash(_("Comment added."), "success")
     else:
         flash(form_refusal(form, _("Please write something before sending.")), "error")
@@ -205,8 +194,8 @@ def timeline(project_id: int):
 
 @bp.route("/projects/mine")
 def mine():
-    rows = db.session.execute(services.projects_of_owner(current_user)).all()
-    return render_template("projects/list.html", rows=rows, alliance=None, counts=None, state=None)
+    return render_template("projects/list.html", rows=queries.projects_of_owner(current_user), alliance=None,
+                           counts=None, state=None)
 
 
 @bp.route("/alliances/<int:alliance_id>/projects")
@@ -215,9 +204,9 @@ def alliance_projects(alliance_id: int):
     authz.require(current_user, "view_register", alliance)
     state_arg = request.args.get("state")
     state = ProjectState(state_arg) if state_arg in ProjectState.__members__.values() else None
-    rows = db.session.execute(services.projects_of_alliance(alliance, state)).all()
-    return render_template("projects/list.html", rows=rows, alliance=alliance,
-                           counts=services.state_counts(alliance), state=state)
+    counts = queries.state_counts(alliance)
+    rows = queries.projects_of_alliance(alliance, state, counts, page=page_arg(), per_page=PROJECTS_PER_PAGE)
+    return render_template("projects/list.html", rows=rows, alliance=alliance, counts=counts, state=state)
 
 
 @bp.route("/streets/<int:street_id>/guidelines", methods=["GET", "POST"])
@@ -231,12 +220,9 @@ def guidelines(street_id: int):
     current = guideline_for(street.id)
     form = GuidelineForm(obj=current)
     if form.validate_on_submit():
-        try:
+        with refusals(form) as attempt:
             services.update_guidelines(current_user, street, {n: getattr(form, n).data for n in GUIDELINE_FIELDS})
-        except DomainError as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
+        if attempt.ok:
             flash(_("The design guidelines have been saved."), "success")
             return redirect(url_for("projects.guidelines", street_id=street.id))
     return render_template("projects/guidelines.html", street=street, form=form, can_edit=can_edit,

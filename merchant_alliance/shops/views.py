@@ -5,14 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
 
 from merchant_alliance import authz, panels
 from merchant_alliance.accounts.forms import ConfirmForm
-from merchant_alliance.accounts.models import Alliance, Invitation, Membership
-from merchant_alliance.errors import DomainError
+from merchant_alliance.accounts.models import Alliance, Membership
+from merchant_alliance.errors import refusals
 from merchant_alliance.extensions import db
-from merchant_alliance.shops import services
+from merchant_alliance.shops import queries, services
 from merchant_alliance.shops.forms import ImportConfirmForm, ImportUploadForm, ShopForm, SignboardForm
 from merchant_alliance.shops.models import Shop, Signboard, SignCondition, SignType
 
@@ -34,24 +33,9 @@ def register(alliance_id: int):
     authz.require(current_user, "view_register", alliance)
     show = request.args.get("show", "active")
     q = (request.args.get("q") or "").strip()[:50]
-    owners = (
-        select(Membership.shop_id, func.count(Membership.id).label("owners"))
-        .where(Membership.shop_id.is_not(None)).group_by(Membership.shop_id).subquery()
-    )
-    query = (
-        select(Shop.id, Shop.name, Shop.house_number, Shop.business_type, Shop.contact_phone,
-               Shop.facade_width_m, Shop.active, func.coalesce(owners.c.owners, 0).label("owners"))
-        .outerjoin(owners, owners.c.shop_id == Shop.id)
-        .where(Shop.alliance_id == alliance.id)
-    )
-    if show != "all":
-        query = query.where(Shop.active.is_(show != "inactive"))
-    if q:
-        query = query.where(Shop.name.contains(q, autoescape=True) | Shop.house_number.contains(q, autoescape=True))
-    # House numbers sort by their leading number, so 99 comes before 1018.
-    rows = db.session.execute(query.order_by(func.length(Shop.house_number), Shop.house_number)).all()
     return render_template(
-        "shops/register.html", alliance=alliance, rows=rows, show=show, q=q,
+        "shops/register.html", alliance=alliance, rows=queries.register_rows(alliance, show=show, search=q),
+        show=show, q=q,
         can_manage=authz.can(current_user, "manage_shops", alliance),
     )
 
@@ -62,12 +46,10 @@ def new_shop(alliance_id: int):
     authz.require(current_user, "manage_shops", alliance)
     form = ShopForm()
     if form.validate_on_submit():
-        try:
+        with refusals(form) as attempt:
             shop = services.create_shop(current_user, alliance, _form_values(form),
                                        idempotency_key=form.idempotency_key.data)
-        except DomainError as error:
-            flash(str(error), "error")
-        else:
+        if attempt.ok:
             flash(_("Shop %(name)s added to the register.", name=shop.name), "success")
             return redirect(url_for("shops.shop", shop_id=shop.id))
     return render_template("shops/edit.html", form=form, alliance=alliance, shop=None)
@@ -80,9 +62,7 @@ def shop(shop_id: int):
     can_edit = authz.can(current_user, "edit", shop)
     return render_template(
         "shops/shop.html", shop=shop, members=services.shop_members(shop), can_edit=can_edit,
-        invitations=list(db.session.scalars(
-            select(Invitation).where(Invitation.shop_id == shop.id).order_by(Invitation.created_at.desc())
-        )) if can_edit else [],
+        invitations=queries.invitations_of(shop) if can_edit else [],
         confirm_form=ConfirmForm(),
         signboards=services.signboards_of(shop),
         can_propose=authz.can(current_user, "propose", shop),
@@ -96,12 +76,9 @@ def edit_shop(shop_id: int):
     authz.require(current_user, "edit", shop)
     form = ShopForm(obj=shop)
     if form.validate_on_submit():
-        try:
+        with refusals(form) as attempt:
             services.update_shop(current_user, shop, _form_values(form))
-        except DomainError as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
+        if attempt.ok:
             flash(_("The shop's details have been saved."), "success")
             return redirect(url_for("shops.shop", shop_id=shop.id))
     return render_template("shops/edit.html", form=form, alliance=shop.alliance, shop=shop)
@@ -123,15 +100,13 @@ def remove_member(shop_id: int, membership_id: int):
     shop = db.get_or_404(Shop, shop_id)
     authz.require(current_user, "edit", shop)
     membership = db.get_or_404(Membership, membership_id)
-    elsewhere = db.session.get(Shop, membership.shop_id) if membership.shop_id not in (None, shop.id) else None
+    elsewhere = membership.shop if membership.shop_id not in (None, shop.id) else None
     if membership.shop_id != shop.id and (elsewhere is None or not authz.can(current_user, "view", elsewhere)):
         abort(404)  # a membership the user may not see looks the same as one that does not exist
     if ConfirmForm().validate_on_submit():
-        try:
+        with refusals() as attempt:
             services.remove_shop_member(current_user, shop, membership)
-        except DomainError as error:
-            flash(str(error), "error")
-        else:
+        if attempt.ok:
             flash(_("The person no longer has access to this shop."), "success")
     return redirect(url_for("shops.shop", shop_id=shop.id))
 
@@ -145,11 +120,10 @@ def import_shops(alliance_id: int):
     if request.form.get("step") == "confirm":
         if not confirm.validate_on_submit():
             abort(400)
-        try:
+        with refusals() as attempt:
             shops = services.import_shops(current_user, alliance, confirm.content.data or "",
                                           idempotency_key=confirm.idempotency_key.data)
-        except DomainError as error:
-            flash(str(error), "error")
+        if not attempt.ok:
             return redirect(url_for("shops.import_shops", alliance_id=alliance.id))
         if shops:
             flash(_("%(n)s shops imported.", n=len(shops)), "success")
@@ -158,11 +132,9 @@ def import_shops(alliance_id: int):
         return redirect(url_for("shops.register", alliance_id=alliance.id))
     preview = None
     if upload.validate_on_submit():
-        try:
+        with refusals(upload, "file") as attempt:
             text = services.decode_csv(upload.file.data.read(services.MAX_IMPORT_BYTES + 1))
-        except DomainError as error:
-            upload.file.errors.append(str(error))
-        else:
+        if attempt.ok:
             preview = services.preview_import(alliance, text)
             confirm.content.data = text
     return render_template("shops/import.html", alliance=alliance, upload=upload, confirm=confirm,
@@ -186,13 +158,10 @@ def new_signboard(shop_id: int):
     authz.require(current_user, "propose", shop)
     form = SignboardForm()
     if form.validate_on_submit():
-        try:
+        with refusals(form) as attempt:
             signboard = services.register_signboard(current_user, shop, _signboard_values(form), form.photos.data,
                                                      idempotency_key=form.idempotency_key.data)
-        except DomainError as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
+        if attempt.ok:
             flash(_("Signboard recorded."), "success")
             return redirect(url_for("shops.signboard", signboard_id=signboard.id))
     return render_template("shops/signboard_form.html", form=form, shop=shop, signboard=None)
@@ -215,12 +184,9 @@ def edit_signboard(signboard_id: int):
         form.sign_type.data = signboard.sign_type.value
         form.condition.data = signboard.condition.value
     if form.validate_on_submit():
-        try:
+        with refusals(form) as attempt:
             services.update_signboard(current_user, signboard, _signboard_values(form), form.photos.data)
-        except DomainError as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
+        if attempt.ok:
             flash(_("Signboard saved."), "success")
             return redirect(url_for("shops.signboard", signboard_id=signboard.id))
     return render_template("shops/signboard_form.html", form=form, shop=signboard.shop, signboard=signboard)

@@ -25,7 +25,7 @@ from merchant_alliance.notifications.models import Notification
 from merchant_alliance.timeutil import utcnow
 from merchant_alliance.urls import external_url
 from tests.factories import PASSWORD, AllianceFactory, ShopFactory, UserFactory, user_with_role
-from tests.helpers import login_as
+from tests.helpers import field_errors, flashed_errors, login_as
 
 NEW_PASSWORD = "Plane-Tree-2026"
 
@@ -208,6 +208,22 @@ def test_password_change_refuses_a_mistake_and_changes_nothing(client, current, 
         assert zh(message) in text(response)
     assert hash_of(user) == before
     assert count(AuditEvent) == 0
+
+
+@pytest.mark.parametrize(("current", "new", "field", "message"), [
+    ("not-my-password", NEW_PASSWORD, "current_password", "The current password is not correct."),
+    (PASSWORD, "12345678901", "new_password", EASY),
+], ids=["wrong-current", "easy-new"])
+def test_a_refused_password_change_says_why_under_the_password_at_fault(client, current, new, field, message):
+    """A wrong current password is pointed out under the current password, a weak new one under the new one;
+    nothing is flashed at the top of the page."""
+    login_as(UserFactory(), client)
+
+    response = change(client, current, new)
+
+    assert field_errors(response, field) == [zh(message)]
+    assert field_errors(response, ({"current_password", "new_password"} - {field}).pop()) == []
+    assert flashed_errors(response) == []
 
 
 def test_password_change_after_a_mistake_works_then_only_the_new_password_works(client):
@@ -511,6 +527,23 @@ def test_accepting_with_a_taken_phone_or_email_or_bad_details_creates_nothing(cl
     assert (count(User), count(Membership)) == (users, memberships)
     db.session.refresh(invitation)
     assert invitation.status == "pending"
+    assert logged_in_name(client) is None
+
+
+@pytest.mark.parametrize(("changes", "field", "message"), [
+    ({"phone": "12345"}, "phone", "Please enter a valid mainland mobile number (11 digits)."),
+    ({"email": "not-an-email"}, "email", "Please enter a valid email address."),
+], ids=["bad-phone", "bad-email"])
+def test_a_malformed_phone_or_email_on_the_invitation_form_is_shown_under_it(client, yuyuan, treasurer_invitation,
+                                                                             changes, field, message):
+    """The invited person mistypes their number or address: the reason is under that box, where they look."""
+    invitation, token = treasurer_invitation
+
+    response = client.post(f"/invite/{token}", data={**NEW_PERSON, **changes})
+
+    assert response.status_code == 200
+    assert field_errors(response, field) == [zh(message)]
+    assert flashed_errors(response) == []
     assert logged_in_name(client) is None
 
 

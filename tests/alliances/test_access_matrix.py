@@ -229,8 +229,10 @@ def furnish(side, prefix: str) -> dict[str, Any]:
     membership = next(m for m in side.owner.memberships if m.role == Role.SHOP_OWNER)
     (note,) = notify([side.lead.id], N_("%(name)s commented on “%(title)s”."), name=prefix, title=project.title)
     fund = funds.default_fund(side.alliance)
-    entry = funds.record_entry(side.treasurer, fund, EntryKind.CONTRIBUTION, 500_00, shop=side.shop,
-                               purpose=f"{prefix}出资", idempotency_key=f"{prefix}-entry")
+    entry = funds.record_entry(side.treasurer, fund,
+                               funds.EntryDetails(EntryKind.CONTRIBUTION, 500_00, shop=side.shop,
+                                                  purpose=f"{prefix}出资"),
+                               idempotency_key=f"{prefix}-entry")
     pledge = pledges.create_pledge(side.owner, fund, side.shop, 300_00, pledges.today() + timedelta(days=30),
                                    note=f"{prefix}认捐")
     expense = expenses.create_request(side.lead, fund, payee=f"{prefix}施工队", payee_account=f"{prefix}银行",

@@ -54,8 +54,9 @@ def expense_to_himself(app, lead: User, alliance) -> ExpenseRequest:
         fund = funds.default_fund(alliance)
         db.session.commit()
         funds.record_entry(next(m.user for m in db.session.scalars(select(Membership).where(
-            Membership.role == Role.TREASURER, Membership.alliance_id == alliance.id))), fund, EntryKind.SUBSIDY,
-            20_000_00, counterparty="静安寺街道办", idempotency_key=uuid.uuid4().hex)
+            Membership.role == Role.TREASURER, Membership.alliance_id == alliance.id))), fund,
+            funds.EntryDetails(EntryKind.SUBSIDY, 20_000_00, counterparty="静安寺街道办"),
+            idempotency_key=uuid.uuid4().hex)
         request = expenses.create_request(lead, fund, payee=lead.name, amount_fen=8_000_00, purpose="咨询费",
                                           receipts=[upload(filename="发票.jpg")], idempotency_key=uuid.uuid4().hex)
     assert expenses.approvals_needed(request) == 2

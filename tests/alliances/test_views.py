@@ -17,7 +17,7 @@ from merchant_alliance.audit import AuditEvent
 from merchant_alliance.extensions import db
 from merchant_alliance.shops.services import update_shop
 from tests.factories import ShopFactory, UserFactory
-from tests.helpers import login_as
+from tests.helpers import field_errors, flashed_errors, login_as
 
 
 def text(response) -> str:
@@ -185,6 +185,24 @@ def test_invitation_without_email_sends_nothing_and_refused_roles_create_nothing
     assert zh("Please enter a valid email address.") in text(response)
 
     assert count(Invitation) == 1
+
+
+@pytest.mark.parametrize(("contact", "message"), [
+    ({"phone": "12345"}, "Please enter a valid mainland mobile number (11 digits)."),
+    ({"email": "qian@"}, "Please enter a valid email address."),
+], ids=["phone", "email"])
+def test_a_malformed_contact_on_the_invite_form_is_shown_under_it_and_invites_nobody(client, world, contact, message):
+    """The lead mistypes the treasurer's number or address: the reason is under that box, and no invitation is
+    made."""
+    login_as(world.a.lead, client)
+    before = count(Invitation)
+
+    response = client.post(f"/alliances/{world.a.alliance.id}/invite", data={"role": "treasurer", **contact})
+
+    [field] = contact
+    assert field_errors(response, field) == [zh(message)]
+    assert flashed_errors(response) == []
+    assert count(Invitation) == before
 
 
 def test_officer_invites_an_officer_who_then_sees_the_street(client, world):

@@ -45,8 +45,10 @@ def alliance_people(app):
         people[key] = user
     db.session.commit()
     fund = services.default_fund(alliance)
-    services.record_entry(people["treasurer"], fund, EntryKind.SUBSIDY, 10_000_00, counterparty="静安寺街道办事处",
-                          method=PaymentMethod.BANK_TRANSFER, idempotency_key=uuid.uuid4().hex)
+    services.record_entry(people["treasurer"], fund,
+                          services.EntryDetails(EntryKind.SUBSIDY, 10_000_00, counterparty="静安寺街道办事处",
+                                                method=PaymentMethod.BANK_TRANSFER),
+                          idempotency_key=uuid.uuid4().hex)
     return {"alliance_id": alliance.id, "shop_id": shop.id, **{k: u.phone for k, u in people.items()}}
 
 
@@ -163,8 +165,10 @@ def test_every_page_of_the_books_fits_a_phone(app, phone: Phone, alliance_people
     treasurer = session.scalar(select(User).where(User.phone == alliance_people["treasurer"]))
     shop = session.get(Shop, shop_id)
     pledge = pledges.create_pledge(treasurer, fund, shop, 300_00, pledges.today(), note="第一季度会费")
-    services.record_entry(treasurer, fund, EntryKind.CONTRIBUTION, 100_00, pledge=pledge,
-                          method=PaymentMethod.WECHAT_PAY, idempotency_key=uuid.uuid4().hex)
+    services.record_entry(treasurer, fund,
+                          services.EntryDetails(EntryKind.CONTRIBUTION, 100_00, pledge=pledge,
+                                                method=PaymentMethod.WECHAT_PAY),
+                          idempotency_key=uuid.uuid4().hex)
     fund_url = f"/alliances/{alliance_id}/fund"
     pages = [fund_url, f"{fund_url}/entries", f"{fund_url}/statement", f"{fund_url}/shops", f"{fund_url}/projects",
              f"{fund_url}/expenses", f"/shops/{shop_id}/money"]

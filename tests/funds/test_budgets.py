@@ -3,8 +3,6 @@ covered and the money is there; reserved money is spent on that project only, or
 
 from __future__ import annotations
 
-import uuid
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -40,8 +38,8 @@ from merchant_alliance.projects import services as projects
 from merchant_alliance.projects.lifecycle import Attempt, lifecycle
 from merchant_alliance.projects.models import Project, ProjectState
 from merchant_alliance.shops.models import Shop
-from merchant_alliance.shops.services import register_signboard
-from tests.projects.helpers import SIGNBOARD, count, put_in_state, state_of, stored_files
+from tests.fixtures.funds import approved_project, entry, funded_project, give, key, promise
+from tests.projects.helpers import count, put_in_state, state_of, stored_files
 
 pytestmark = pytest.mark.usefixtures("in_request")
 
@@ -49,32 +47,7 @@ S = ProjectState
 RULE = ShareRule(fund_percent=Decimal(30), fund_cap_fen=3_000_00)  # the alliance's default
 
 
-# --- helpers the other fund tests share ---------------------------------------------------------
-
-
-def key() -> str:
-    return uuid.uuid4().hex
-
-
-def approved_project(owner: User, shop: Shop, title: str = "咖啡馆木质新店招") -> Project:
-    """A proposal whose design the leads have approved, ready for its budget (no photos: tests stay fast)."""
-    signboard = register_signboard(owner, shop, SIGNBOARD)
-    project = projects.propose_renovation(owner, signboard, title)
-    put_in_state(project, S.DESIGN_APPROVED)
-    db.session.commit()
-    return project
-
-
-def give(treasurer: User, fund: Fund, fen: int) -> LedgerEntry:
-    """A subsidy from the street office: money in without a shop."""
-    return services.record_entry(treasurer, fund, EntryKind.SUBSIDY, fen, counterparty="静安寺街道办",
-                                 idempotency_key=key())
-
-
-def promise(owner: User, fund: Fund, project: Project, fen: int, days: int = 30) -> Pledge:
-    """The shop pledges `fen` towards its project, due in `days` days."""
-    return pledges.create_pledge(owner, fund, project.shop, fen, pledges.today() + timedelta(days=days),
-                                 project=project)
+# --- helpers the other fund tests share (the factories are in tests/fixtures/funds.py) -----------
 
 
 def books(app) -> dict[str, Any]:
@@ -273,11 +246,9 @@ def test_when_the_share_must_be_paid_a_pledge_is_not_enough_but_the_payment_is(a
     pledge = promise(cast.owner, fund, project, 9_000_00)
     refused_funding(app, cast.lead, project, "must be paid first: ¥9,000.00 is still missing")
 
-    services.record_entry(cast.treasurer, fund, EntryKind.CONTRIBUTION, 8_000_00, pledge=pledge,
-                          idempotency_key=key())
+    entry(fund, EntryKind.CONTRIBUTION, 8_000_00, by=cast.treasurer, pledge=pledge)
     refused_funding(app, cast.lead, project, "¥1,000.00 is still missing")
-    services.record_entry(cast.treasurer, fund, EntryKind.CONTRIBUTION, 1_000_00, pledge=pledge,
-                          idempotency_key=key())
+    entry(fund, EntryKind.CONTRIBUTION, 1_000_00, by=cast.treasurer, pledge=pledge)
     assert budgets.cover(project).shop_paid_fen == 9_000_00
     projects.move(cast.lead, project, "fund")
     assert state_of(project) == S.FUNDED
@@ -296,13 +267,10 @@ def test_funding_is_refused_while_the_fund_cannot_set_its_share_aside(app, cast,
 
 
 @pytest.fixture
-def funded(cast, fund, project) -> Project:
-    """Yuyuan Road's project, funded: the fund held ¥10,000 and set ¥3,000 aside for it."""
+def funded(world, cast, fund) -> Project:
+    """Yuyuan Road's project, funded: the fund held ¥10,000 and set ¥3,000 aside for it (of a ¥12,000 budget)."""
     give(cast.treasurer, fund, 10_000_00)
-    budgets.set_budget(cast.lead, project, 12_000_00, RULE)
-    promise(cast.owner, fund, project, 9_000_00)
-    projects.move(cast.lead, project, "fund")
-    return project
+    return funded_project(fund, owner=cast.owner, shop=world.a.shop, budget_fen=12_000_00, rule=RULE, lead=cast.lead)
 
 
 def test_reserved_money_is_for_the_funded_project_only(app, world, cast, fund, funded):
@@ -320,34 +288,40 @@ def test_reserved_money_is_for_the_funded_project_only(app, world, cast, fund, f
     before = books(app)
     for project in (None, other):
         with pytest.raises(DomainError, match="¥7,000.00 available"):
-            services.record_entry(cast.treasurer, fund, EntryKind.EXPENSE, 7_000_01, project=project,
-                                  counterparty="施工队", idempotency_key=key())
+            services.record_entry(cast.treasurer, fund,
+                                  services.EntryDetails(EntryKind.EXPENSE, 7_000_01, project=project,
+                                                        counterparty="施工队"),
+                                  idempotency_key=key())
         assert books(app) == before
     # ...nor can another project be funded with it.
     budgets.set_budget(cast.lead, other, 30_000_00, ShareRule(fund_fen=7_000_01))
     promise(cast.neighbour, fund, other, 22_999_99)
     refused_funding(app, cast.lead, other, "only ¥7,000.00 available")
-    services.record_entry(cast.treasurer, fund, EntryKind.EXPENSE, 7_000_00, counterparty="保洁", idempotency_key=key())
+    services.record_entry(cast.treasurer, fund, services.EntryDetails(EntryKind.EXPENSE, 7_000_00, counterparty="保洁"),
+                          idempotency_key=key())
     assert money(fund) == (3_000_00, 3_000_00, 0)
 
     # An expense for the funded project uses its reservation, and uses it up.
-    services.record_entry(cast.treasurer, fund, EntryKind.EXPENSE, 2_000_00, project=funded, counterparty="施工队",
+    services.record_entry(cast.treasurer, fund,
+                          services.EntryDetails(EntryKind.EXPENSE, 2_000_00, project=funded, counterparty="施工队"),
                           idempotency_key=key())
     assert money(fund) == (1_000_00, 1_000_00, 0)
     spend = db.session.scalar(select(Reservation).where(Reservation.reason == ReservationReason.SPEND))
     assert spend.amount_fen == -2_000_00 and spend.ledger_entry_id is not None
     before = books(app)
     with pytest.raises(DomainError, match="¥1,000.00 available"):
-        services.record_entry(cast.treasurer, fund, EntryKind.EXPENSE, 1_000_01, project=funded,
+        services.record_entry(cast.treasurer, fund, services.EntryDetails(EntryKind.EXPENSE, 1_000_01, project=funded),
                               idempotency_key=key())
     assert books(app) == before
-    services.record_entry(cast.treasurer, fund, EntryKind.EXPENSE, 1_000_00, project=funded, idempotency_key=key())
+    services.record_entry(cast.treasurer, fund, services.EntryDetails(EntryKind.EXPENSE, 1_000_00, project=funded),
+                          idempotency_key=key())
     assert money(fund) == (0, 0, 0)
     assert budgets.cover(funded).spent_fen == 3_000_00
 
 
 def test_an_expense_beyond_the_reservation_and_withdrawing_release_the_rest(cast, fund, funded):
-    services.record_entry(cast.treasurer, fund, EntryKind.EXPENSE, 1_200_00, project=funded, idempotency_key=key())
+    services.record_entry(cast.treasurer, fund, services.EntryDetails(EntryKind.EXPENSE, 1_200_00, project=funded),
+                          idempotency_key=key())
     assert money(fund) == (8_800_00, 1_800_00, 7_000_00)
     projects.move(cast.owner, funded, "withdraw")
     assert state_of(funded) == S.WITHDRAWN
@@ -356,19 +330,19 @@ def test_an_expense_beyond_the_reservation_and_withdrawing_release_the_rest(cast
     assert (release.amount_fen, release.created_by_id) == (-1_800_00, cast.owner.id)
 
     # A second project: an expense larger than its reservation takes the rest from available money.
-    second = approved_project(cast.owner, funded.shop, "第二块招牌")
-    budgets.set_budget(cast.lead, second, 2_000_00, ShareRule(fund_fen=1_000_00))
-    promise(cast.owner, fund, second, 1_000_00)
-    projects.move(cast.lead, second, "fund")
+    second = funded_project(fund, owner=cast.owner, shop=funded.shop, budget_fen=2_000_00,
+                            rule=ShareRule(fund_fen=1_000_00), lead=cast.lead, title="第二块招牌")
     assert money(fund) == (8_800_00, 1_000_00, 7_800_00)
-    services.record_entry(cast.treasurer, fund, EntryKind.EXPENSE, 1_500_00, project=second, idempotency_key=key())
+    services.record_entry(cast.treasurer, fund, services.EntryDetails(EntryKind.EXPENSE, 1_500_00, project=second),
+                          idempotency_key=key())
     assert money(fund) == (7_300_00, 0, 7_300_00)
     projects.move(cast.owner, second, "withdraw")  # nothing left to release
     assert count(Reservation) == 5  # reserve, spend, release; reserve, spend
 
 
 def test_reversing_a_project_expense_gives_the_project_its_reservation_back(cast, fund, funded):
-    paid = services.record_entry(cast.treasurer, fund, EntryKind.EXPENSE, 1_200_00, project=funded,
+    paid = services.record_entry(cast.treasurer, fund,
+                                 services.EntryDetails(EntryKind.EXPENSE, 1_200_00, project=funded),
                                  idempotency_key=key())
     assert money(fund) == (8_800_00, 1_800_00, 7_000_00)
     services.reverse_entry(cast.treasurer, paid, "付错了工程队", idempotency_key=key())
@@ -377,7 +351,8 @@ def test_reversing_a_project_expense_gives_the_project_its_reservation_back(cast
     assert restore.amount_fen == 1_200_00 and restore.project_id == funded.id
 
     # Once the project has ended, a reversed expense of it is simply money available again.
-    second = services.record_entry(cast.treasurer, fund, EntryKind.EXPENSE, 500_00, project=funded,
+    second = services.record_entry(cast.treasurer, fund,
+                                   services.EntryDetails(EntryKind.EXPENSE, 500_00, project=funded),
                                    idempotency_key=key())
     projects.move(cast.owner, funded, "withdraw")
     assert money(fund) == (9_500_00, 0, 9_500_00)
@@ -387,7 +362,8 @@ def test_reversing_a_project_expense_gives_the_project_its_reservation_back(cast
 
 def test_an_expense_that_used_the_whole_reservation_reversed_after_the_project_ended_stays_available(cast, fund,
                                                                                                   funded):
-    whole = services.record_entry(cast.treasurer, fund, EntryKind.EXPENSE, 3_000_00, project=funded,
+    whole = services.record_entry(cast.treasurer, fund,
+                                  services.EntryDetails(EntryKind.EXPENSE, 3_000_00, project=funded),
                                   idempotency_key=key())
     projects.move(cast.owner, funded, "withdraw")  # nothing was left to release
     assert money(fund) == (7_000_00, 0, 7_000_00)
@@ -412,11 +388,8 @@ def funded_projects(fund: Fund) -> list[Project]:
 
 def fund_a_project(cast, shop: Shop, fund: Fund, share: int) -> Project:
     """A new project whose fund share is `share` and whose shop pledged its ¥100; the lead tries to fund it."""
-    project = approved_project(cast.owner, shop, f"项目 {key()[:8]}")
-    budgets.set_budget(cast.lead, project, share + 100_00, ShareRule(fund_fen=share))
-    promise(cast.owner, fund, project, 100_00)
-    projects.move(cast.lead, project, "fund")
-    return project
+    return funded_project(fund, owner=cast.owner, shop=shop, budget_fen=share + 100_00, rule=ShareRule(fund_fen=share),
+                          lead=cast.lead, title=f"项目 {key()[:8]}")
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -438,18 +411,21 @@ def test_balance_and_reservations_stay_consistent_after_any_sequence(world, cast
             continue  # nothing to spend on or withdraw yet
         try:
             if operation == "in":
-                services.record_entry(cast.treasurer, fund, EntryKind.CONTRIBUTION, amount, shop=world.a.shop,
+                services.record_entry(cast.treasurer, fund,
+                                      services.EntryDetails(EntryKind.CONTRIBUTION, amount, shop=world.a.shop),
                                       idempotency_key=key())
                 balance += amount
             elif operation == "out":
-                services.record_entry(cast.treasurer, fund, EntryKind.EXPENSE, amount, idempotency_key=key())
+                services.record_entry(cast.treasurer, fund, services.EntryDetails(EntryKind.EXPENSE, amount),
+                                      idempotency_key=key())
                 balance -= amount
             elif operation == "fund":
                 project = fund_a_project(cast, world.a.shop, fund, amount)
                 reserved[project.id] = amount
             elif operation == "spend":
                 project = funded[pick % len(funded)]
-                paid = services.record_entry(cast.treasurer, fund, EntryKind.EXPENSE, amount, project=project,
+                paid = services.record_entry(cast.treasurer, fund,
+                                             services.EntryDetails(EntryKind.EXPENSE, amount, project=project),
                                              idempotency_key=key())
                 balance -= amount
                 used[paid.id] = min(amount, reserved[project.id])

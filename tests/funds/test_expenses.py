@@ -28,7 +28,8 @@ from merchant_alliance.notifications.models import Notification
 from merchant_alliance.photos.models import Photo
 from merchant_alliance.projects import services as projects
 from tests.factories import user_with_role
-from tests.funds.test_budgets import RULE, approved_project, books, give, key, money, promise
+from tests.fixtures.funds import approved_project, entry, funded_project, give, key
+from tests.funds.test_budgets import RULE, books, money
 from tests.projects.helpers import count, stored_files, upload
 
 pytestmark = pytest.mark.usefixtures("in_request")
@@ -107,6 +108,7 @@ def test_the_alliances_staff_ask_with_receipts_and_a_double_submit_asks_once(app
 
 def test_impossible_requests_are_refused_and_leave_no_photo_behind(app, world, cast, fund):
     elsewhere = approved_project(world.b.owner, world.b.shop)
+    design_photos, design_files = count(Photo), stored_files(app)  # the other alliance's design, and no more
     for kwargs, message in [
         ({"receipts": 0}, "photo of the receipt"),
         ({"payee": "  "}, "who is to be paid"),
@@ -121,7 +123,7 @@ def test_impossible_requests_are_refused_and_leave_no_photo_behind(app, world, c
     # One good photo and one that is not: both refused, nothing stored.
     refused(app, DomainError, expenses.create_request, cast.lead, fund, payee="鑫达", amount_fen=100_00,
             purpose="定金", receipts=[upload(), not_a_photo()], idempotency_key=key(), match="发票.jpg")
-    assert count(Photo) == 0 and stored_files(app) == set()
+    assert count(Photo) == design_photos and stored_files(app) == design_files
 
 
 def test_a_draft_gets_its_receipts_before_it_is_submitted(app, cast, fund):
@@ -254,12 +256,10 @@ def test_only_the_treasurer_pays_an_approved_request_and_only_once(app, world, c
 
 def test_payment_is_refused_when_the_fund_lacks_available_money_and_nothing_changes(app, world, cast, fund):
     # Spend the ¥20,000 down to ¥3,500, then fund a project whose ¥3,000 share is set aside: ¥500 available.
-    services.record_entry(cast.treasurer, fund, EntryKind.EXPENSE, 16_500_00, counterparty="上一期工程",
+    services.record_entry(cast.treasurer, fund,
+                          services.EntryDetails(EntryKind.EXPENSE, 16_500_00, counterparty="上一期工程"),
                           idempotency_key=key())
-    project = approved_project(cast.owner, world.a.shop)
-    budgets.set_budget(cast.lead, project, 12_000_00, RULE)
-    promise(cast.owner, fund, project, 9_000_00)
-    projects.move(cast.lead, project, "fund")
+    project = funded_project(fund, owner=cast.owner, shop=world.a.shop, budget_fen=12_000_00, rule=RULE, lead=cast.lead)
     assert money(fund) == (3_500_00, 3_000_00, 500_00)
 
     general = ask(cast.lead, fund, 600_00, purpose="联盟宣传单印刷")
@@ -306,8 +306,7 @@ def test_every_step_is_in_the_audit_log_and_on_the_projects_timeline(app, world,
 
 
 def test_money_back_to_a_shop_is_a_refund_approved_and_paid_like_any_expense(world, cast, fund, in_request):
-    services.record_entry(cast.treasurer, fund, EntryKind.CONTRIBUTION, 500_00, shop=world.a.shop,
-                          idempotency_key=key())
+    entry(fund, EntryKind.CONTRIBUTION, 500_00, by=cast.treasurer, shop=world.a.shop)
     request = expenses.create_request(cast.treasurer, fund, payee="", amount_fen=200_00, purpose="多缴会费退回",
                                       receipts=[upload()], idempotency_key=key(), refund_to=world.a.shop)
     assert request.payee == world.a.shop.name

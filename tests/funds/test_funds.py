@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 
 import pytest
 from sqlalchemy import func, select
@@ -12,11 +11,8 @@ from merchant_alliance.audit import AuditEvent
 from merchant_alliance.extensions import db
 from merchant_alliance.funds import services
 from merchant_alliance.funds.models import EntryKind, Fund
+from tests.fixtures.funds import entry
 from tests.helpers import login_as
-
-
-def key() -> str:
-    return uuid.uuid4().hex
 
 
 def fund_count() -> int:
@@ -26,8 +22,7 @@ def fund_count() -> int:
 def test_a_lead_opens_a_reserve_fund_and_its_books_are_kept_apart(client, world):
     alliance = world.a.alliance
     main = services.default_fund(alliance)
-    services.record_entry(world.a.treasurer, main, EntryKind.SUBSIDY, 1_000_00, counterparty="街道",
-                          idempotency_key=key())
+    entry(main, EntryKind.SUBSIDY, 1_000_00, by=world.a.treasurer, counterparty="街道")
     login_as(world.a.lead, client)
     response = client.post(f"/alliances/{alliance.id}/funds", data={"name": "备用金"})
     reserve = db.session.scalar(select(Fund).where(Fund.name == "备用金"))

@@ -15,6 +15,7 @@ from merchant_alliance.errors import DomainError, NotAllowed
 from merchant_alliance.extensions import db
 from merchant_alliance.funds import services
 from merchant_alliance.funds.models import AppendOnlyError, EntryKind, Fund, LedgerEntry, PaymentMethod
+from tests.fixtures.funds import entries, entry
 
 
 def key() -> str:
@@ -26,16 +27,14 @@ def entry_count() -> int:
 
 
 def contribute(world, fund, fen: int, idempotency_key: str | None = None) -> LedgerEntry:
-    return services.record_entry(world.a.treasurer, fund, EntryKind.CONTRIBUTION, fen, shop=world.a.shop,
-                                 method=PaymentMethod.WECHAT_PAY, idempotency_key=idempotency_key or key())
+    return entry(fund, EntryKind.CONTRIBUTION, fen, by=world.a.treasurer, shop=world.a.shop,
+                 method=PaymentMethod.WECHAT_PAY, idempotency_key=idempotency_key)
 
 
 def test_the_balance_is_what_came_in_minus_what_went_out(world, fund):
     contribute(world, fund, 500_00)
-    services.record_entry(world.a.treasurer, fund, EntryKind.SUBSIDY, 300_00, counterparty="静安寺街道办",
-                          idempotency_key=key())
-    services.record_entry(world.a.treasurer, fund, EntryKind.EXPENSE, 120_50, counterparty="施工队",
-                          idempotency_key=key())
+    entries(fund, [(EntryKind.SUBSIDY, 300_00, {"counterparty": "静安寺街道办"}),
+                   (EntryKind.EXPENSE, 120_50, {"counterparty": "施工队"})], by=world.a.treasurer)
     assert services.balance_fen(fund.id) == 679_50
     totals = services.totals(fund.id)
     assert (totals.balance_fen, totals.income_fen, totals.spending_fen) == (679_50, 800_00, 120_50)
@@ -53,7 +52,8 @@ def test_the_same_form_submitted_twice_records_the_money_once(world, fund):
 def test_the_fund_never_pays_out_more_than_it_holds(world, fund):
     contribute(world, fund, 100_00)
     with pytest.raises(DomainError, match="100.00"):
-        services.record_entry(world.a.treasurer, fund, EntryKind.EXPENSE, 100_01, idempotency_key=key())
+        services.record_entry(world.a.treasurer, fund, services.EntryDetails(EntryKind.EXPENSE, 100_01),
+                              idempotency_key=key())
     assert entry_count() == 1
     assert services.balance_fen(fund.id) == 100_00
 
@@ -68,15 +68,18 @@ def test_impossible_amounts_are_refused_and_nothing_is_written(world, fund, amou
 def test_only_the_treasurer_records_money(world, fund):
     for person in (world.a.lead, world.a.owner, world.a.officer, world.b.treasurer, world.admin):
         with pytest.raises(NotAllowed):
-            services.record_entry(person, fund, EntryKind.CONTRIBUTION, 100, shop=world.a.shop, idempotency_key=key())
+            services.record_entry(person, fund, services.EntryDetails(EntryKind.CONTRIBUTION, 100, shop=world.a.shop),
+                                  idempotency_key=key())
     assert entry_count() == 0
 
 
 def test_a_contribution_names_a_shop_of_the_same_alliance(world, fund):
     with pytest.raises(DomainError):
-        services.record_entry(world.a.treasurer, fund, EntryKind.CONTRIBUTION, 100, idempotency_key=key())
+        services.record_entry(world.a.treasurer, fund, services.EntryDetails(EntryKind.CONTRIBUTION, 100),
+                              idempotency_key=key())
     with pytest.raises(DomainError):
-        services.record_entry(world.a.treasurer, fund, EntryKind.CONTRIBUTION, 100, shop=world.b.shop,
+        services.record_entry(world.a.treasurer, fund,
+                              services.EntryDetails(EntryKind.CONTRIBUTION, 100, shop=world.b.shop),
                               idempotency_key=key())
     assert entry_count() == 0
 
@@ -121,7 +124,8 @@ def test_a_mistake_is_corrected_by_an_exact_reversal_once(world, fund):
 
 def test_reversing_income_that_was_already_spent_is_refused(world, fund):
     income = contribute(world, fund, 100_00)
-    services.record_entry(world.a.treasurer, fund, EntryKind.EXPENSE, 80_00, idempotency_key=key())
+    services.record_entry(world.a.treasurer, fund, services.EntryDetails(EntryKind.EXPENSE, 80_00),
+                          idempotency_key=key())
     with pytest.raises(DomainError):
         services.reverse_entry(world.a.treasurer, income, "wrong shop", idempotency_key=key())
     assert services.balance_fen(fund.id) == 20_00
@@ -143,7 +147,8 @@ def test_invariants_hold_after_any_sequence_of_operations(world, fund, steps):
                 contribute(world, fund, amount)
                 expected += amount
             elif operation == "out":
-                services.record_entry(world.a.treasurer, fund, EntryKind.EXPENSE, amount, idempotency_key=key())
+                services.record_entry(world.a.treasurer, fund, services.EntryDetails(EntryKind.EXPENSE, amount),
+                                      idempotency_key=key())
                 expected -= amount
             else:
                 candidate = db.session.scalar(
@@ -182,11 +187,14 @@ def test_twenty_concurrent_payments_and_expenses_on_postgresql(app, world, fund)
             barrier.wait()
             try:
                 if n % 2:
-                    services.record_entry(treasurer, this_fund, EntryKind.EXPENSE, 300_00, idempotency_key=key())
+                    services.record_entry(treasurer, this_fund, services.EntryDetails(EntryKind.EXPENSE, 300_00),
+                                          idempotency_key=key())
                     outcomes.append("out")
                 else:
-                    services.record_entry(treasurer, this_fund, EntryKind.CONTRIBUTION, 50_00,
-                                          shop=db.session.get(Shop, shop_id), idempotency_key=key())
+                    services.record_entry(treasurer, this_fund,
+                                          services.EntryDetails(EntryKind.CONTRIBUTION, 50_00,
+                                                                shop=db.session.get(Shop, shop_id)),
+                                          idempotency_key=key())
                     outcomes.append("in")
             except DomainError:
                 outcomes.append("refused")
@@ -209,7 +217,8 @@ def test_balances_are_per_fund(world, fund):
     contribute(world, fund, 10_00)
     other = services.default_fund(world.b.alliance)
     db.session.commit()
-    services.record_entry(world.b.treasurer, other, EntryKind.CONTRIBUTION, 7_00, shop=world.b.shop,
+    services.record_entry(world.b.treasurer, other,
+                          services.EntryDetails(EntryKind.CONTRIBUTION, 7_00, shop=world.b.shop),
                           idempotency_key=key())
     assert services.balance_fen(fund.id) == 10_00
     assert services.balance_fen(other.id) == 7_00

@@ -14,7 +14,8 @@ from merchant_alliance.extensions import db
 from merchant_alliance.funds import pledges, services
 from merchant_alliance.funds.models import EntryKind, Fund, Pledge
 from merchant_alliance.money import MAX_FEN
-from tests.funds.test_budgets import approved_project, books, key
+from tests.fixtures.funds import approved_project, entry, key
+from tests.funds.test_budgets import books
 from tests.helpers import login_as
 
 pytestmark = pytest.mark.usefixtures("in_request")
@@ -31,8 +32,7 @@ def row(pledge: Pledge):
 
 
 def pay(treasurer, fund: Fund, pledge: Pledge, fen: int, **kwargs):
-    return services.record_entry(treasurer, fund, EntryKind.CONTRIBUTION, fen, pledge=pledge, idempotency_key=key(),
-                                 **kwargs)
+    return entry(fund, EntryKind.CONTRIBUTION, fen, by=treasurer, pledge=pledge, **kwargs)
 
 
 def test_an_owner_pledges_for_their_own_shop_and_staff_for_any_shop(app, world, cast, fund):
@@ -114,7 +114,8 @@ def test_payments_naming_the_pledge_settle_it_and_a_reversed_payment_unsettles_i
     with pytest.raises(DomainError, match="shop that pledged"):
         pay(cast.treasurer, fund, pledge, 100_00, shop=world.a.other_shop)
     with pytest.raises(DomainError, match="shop that pledged"):
-        services.record_entry(cast.treasurer, fund, EntryKind.DONATION, 100_00, pledge=pledge, idempotency_key=key())
+        services.record_entry(cast.treasurer, fund, services.EntryDetails(EntryKind.DONATION, 100_00, pledge=pledge),
+                              idempotency_key=key())
     with pytest.raises(DomainError, match="not open in this fund"):
         pay(world.b.treasurer, other_fund, pledge, 100_00)
     assert books(app) == before
@@ -184,7 +185,8 @@ def test_only_the_alliances_staff_cancel_a_pledge_with_a_reason_once(app, world,
 def test_the_pledge_list_shows_what_is_still_owed_and_everything_on_request(world, cast, fund):
     owing = pledges.create_pledge(cast.owner, fund, world.a.shop, 300_00, pledges.today(), note="还欠着")
     settled = pledges.create_pledge(cast.owner, fund, world.a.shop, 200_00, pledges.today(), note="已付清")
-    services.record_entry(cast.treasurer, fund, EntryKind.CONTRIBUTION, 200_00, pledge=settled, idempotency_key=key())
+    services.record_entry(cast.treasurer, fund, services.EntryDetails(EntryKind.CONTRIBUTION, 200_00, pledge=settled),
+                          idempotency_key=key())
     treasurer = login_as(cast.treasurer)
     url = f"/alliances/{world.a.alliance.id}/fund/pledges"
     still_owed = treasurer.get(url).get_data(as_text=True)

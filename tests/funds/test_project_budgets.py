@@ -10,6 +10,7 @@ from merchant_alliance.funds import budgets, expenses, services
 from merchant_alliance.funds.models import EntryKind, PaymentMethod
 from merchant_alliance.funds.shares import ShareRule
 from merchant_alliance.projects import services as projects
+from tests.fixtures.funds import entry
 from tests.helpers import counted_queries, login_as
 from tests.projects.helpers import upload
 
@@ -35,14 +36,12 @@ def pay(cast, fund, project, amount_fen: int) -> None:
 
 def test_each_project_shows_its_budget_what_was_paid_and_the_variance(world, proposal, cast, in_request):
     fund = services.default_fund(world.a.alliance)
-    services.record_entry(cast.treasurer, fund, EntryKind.SUBSIDY, 50_000_00, counterparty="街道",
-                          idempotency_key=key())
+    entry(fund, EntryKind.SUBSIDY, 50_000_00, by=cast.treasurer, counterparty="街道")
     under = approved_with_budget(proposal, cast, 4_000_00, "书店招牌")
     over = approved_with_budget(proposal, cast, 3_000_00, "<script>alert(1)</script>面馆")
     pay(cast, fund, under, 2_500_00)
     pay(cast, fund, over, 3_200_00)
-    mistake = services.record_entry(cast.treasurer, fund, EntryKind.EXPENSE, 100_00, project=under,
-                                    idempotency_key=key())
+    mistake = entry(fund, EntryKind.EXPENSE, 100_00, by=cast.treasurer, project=under)
     services.reverse_entry(cast.treasurer, mistake, "重复付款", idempotency_key=key())
 
     lines = {line.project_id: line for line in budgets.budget_lines(fund.id)}

@@ -29,7 +29,8 @@ from merchant_alliance.projects import services as projects
 from merchant_alliance.projects.models import Project, ProjectState
 from merchant_alliance.shops.models import Shop
 from tests.concurrency import at_once, while_held
-from tests.funds.test_budgets import RULE, approved_project, give, key, promise
+from tests.fixtures.funds import approved_project, give, key, promise
+from tests.funds.test_budgets import RULE
 from tests.funds.test_expenses import THRESHOLD, ask
 from tests.projects.helpers import upload
 
@@ -123,8 +124,10 @@ def test_a_payment_naming_a_pledge_being_cancelled_is_refused(app, cast, fund, w
     outcome = while_held(
         app, monkeypatch,
         lambda: pledges.cancel_pledge(get(User, ids[0]), get(Pledge, ids[2]), "歇业"),
-        lambda: services.record_entry(get(User, ids[1]), get(Fund, ids[3]), EntryKind.CONTRIBUTION, 500_00,
-                                      shop=get(Shop, ids[4]), pledge=get(Pledge, ids[2]), idempotency_key=key()),
+        lambda: services.record_entry(get(User, ids[1]), get(Fund, ids[3]),
+                                      services.EntryDetails(EntryKind.CONTRIBUTION, 500_00, shop=get(Shop, ids[4]),
+                                                            pledge=get(Pledge, ids[2])),
+                                      idempotency_key=key()),
     )
 
     assert outcome.first is None and isinstance(outcome.second, DomainError)

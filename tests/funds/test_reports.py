@@ -17,6 +17,7 @@ from merchant_alliance.funds import reports, services
 from merchant_alliance.funds.models import EntryKind, PaymentMethod
 from merchant_alliance.timeutil import utcnow
 from tests.factories import ShopFactory
+from tests.fixtures.funds import entry
 from tests.funds.test_views import receipt_jpeg
 from tests.helpers import counted_queries, login_as
 
@@ -37,8 +38,7 @@ def english(client):
 def record(world, fund, kind: EntryKind, fen: int, at: datetime | None = None, **details):
     if kind == EntryKind.CONTRIBUTION:
         details.setdefault("shop", world.a.shop)
-    return services.record_entry(world.a.treasurer, fund, kind, fen, occurred_on=at, idempotency_key=key(),
-                                 **details)
+    return entry(fund, kind, fen, by=world.a.treasurer, occurred_on=at, **details)
 
 
 @pytest.fixture

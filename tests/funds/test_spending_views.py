@@ -25,7 +25,8 @@ from merchant_alliance.funds.models import (
 from merchant_alliance.photos.models import Photo
 from merchant_alliance.projects.models import ProjectState
 from tests.factories import user_with_role
-from tests.funds.test_budgets import RULE, approved_project, books, give, key, promise
+from tests.fixtures.funds import approved_project, entry, give, key, promise
+from tests.funds.test_budgets import RULE, books
 from tests.helpers import login_as
 from tests.projects.helpers import count, fresh_jpeg, put_in_state, stored_files, text_of, upload
 
@@ -66,13 +67,6 @@ def status(browser, url: str) -> int:
 
 def jpeg(name: str = "发票.jpg") -> tuple[io.BytesIO, str]:
     return io.BytesIO(fresh_jpeg()), name
-
-
-@pytest.fixture
-def fund(world):
-    fund = services.default_fund(world.a.alliance)
-    db.session.commit()
-    return fund
 
 
 @pytest.fixture
@@ -126,7 +120,7 @@ def test_bad_money_in_the_budget_form_gets_a_clear_message_and_saves_nothing(app
         ("Infinity", "between 0 and 100"), ("101", "between 0 and 100"), ("-1", "between 0 and 100"),
     ]]
     cases += [
-        ({"budget": "", "split": "rule"}, "This field is required."),
+        ({"budget": "", "split": "rule"}, "Please enter an amount."),
         ({"budget": "0", "split": "rule"}, "more than zero"),
         ({"budget": "12000", "split": "amount", "fund_share": "7000", "subsidy_share": "6000",
           "subsidy_source": "街道"}, "more than the budget"),
@@ -192,7 +186,7 @@ def test_an_owner_pledges_for_their_own_shop_through_the_form(app, world, cast, 
         (good | {"shop_id": world.b.shop.id}, "Not a valid choice"),
         (good | {"due_on": (pledges.today() - timedelta(days=1)).isoformat()}, "The due date cannot be in the past"),
         (good | {"due_on": "next week"}, "Dates are written like 2026-11-26."),
-        (good | {"amount": ""}, "This field is required."),
+        (good | {"amount": ""}, "Please enter an amount."),
     ]
     for data, message in cases:
         response = browser.post(url, data=data)
@@ -216,8 +210,7 @@ def test_an_owner_pledges_for_their_own_shop_through_the_form(app, world, cast, 
 def test_a_shops_money_page_is_its_own_and_arrears_are_for_the_staff(app, world, cast, fund):
     pledge = pledges.create_pledge(cast.owner, fund, world.a.shop, 3_000_00, pledges.today() + timedelta(days=5),
                                    note="店招出资")
-    services.record_entry(cast.treasurer, fund, EntryKind.CONTRIBUTION, 1_000_00, pledge=pledge, reference="WX4200001",
-                          idempotency_key=key())
+    entry(fund, EntryKind.CONTRIBUTION, 1_000_00, by=cast.treasurer, pledge=pledge, reference="WX4200001")
     db.session.execute(update(Pledge).where(Pledge.id == pledge.id)
                        .values(due_on=pledges.today() - timedelta(days=45)))  # now 45 days late
     db.session.commit()
@@ -264,7 +257,7 @@ def test_the_expense_form_asks_once_even_when_sent_twice(app, world, cast, fund,
 
     before = books(app)
     cases = [(good | {"amount": typed}, message) for typed, message in HOSTILE]
-    cases += [(good | {"amount": ""}, "This field is required."),
+    cases += [(good | {"amount": ""}, "Please enter an amount."),
               (good | {"payee": ""}, "Say who is to be paid."),
               (good, "Add at least one photo of the receipt or invoice.")]  # no receipts, not a draft
     for data, message in cases:
@@ -274,15 +267,16 @@ def test_the_expense_form_asks_once_even_when_sent_twice(app, world, cast, fund,
         assert response.status_code == 200, data
         assert any(message in error for error in errors(response)), (data, errors(response))
     assert books(app) == before
-    assert stored_files(app) == set()  # no orphan photos from the refused forms
+    assert stored_files(app) == before["files"]  # no orphan photos from the refused forms (only the design's)
 
     form = form_key(browser.get(url).get_data(as_text=True))
+    photos = count(Photo)  # the project's design
     for _ in range(2):  # a double tap on a slow connection
         response = browser.post(url, data={**good, "idempotency_key": form, "receipts": [jpeg(), jpeg("收据.jpg")]},
                                 content_type="multipart/form-data")
         assert response.status_code == 302
     request = db.session.scalar(select(ExpenseRequest))
-    assert count(ExpenseRequest) == 1 and count(Photo) == 2
+    assert count(ExpenseRequest) == 1 and count(Photo) == photos + 2
     assert response.location == f"/fund/expenses/{request.id}"
     assert (request.amount_fen, request.project_id, request.state) == (1_234_50, project.id, ExpenseState.SUBMITTED)
 

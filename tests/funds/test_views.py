@@ -14,6 +14,7 @@ from merchant_alliance.extensions import db
 from merchant_alliance.funds import services
 from merchant_alliance.funds.models import EntryKind, LedgerEntry
 from merchant_alliance.photos.models import Photo
+from tests.fixtures.funds import entries, entry
 from tests.helpers import counted_queries, login_as
 
 
@@ -78,8 +79,8 @@ def test_a_bad_receipt_file_records_no_money_and_stores_nothing(client, world):
 def test_members_see_the_books_but_not_the_receipts(client, world):
     fund = services.default_fund(world.a.alliance)
     buffer, name = receipt_jpeg()
-    services.record_entry(world.a.treasurer, fund, EntryKind.CONTRIBUTION, 500_00, shop=world.a.shop,
-                          purpose="出资", idempotency_key="m1", receipt=FileStorage(buffer, name))
+    entry(fund, EntryKind.CONTRIBUTION, 500_00, by=world.a.treasurer, shop=world.a.shop, purpose="出资",
+          receipt=FileStorage(buffer, name), idempotency_key="m1")
     login_as(world.a.owner, client)
     page = client.get(f"/alliances/{world.a.alliance.id}/fund/entries").get_data(as_text=True)
     assert "¥500.00" in page and "/photos/" not in page
@@ -91,17 +92,16 @@ def test_members_see_the_books_but_not_the_receipts(client, world):
 
 def test_entries_filter_by_kind_and_reversal_through_the_page(client, world):
     fund = services.default_fund(world.a.alliance)
-    entry = services.record_entry(world.a.treasurer, fund, EntryKind.CONTRIBUTION, 300_00, shop=world.a.shop,
-                                  idempotency_key="f1")
-    services.record_entry(world.a.treasurer, fund, EntryKind.SUBSIDY, 200_00, counterparty="静安寺街道办",
-                          idempotency_key="f2")
+    contribution = entry(fund, EntryKind.CONTRIBUTION, 300_00, by=world.a.treasurer, shop=world.a.shop,
+                         idempotency_key="f1")
+    entry(fund, EntryKind.SUBSIDY, 200_00, by=world.a.treasurer, counterparty="静安寺街道办", idempotency_key="f2")
     login_as(world.a.treasurer, client)
     base = f"/alliances/{world.a.alliance.id}/fund/entries"
     only_subsidies = client.get(f"{base}?kind=subsidy").get_data(as_text=True)
     assert "静安寺街道办" in only_subsidies and "¥300.00" not in only_subsidies
-    assert client.post(f"/fund/entries/{entry.id}/reverse",
+    assert client.post(f"/fund/entries/{contribution.id}/reverse",
                        data={"idempotency_key": "r1", "reason": "记错店铺"}).status_code == 302
-    assert client.post(f"/fund/entries/{entry.id}/reverse",
+    assert client.post(f"/fund/entries/{contribution.id}/reverse",
                        data={"idempotency_key": "r2", "reason": "again"}).status_code == 302
     assert services.balance_fen(fund.id) == 200_00
     assert entry_count() == 3  # two entries and one reversal: the second reversal was refused
@@ -117,10 +117,8 @@ def test_the_entry_list_issues_as_many_queries_for_many_entries_as_for_few(app, 
             assert client.get(url).status_code == 200
         return len(statements)
 
-    services.record_entry(world.a.treasurer, fund, EntryKind.CONTRIBUTION, 100, shop=world.a.shop,
-                          idempotency_key="q0")
+    entry(fund, EntryKind.CONTRIBUTION, 100, by=world.a.treasurer, shop=world.a.shop, idempotency_key="q0")
     few = queries()
-    for n in range(1, 40):
-        services.record_entry(world.a.treasurer, fund, EntryKind.CONTRIBUTION, 100 + n,
-                              shop=world.a.other_shop if n % 2 else world.a.shop, idempotency_key=f"q{n}")
+    entries(fund, [(EntryKind.CONTRIBUTION, 100 + n, {"shop": world.a.other_shop if n % 2 else world.a.shop})
+                   for n in range(1, 40)], by=world.a.treasurer)
     assert queries() == few

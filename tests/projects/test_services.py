@@ -11,7 +11,7 @@ from merchant_alliance.audit import events_for_object
 from merchant_alliance.errors import DomainError, NotAllowed
 from merchant_alliance.extensions import db
 from merchant_alliance.notifications.models import Notification
-from merchant_alliance.projects import services
+from merchant_alliance.projects import queries, services
 from merchant_alliance.projects.models import DesignVersion, ProjectState
 from merchant_alliance.shops.services import register_signboard
 from tests.projects.helpers import SIGNBOARD, add_version, put_in_state, upload, written
@@ -175,22 +175,30 @@ def test_owners_list_their_own_shops_projects_and_the_alliance_list_counts_each_
         put_in_state(proposal(title=f"项目{n}", shop=world.a.other_shop, by=cast.neighbour), state)
     db.session.commit()
 
-    def titles(query) -> list[str]:
-        return [row.title for row in db.session.execute(query)]
+    def titles(rows) -> list[str]:
+        return [row.title for row in rows]
 
-    assert titles(services.projects_of_owner(cast.owner)) == titles(services.projects_of_owner(cast.co_owner)) \
-        == titles(services.projects_of_shop(world.a.shop)) == [mine.title]
-    assert titles(services.projects_of_owner(cast.neighbour)) == ["项目4", "项目3", "项目2", "项目1", neighbours.title]
-    assert titles(services.projects_of_owner(cast.owner_elsewhere)) == [elsewhere.title]
-    assert titles(services.projects_of_owner(cast.lead)) == titles(services.projects_of_owner(cast.nobody)) == []
+    assert titles(queries.projects_of_owner(cast.owner)) == titles(queries.projects_of_owner(cast.co_owner)) \
+        == titles(queries.projects_of_shop(world.a.shop)) == [mine.title]
+    assert titles(queries.projects_of_owner(cast.neighbour)) == ["项目4", "项目3", "项目2", "项目1", neighbours.title]
+    assert titles(queries.projects_of_owner(cast.owner_elsewhere)) == [elsewhere.title]
+    assert titles(queries.projects_of_owner(cast.lead)) == titles(queries.projects_of_owner(cast.nobody)) == []
 
-    assert services.state_counts(world.a.alliance) == {S.DRAFT: 2, S.SUBMITTED: 2, S.CHANGES_REQUESTED: 1,
-                                                       S.REJECTED: 1}
-    assert services.state_counts(world.b.alliance) == {S.DRAFT: 1}
-    assert sorted(titles(services.projects_of_alliance(world.a.alliance, S.SUBMITTED))) == ["项目1", "项目2"]
-    assert len(titles(services.projects_of_alliance(world.a.alliance))) == 6
+    assert queries.state_counts(world.a.alliance) == {S.DRAFT: 2, S.SUBMITTED: 2, S.CHANGES_REQUESTED: 1,
+                                                      S.REJECTED: 1}
+    assert queries.state_counts(world.b.alliance) == {S.DRAFT: 1}
+    def alliance_list(state=None, page=1, per_page=50):
+        alliance = world.a.alliance
+        return queries.projects_of_alliance(alliance, state, queries.state_counts(alliance), page=page,
+                                            per_page=per_page)
+
+    assert sorted(titles(alliance_list(S.SUBMITTED))) == ["项目1", "项目2"]
+    assert len(titles(alliance_list())) == 6
+    first, last = alliance_list(per_page=4), alliance_list(page=2, per_page=4)  # the list comes in pages
+    assert (first.total, first.pages, len(first.items), len(last.items)) == (6, 2, 4, 2)
+    assert not set(titles(first)) & set(titles(last))
 
     services.move(cast.owner, mine, "submit")
-    assert services.state_counts(world.a.alliance) == {S.DRAFT: 1, S.SUBMITTED: 3, S.CHANGES_REQUESTED: 1,
-                                                       S.REJECTED: 1}
-    assert titles(services.projects_of_alliance(world.a.alliance))[0] == mine.title  # the latest change first
+    assert queries.state_counts(world.a.alliance) == {S.DRAFT: 1, S.SUBMITTED: 3, S.CHANGES_REQUESTED: 1,
+                                                      S.REJECTED: 1}
+    assert titles(alliance_list())[0] == mine.title  # the latest change first

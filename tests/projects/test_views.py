@@ -15,7 +15,7 @@ from merchant_alliance.projects import services
 from merchant_alliance.projects.lifecycle import Attempt
 from merchant_alliance.projects.models import Comment, DesignVersion, Project, ProjectState
 from merchant_alliance.shops.models import Signboard
-from tests.helpers import counted_queries, login_as
+from tests.helpers import counted_queries, field_errors, flashed_errors, login_as
 from tests.projects.helpers import add_version, fresh_jpeg, put_in_state, state_of, text_of, upload, written
 
 S = ProjectState
@@ -145,6 +145,32 @@ def test_the_version_form_refuses_bad_costs_sizes_and_files_clearly_and_writes_n
         # no version, no photo row, no link, no audit event, no stored object
         assert written(app) == before, changes
     assert before["versions"] == 0
+
+
+def test_the_estimated_cost_is_optional_refused_under_its_field_and_offered_again_from_the_last_version(
+        app, proposal, cast):
+    """An owner types a cost with three decimals: the form comes back with the reason under the cost, what they
+    typed still in the box, and nothing saved. Left empty, the version is saved without a cost; the next new
+    version starts from the last cost given, in yuan."""
+    project = proposal(versions=0)
+    owner = login_as(cast.owner)
+    url = f"/projects/{project.id}/versions/new"
+    before = written(app)
+
+    response = owner.post(url, content_type="multipart/form-data", data=version_form(estimated_cost="12.345"))
+    assert response.status_code == 200
+    assert field_errors(response, "estimated_cost") == ["Amounts have at most two decimals (fen)."]
+    assert flashed_errors(response) == []
+    assert re.search(r'id="estimated_cost"[^>]*value="12.345"', response.get_data(as_text=True))
+    assert written(app) == before
+
+    response = owner.post(url, content_type="multipart/form-data", data=version_form(estimated_cost="  "))
+    assert response.headers["Location"] == f"/projects/{project.id}"
+    assert db.session.scalars(select(DesignVersion.estimated_cost_fen)).all() == [None]
+
+    add_version(project, by=cast.owner, estimated_cost_fen=1_200_050)
+    form = owner.get(url).get_data(as_text=True)
+    assert re.search(r'id="estimated_cost"[^>]*value="12000.50"', form)
 
 
 def test_versions_are_added_only_while_the_design_is_a_draft_or_changes_were_requested(app, proposal, cast):
