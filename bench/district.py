@@ -50,7 +50,7 @@ from merchant_alliance.funds.models import (  # noqa: E402
     ProjectBudget,
     Reservation,
     ReservationReason,
-    count_all_months,
+    recount_after_bulk_load,
 )
 from merchant_alliance.notifications.models import Notification  # noqa: E402
 from merchant_alliance.photos.models import Photo  # noqa: E402
@@ -355,7 +355,7 @@ def fill_fund(data: AllianceData) -> None:
         balance += row["amount_fen"]
         rows.append(row)
     data.rows(LedgerEntry, rows)
-    count_all_months(db.session.connection(), [fund])  # what the app keeps with every entry it writes
+    recount_after_bulk_load(db.session.connection(), [fund])  # what the app keeps with every entry it writes
     data.counts["ledger_months"] += db.session.scalar(select(func.count()).where(LedgerMonth.fund_id == fund))
 
     expenses = [r for r in rows if r["kind"] == EntryKind.EXPENSE and r["id"] not in reversed_ids]

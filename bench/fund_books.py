@@ -48,6 +48,14 @@ from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import event, insert, text  # noqa: E402
 
 from bench.common import database, postgres_url  # noqa: E402
+from bench.district import (  # noqa: E402 - the same kinds of money, shops and payees as the district
+    CONTRACTORS,
+    KIND_WEIGHTS,
+    REVERSAL_RATE,
+    SHOP_WORDS,
+    SPONSORS,
+    YUAN_RANGES,
+)
 from config import DevelopmentConfig  # noqa: E402
 from merchant_alliance import create_app  # noqa: E402
 from merchant_alliance.accounts.models import Alliance, Membership, Role, Street, User  # noqa: E402
@@ -64,7 +72,7 @@ from merchant_alliance.funds.models import (  # noqa: E402
     ProjectBudget,
     Reservation,
     ReservationReason,
-    count_all_months,
+    recount_after_bulk_load,
 )
 from merchant_alliance.funds.spending_views import PLEDGE_PAGE_SIZE  # noqa: E402
 from merchant_alliance.funds.views import CSV_BATCH  # noqa: E402
@@ -80,22 +88,6 @@ PASSWORD = "Bench-Horse-9"  # noqa: S105 - the bench's own throwaway users
 BATCH = 5_000
 PAGE_SECONDS = 20  # at most about this long timing one page for one role (but at least 5 runs)
 SHANGHAI_OFFSET = timedelta(hours=8)  # no daylight saving in Shanghai
-
-# Shares of the non-reversal entries: most money in is shops' dues, most money out is contractors.
-KIND_WEIGHTS = {
-    EntryKind.CONTRIBUTION: 70, EntryKind.SUBSIDY: 4, EntryKind.DONATION: 4, EntryKind.EXPENSE: 20,
-    EntryKind.REFUND: 2,
-}
-YUAN_RANGES = {
-    EntryKind.CONTRIBUTION: (200, 5_000), EntryKind.SUBSIDY: (10_000, 100_000), EntryKind.DONATION: (2_000, 50_000),
-    EntryKind.EXPENSE: (500, 8_000), EntryKind.REFUND: (100, 1_000),
-}
-REVERSAL_RATE = 0.004  # a few hundred in 100,000
-SHOP_WORDS = ["咖啡", "面馆", "花店", "书店", "茶铺", "面包房", "眼镜店", "裁缝铺", "小酒馆", "药房", "理发店",
-              "水果店", "文具店", "画廊", "烘焙坊"]
-CONTRACTORS = ["上海静安标识工程有限公司", "愚园设计工作室", "申城招牌制作厂", "沪西建筑装饰公司"]
-SPONSORS = ["静安寺街道办事处", "愚园路社区基金会", "长宁文旅发展中心"]
-
 
 # --- filling ------------------------------------------------------------------------------------
 
@@ -156,13 +148,13 @@ def fill(entries: int, seed: int = 2026) -> Books:
     owner, treasurer, lead, second_lead = 1, 2, 3, 4
     _rows(Membership, [
         {"id": 1, "user_id": owner, "role": Role.SHOP_OWNER, "shop_id": books.owner_shop_id, "alliance_id": None,
-         "street_id": None, "created_at": begin, "granted_by_id": None},
+         "street_id": None, "created_at": begin, "granted_by_id": None, "confirmed_at": begin},
         {"id": 2, "user_id": treasurer, "role": Role.TREASURER, "shop_id": None, "alliance_id": 1,
-         "street_id": None, "created_at": begin, "granted_by_id": None},
+         "street_id": None, "created_at": begin, "granted_by_id": None, "confirmed_at": begin},
         {"id": 3, "user_id": lead, "role": Role.ALLIANCE_LEAD, "shop_id": None, "alliance_id": 1,
-         "street_id": None, "created_at": begin, "granted_by_id": None},
+         "street_id": None, "created_at": begin, "granted_by_id": None, "confirmed_at": begin},
         {"id": 4, "user_id": second_lead, "role": Role.ALLIANCE_LEAD, "shop_id": None, "alliance_id": 1,
-         "street_id": None, "created_at": begin, "granted_by_id": None},
+         "street_id": None, "created_at": begin, "granted_by_id": None, "confirmed_at": begin},
     ])
     _rows(Fund, [{"id": 1, "alliance_id": 1, "name": "资金池", "is_default": True, "created_at": begin,
                   "fund_percent": Decimal(30), "fund_cap_fen": 300_000, "two_approvals_above_fen": 500_000,
@@ -280,7 +272,7 @@ def fill(entries: int, seed: int = 2026) -> Books:
         assert balance >= 0
         rows.append(row)
     _rows(LedgerEntry, rows)
-    count_all_months(db.session.connection(), [1])  # what the app keeps with every entry it writes
+    recount_after_bulk_load(db.session.connection(), [1])  # what the app keeps with every entry it writes
     books.reversals = len(reversed_ids)
 
     # Expense requests: most were paid (each names its own ledger entry), the rest in every other state.

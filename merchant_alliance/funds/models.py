@@ -19,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
     delete,
     event,
+    func,
     insert,
     select,
     text,
@@ -410,8 +411,13 @@ def months_from_entries(connection, fund_ids: list[int] | None = None) -> dict[t
     return {key: tuple(value) for key, value in sums.items()}
 
 
-def count_all_months(connection, fund_ids: list[int]) -> None:
-    """Fill `ledger_months` for funds whose entries were bulk-loaded without the ORM (bench, imports)."""
+def recount_after_bulk_load(connection, fund_ids: list[int]) -> None:
+    """Fill `ledger_months` and each pledge's `paid_fen` for funds whose entries were bulk-loaded without
+    the ORM (benchmarks, imports): what `_count_new_entries` keeps for entries the app writes."""
+    pledges, entries = Pledge.__table__, LedgerEntry.__table__
+    connection.execute(update(pledges).where(pledges.c.fund_id.in_(fund_ids)).values(paid_fen=select(
+        func.coalesce(func.sum(entries.c.amount_fen), 0)).where(entries.c.pledge_id == pledges.c.id)
+        .scalar_subquery()))
     connection.execute(delete(LedgerMonth.__table__).where(LedgerMonth.__table__.c.fund_id.in_(fund_ids)))
     counted = months_from_entries(connection, fund_ids)
     rows = [{"fund_id": fund_id, "month": month, "kind": kind, "income_fen": income, "spending_fen": spending,
