@@ -55,7 +55,6 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=i18n.select_locale,
                    timezone_selector=lambda: app.config["BABEL_DEFAULT_TIMEZONE"])
     babel.domain_instance = i18n.CatalogueDomain()  # finds translations/zh_CN (see its docstring)
-    i18n.install_template_gettext(app)
     limiter.init_app(app)
     storage.init_app(app)
     mail.init_app(app)  # in development, a thread that sends the outbox's mail

@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import flask_babel
 from babel import Locale, support
 from babel.dates import DateTimePattern, get_date_format, get_datetime_format, get_time_format, parse_pattern
 from flask import current_app, g, has_request_context, request
@@ -134,20 +133,3 @@ def format_date(value: date | datetime | None, format: str = "medium") -> str:
 @lru_cache(maxsize=4)
 def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
-
-
-def request_translations() -> support.NullTranslations:
-    """This request's catalogue (looked up once per request, see CatalogueDomain.get_translations)."""
-    return flask_babel.get_translations()
-
-
-def install_template_gettext(app) -> None:
-    """Templates translate through `request_translations` (Flask-Babel's own callables look the catalogue
-    up again for every string)."""
-    app.jinja_env.install_gettext_callables(
-        gettext=lambda s: request_translations().ugettext(s),
-        ngettext=lambda s, p, n: request_translations().ungettext(s, p, n),
-        pgettext=lambda c, s: request_translations().upgettext(c, s),
-        npgettext=lambda c, s, p, n: request_translations().unpgettext(c, s, p, n),
-        newstyle=True,
-    )

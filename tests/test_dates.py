@@ -41,3 +41,15 @@ def test_a_utc_evening_is_the_next_morning_in_shanghai_and_nothing_is_empty_text
 def test_pages_use_the_cached_formats(app):
     assert app.jinja_env.filters["datetimeformat"] is i18n.format_datetime
     assert app.jinja_env.filters["dateformat"] is i18n.format_date
+
+
+def test_the_catalogue_kept_for_a_request_still_follows_force_locale(app):
+    """The catalogue is looked up once per request; an email written in its reader's language inside the
+    request (force_locale) must still come out in that language, and the page after it in the page's."""
+    with app.test_request_context():
+        page_language = flask_babel.gettext("Bad request")
+        with flask_babel.force_locale("en"):
+            assert flask_babel.gettext("Bad request") == "Bad request"
+            assert app.jinja_env.from_string("{{ _('Bad request') }}").render() == "Bad request"
+        assert flask_babel.gettext("Bad request") == page_language != "Bad request"
+        assert app.jinja_env.from_string("{{ _('Bad request') }}").render() == page_language

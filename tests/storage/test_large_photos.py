@@ -120,7 +120,6 @@ print((peak_kb() - before) / 1024)
 """
 
 
-@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the peak memory from Linux's /proc")
 @pytest.mark.parametrize(("kind", "bound_mb"), [("HEIC", 250), ("JPEG", 100)])
 def test_a_48_megapixel_photo_is_ingested_within_a_bounded_amount_of_memory(kind, bound_mb, picture_48mp,
                                                                              heic_48mp, tmp_path):
