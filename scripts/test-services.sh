@@ -41,6 +41,8 @@ elif is_root && command -v pg_lsclusters >/dev/null; then
   done
   su postgres -c "psql -q -p $port -tc \"SELECT 1 FROM pg_roles WHERE rolname='merchant_test'\"" | grep -q 1 || \
     su postgres -c "psql -q -p $port -c \"CREATE ROLE merchant_test LOGIN PASSWORD 'merchant_test' CREATEDB\""
+  # Dropping a test database WITH (FORCE) must be able to stop an autovacuum worker that is in it.
+  su postgres -c "psql -q -p $port -c 'GRANT pg_signal_backend TO merchant_test'" >/dev/null 2>&1 || true
   su postgres -c "psql -q -p $port -tc \"SELECT 1 FROM pg_database WHERE datname='merchant_test'\"" | grep -q 1 || \
     su postgres -c "createdb -p $port -O merchant_test merchant_test"
   echo "TEST_POSTGRES_URL=postgresql+psycopg://merchant_test:merchant_test@127.0.0.1:$port/merchant_test" >> "$env_file"

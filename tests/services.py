@@ -53,10 +53,36 @@ def private_postgres_database(server_url: str, name: str) -> Iterator[str]:
     url = make_url(server_url)
     admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(conn, name)
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
         yield url.set(database=name).render_as_string(hide_password=False)
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
+            drop_database(conn, name)
+
+
+def drop_database(conn, name: str, attempts: int = 20) -> None:
+    """Drop database `name`, closing what is still connected to it.
+
+    `WITH (FORCE)` refuses (InsufficientPrivilege) when an autovacuum worker happens to be in the
+    database and the role lacks pg_signal_backend; a plain DROP stops autovacuum workers by itself,
+    so that is tried next, and retried while a connection is still closing.
+    """
+    import time
+
+    import psycopg
+
+    for attempt in range(attempts):
+        try:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except psycopg.errors.InsufficientPrivilege:
+            pass
+        try:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            return
+        except psycopg.errors.ObjectInUse:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.25)
