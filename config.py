@@ -143,6 +143,7 @@ class TestingConfig(Config):
     SERVER_NAME = None
     STORAGE_BACKEND = "local"
     STORAGE_LOCAL_ROOT = ""  # a temporary directory of each app's own (see merchant_alliance.storage.init_app)
+    CACHE_CHECK_WRITES = True  # a commit that writes a table without telling the page cache fails
 
 
 def trusted_hosts(external_url: str, extra: str = "") -> list[str]:

@@ -46,7 +46,7 @@ def create_app(config: type[Config] | str | None = None, **overrides: object) ->
 
 
 def register_extensions(app: Flask) -> None:
-    from merchant_alliance import i18n, mail, storage
+    from merchant_alliance import i18n, mail, pagecache, storage
     from merchant_alliance.extensions import babel, csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
@@ -56,6 +56,7 @@ def register_extensions(app: Flask) -> None:
                    timezone_selector=lambda: app.config["BABEL_DEFAULT_TIMEZONE"])
     babel.domain_instance = i18n.CatalogueDomain()  # finds translations/zh_CN (see its docstring)
     limiter.init_app(app)
+    pagecache.init_app(app)
     storage.init_app(app)
     mail.init_app(app)  # in development, a thread that sends the outbox's mail
     login_manager.init_app(app)  # accounts.init_app says how users are loaded

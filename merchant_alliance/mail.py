@@ -41,6 +41,7 @@ class OutboxMessage(db.Model):
     """An email waiting to be sent, being sent (claimed until `claimed_until`), sent, or given up on."""
 
     __tablename__ = "outbox_messages"
+    __cached__ = False
     __table_args__ = (Index("ix_outbox_messages_due", "sent_at", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)

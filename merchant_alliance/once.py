@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -24,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from wtforms import HiddenField
 from wtforms.validators import DataRequired, Length
 
+from merchant_alliance import pagecache
 from merchant_alliance.errors import DomainError
 from merchant_alliance.extensions import db
 from merchant_alliance.timeutil import utcnow
@@ -37,6 +37,7 @@ class FormSubmission(db.Model):
     """A form that was sent and what it made: the second submit of the same form finds it here."""
 
     __tablename__ = "form_submissions"
+    __cached__ = False
 
     key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH), primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -53,7 +54,7 @@ class IdempotentForm(FlaskForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if not self.idempotency_key.data:
-            self.idempotency_key.data = uuid.uuid4().hex
+            self.idempotency_key.data = pagecache.fresh(pagecache.FRESH["key"](), "key")
 
 
 def check_key(key: str) -> None:
@@ -134,6 +135,7 @@ def lock_row(model: type, row_id: int) -> None:
     database's write lock now, as BEGIN IMMEDIATE would, so a second writer waits for our commit.
     """
     if db.session.get_bind().dialect.name == "sqlite":
-        db.session.execute(update(model).where(model.id == row_id).values(id=model.id))
+        db.session.execute(update(model).where(model.id == row_id).values(id=model.id)
+                           .execution_options(cache_scopes=()))  # writes nothing anyone sees
     else:
         db.session.execute(select(model.id).where(model.id == row_id).with_for_update())

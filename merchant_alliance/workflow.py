@@ -30,6 +30,7 @@ from sqlalchemy import update
 from merchant_alliance import audit, authz
 from merchant_alliance.errors import DomainError, NotAllowed
 from merchant_alliance.extensions import db
+from merchant_alliance.pagecache import scopes_of
 from merchant_alliance.timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -215,7 +216,7 @@ class Workflow(Generic[T]):
             update(self.model)
             .where(self.model.id == obj.id, self.model.state == transition.source)
             .values(**changes)
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False, cache_scopes=scopes_of(obj))
         ).rowcount
         if moved != 1:
             db.session.rollback()
@@ -239,7 +240,7 @@ class Workflow(Generic[T]):
             update(self.model)
             .where(self.model.id == obj.id, self.model.state.in_(sorted(self.states_allowing(activity), key=str)))
             .values(state=self.model.state)  # changes nothing; takes the row's lock
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False, cache_scopes=())
         ).rowcount
         if held != 1:
             db.session.rollback()

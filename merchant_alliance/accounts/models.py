@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from merchant_alliance.extensions import db, value_enum
 from merchant_alliance.i18n import N_
+from merchant_alliance.pagecache import scopes_of_role_scope
 from merchant_alliance.timeutil import utcnow
 
 
@@ -100,6 +101,8 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
 
+    __cache_ignores__ = frozenset({"password_hash", "locale", "last_login_at"})  # shown on no page
+
     # Loaded with the request's user in its one query (accounts.sessions.user_for_token); any other user
     # shown on a page (an author, a creator) never needs them.
     memberships: Mapped[list[Membership]] = relationship(
@@ -173,6 +176,9 @@ class Membership(db.Model):
     def pending(self) -> bool:
         return self.confirmed_at is None
 
+    def cache_scopes(self) -> set[str]:
+        return scopes_of_role_scope(self)
+
     def __repr__(self) -> str:
         return f"<Membership {self.role} user={self.user_id}>"
 
@@ -183,6 +189,7 @@ class PasswordResetRequest(db.Model):
     up later and queues the link if an account uses it."""
 
     __tablename__ = "password_reset_requests"
+    __cached__ = False
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254))  # as typed, normalised when it is an address
@@ -233,6 +240,9 @@ class Invitation(db.Model):
     def is_usable(self) -> bool:
         return self.status == "pending"
 
+    def cache_scopes(self) -> set[str]:
+        return scopes_of_role_scope(self)
+
 
 class UserSession(db.Model):
     """One logged-in browser: the server's record that its cookies are still good.
@@ -242,6 +252,7 @@ class UserSession(db.Model):
     """
 
     __tablename__ = "user_sessions"
+    __cached__ = False
     __table_args__ = (Index("ix_user_sessions_user_live", "user_id", "ended_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)

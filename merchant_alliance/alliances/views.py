@@ -15,6 +15,7 @@ from merchant_alliance.alliances import queries
 from merchant_alliance.alliances.forms import AllianceForm, InvitationForm, StreetForm
 from merchant_alliance.errors import refusals
 from merchant_alliance.extensions import db
+from merchant_alliance.pagecache import alliance_scope, lazy
 from merchant_alliance.shops.models import Shop
 from merchant_alliance.urls import back, external_url
 
@@ -167,5 +168,7 @@ def audit_log(**_ids: int):
     """The audit log of an alliance or of a street, newest first."""
     scope = next(iter(_scope_from_request().values()))
     authz.require(current_user, "view_audit", scope)
-    page = db.paginate(queries.audit_events(scope), per_page=AUDIT_PAGE_SIZE)
-    return render_template("alliances/audit.html", page=page, scope=scope)
+    page = lazy(db.paginate, queries.audit_events(scope), per_page=AUDIT_PAGE_SIZE)
+    # A street's log shows its alliances' events too: only an alliance's log is cached.
+    scopes = [alliance_scope(scope.id)] if "alliance_id" in _ids else None
+    return render_template("alliances/audit.html", page=page, scope=scope, cache_scopes=scopes)

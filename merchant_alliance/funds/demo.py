@@ -24,6 +24,7 @@ from merchant_alliance.funds.models import (
     PaymentMethod,
     Pledge,
 )
+from merchant_alliance.pagecache import scopes_of
 from merchant_alliance.projects import services as projects
 from merchant_alliance.projects.models import Project, ProjectState
 from merchant_alliance.shops.models import Shop
@@ -80,7 +81,8 @@ def _paid_expense(treasurer: User, leads: list[User], fund, day: date, payee: st
     expenses.pay(treasurer, request, method=PaymentMethod.BANK_TRANSFER, idempotency_key=_key(),
                  reference=f"BT{seed:06d}", occurred_on=_at(day, 15))
     db.session.execute(update(ExpenseRequest).where(ExpenseRequest.id == request.id)
-                       .values(created_at=_at(day - timedelta(days=3)), updated_at=_at(day, 15)))
+                       .values(created_at=_at(day - timedelta(days=3)), updated_at=_at(day, 15))
+                       .execution_options(cache_scopes=scopes_of(request)))
     db.session.commit()
 
 

@@ -31,6 +31,7 @@ from sqlalchemy.orm.util import identity_key
 
 from merchant_alliance.accounts.models import Alliance, User
 from merchant_alliance.extensions import db, value_enum
+from merchant_alliance.pagecache import scopes_via, touch
 from merchant_alliance.photos.models import Photo
 from merchant_alliance.timeutil import local_month, utcnow
 
@@ -164,6 +165,7 @@ class LedgerEntry(db.Model):
     entered_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     fund: Mapped[Fund] = relationship()
+    cache_scopes = scopes_via("fund")
     entered_by: Mapped[User] = relationship()
 
 
@@ -207,6 +209,7 @@ class ProjectBudget(db.Model):
     set_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     fund: Mapped[Fund] = relationship()
+    cache_scopes = scopes_via("fund")
     set_by: Mapped[User] = relationship()
 
 
@@ -235,6 +238,7 @@ class Pledge(db.Model):
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     fund: Mapped[Fund] = relationship()
+    cache_scopes = scopes_via("fund")
     shop = relationship("Shop")
     project = relationship("Project")
 
@@ -260,6 +264,9 @@ class Reservation(db.Model):
     ledger_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    fund: Mapped[Fund] = relationship()
+    cache_scopes = scopes_via("fund")
 
 
 class ExpenseState(enum.StrEnum):
@@ -317,6 +324,7 @@ class ExpenseRequest(db.Model):
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)  # a double submit asks once
 
     fund: Mapped[Fund] = relationship()
+    cache_scopes = scopes_via("fund")
     project = relationship("Project")
     refund_shop = relationship("Shop")
     requested_by: Mapped[User] = relationship()
@@ -338,6 +346,7 @@ class ExpenseApproval(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     request: Mapped[ExpenseRequest] = relationship(back_populates="approvals")
+    cache_scopes = scopes_via("request", "fund")
     approver: Mapped[User] = relationship()
 
 
@@ -366,6 +375,8 @@ def _count_new_entries(session: Session, flush_context) -> None:
             totals[2] += 1
             if obj.pledge_id is not None:
                 paid[obj.pledge_id] = paid.get(obj.pledge_id, 0) + obj.amount_fen
+    # Kept figures of the entries' own funds: the entries' scopes cover them (pagecache).
+    touch(session, (), tables=("pledges", "ledger_months") if paid else ("ledger_months",) if sums else ())
     for pledge_id, amount in paid.items():
         session.connection().execute(update(Pledge.__table__).where(Pledge.__table__.c.id == pledge_id)
                                      .values(paid_fen=Pledge.__table__.c.paid_fen + amount))

@@ -21,6 +21,7 @@ from merchant_alliance.errors import DomainError, NotAllowed
 from merchant_alliance.extensions import db
 from merchant_alliance.funds.models import Fund, LedgerEntry, Pledge
 from merchant_alliance.funds.services import check_amount, check_idempotency_key
+from merchant_alliance.pagecache import scopes_of
 from merchant_alliance.projects.models import Project
 from merchant_alliance.shops.models import Shop
 from merchant_alliance.timeutil import local_today, utcnow
@@ -96,7 +97,7 @@ def cancel_pledge(actor: User, pledge: Pledge, reason: str) -> None:
     # Once, decided where it is written: of two cancellations at the same moment the second finds it done.
     cancelled = db.session.execute(
         update(Pledge).where(Pledge.id == pledge.id, Pledge.cancelled_at.is_(None)).values(cancelled_at=now)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, cache_scopes=scopes_of(pledge))
     ).rowcount
     if cancelled != 1:
         db.session.rollback()

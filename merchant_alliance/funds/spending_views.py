@@ -27,6 +27,7 @@ from merchant_alliance.funds.models import ExpenseRequest, ExpenseState, Payment
 from merchant_alliance.funds.views import alliance_or_404, bp, fund_for_request, require_on_books
 from merchant_alliance.inputs import int_arg, page_arg
 from merchant_alliance.money import format_fen
+from merchant_alliance.pagecache import alliance_scope, lazy
 from merchant_alliance.projects.lifecycle import lifecycle
 from merchant_alliance.projects.models import Project
 from merchant_alliance.shops.models import Shop
@@ -108,13 +109,15 @@ def pledge_list(alliance_id: int):
     fund = services.default_fund(alliance)
     show_all = request.args.get("show") == "all"
     page = page_arg()
-    rows, total = queries.pledge_page(fund.id, open_only=not show_all, page=page, per_page=PLEDGE_PAGE_SIZE)
-    overdue = pledges.arrears(fund.id)
+    # Built only when the page's body is (not when it comes from the page cache).
+    listed = lazy(queries.pledge_page, fund.id, open_only=not show_all, page=page, per_page=PLEDGE_PAGE_SIZE)
+    overdue = lazy(pledges.arrears, fund.id)
     return render_template(
-        "funds/pledges.html", alliance=alliance, rows=rows, arrears=overdue, show_all=show_all, page=page,
-        pages=max((total + PLEDGE_PAGE_SIZE - 1) // PLEDGE_PAGE_SIZE, 1),
-        buckets=pledges.arrears_by_bucket(overdue), status=pledges.pledge_status,
+        "funds/pledges.html", alliance=alliance, rows=lazy(lambda: listed[0]), arrears=overdue, show_all=show_all,
+        page=page, pages=lazy(lambda: max((listed[1] + PLEDGE_PAGE_SIZE - 1) // PLEDGE_PAGE_SIZE, 1)),
+        buckets=lazy(pledges.arrears_by_bucket, overdue), status=pledges.pledge_status,
         can_manage=authz.can(current_user, "manage_pledges", alliance),
+        cache_scopes=[alliance_scope(alliance.id)],
     )
 
 
@@ -191,10 +194,10 @@ def expense_list(alliance_id: int):
     fund = fund_for_request(alliance)
     state = request.args.get("state")
     state = ExpenseState(state) if state in ExpenseState.__members__.values() else None
-    page = queries.expense_page(fund.id, state, page_arg())
+    page = lazy(queries.expense_page, fund.id, state, page_arg())
     return render_template(
         "funds/expenses.html", alliance=alliance, fund=fund, page=page, state=state, states=list(ExpenseState),
-        can_request=authz.can(current_user, "request_expense", alliance),
+        can_request=authz.can(current_user, "request_expense", alliance), cache_scopes=[alliance_scope(alliance.id)],
     )
 
 

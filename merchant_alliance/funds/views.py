@@ -30,6 +30,7 @@ from merchant_alliance.funds import budgets, charts, queries, reports, services
 from merchant_alliance.funds.forms import FundForm, ReversalForm
 from merchant_alliance.funds.models import EntryKind, Fund, LedgerEntry
 from merchant_alliance.inputs import date_arg, int_arg, page_arg
+from merchant_alliance.pagecache import alliance_scope, lazy
 from merchant_alliance.timeutil import local_day_start_utc, utcnow
 
 bp = Blueprint("funds", __name__)
@@ -114,18 +115,20 @@ def _csv_download(content: str | Iterable[str], filename: str) -> Response:
 @bp.route("/alliances/<int:alliance_id>/fund")
 def overview(alliance_id: int):
     alliance, fund = _books(alliance_id)
-    recent = queries.recent_entries(fund.id, 10)
-    flows = reports.monthly_flows(fund.id, reports.months_up_to(reports.Month.of(utcnow()), CHART_MONTHS))
-    chart = charts.income_spending_chart([(str(f.month), f.income_fen, f.spending_fen) for f in flows],
-                                         title=_("Money in and out, month by month"), chart_id="fund-flows")
+    # Built only when the page's body is (not when it comes from the page cache).
+    flows = lazy(reports.monthly_flows, fund.id, reports.months_up_to(reports.Month.of(utcnow()), CHART_MONTHS))
+    chart = lazy(lambda: charts.income_spending_chart([(str(f.month), f.income_fen, f.spending_fen) for f in flows],
+                                                      title=_("Money in and out, month by month"),
+                                                      chart_id="fund-flows"))
     return render_template(
-        "funds/overview.html", alliance=alliance, fund=fund, total=services.totals(fund.id),
-        month=flows[-1], recent=recent, flows=flows, chart=chart,  # this month's figures are the chart's last
+        "funds/overview.html", alliance=alliance, fund=fund, total=lazy(services.totals, fund.id),
+        month=lazy(lambda: flows[-1]), recent=lazy(queries.recent_entries, fund.id, 10), flows=flows, chart=chart,
         can_record=authz.can(current_user, "record_money", alliance),
         can_see_receipts=authz.can(current_user, "view_receipts", alliance),
         can_request=authz.can(current_user, "request_expense", alliance),
         can_edit_rules=authz.can(current_user, "edit_fund_rules", alliance),
-        funds=services.funds_of(alliance), fund_form=FundForm(),
+        funds=lazy(services.funds_of, alliance), fund_form=lazy(FundForm),
+        cache_scopes=[alliance_scope(alliance.id)],
     )
 
 
@@ -147,17 +150,19 @@ def entries(alliance_id: int):
     alliance, fund = _books(alliance_id)
     filters = _filters_from_request()
     page = page_arg()
-    total = services.count_entries(fund.id, filters)
-    rows = services.entry_page(fund.id, filters, page, PAGE_SIZE)
+    # Built only when the page's body is (not when it comes from the page cache).
+    total = lazy(services.count_entries, fund.id, filters)
     return render_template(
-        "funds/entries.html", alliance=alliance, rows=rows, filters=filters, shops=queries.shop_names(alliance.id),
-        projects=queries.project_titles(alliance.id),
+        "funds/entries.html", alliance=alliance, rows=lazy(services.entry_page, fund.id, filters, page, PAGE_SIZE),
+        filters=filters, shops=lazy(queries.shop_names, alliance.id),
+        projects=lazy(queries.project_titles, alliance.id),
         kinds=list(EntryKind),
-        page=page, pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), total=total,
+        page=page, pages=lazy(lambda: max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)), total=total,
         args={k: v for k, v in request.args.items() if k != "page"},
         can_record=authz.can(current_user, "record_money", alliance),
         can_see_receipts=authz.can(current_user, "view_receipts", alliance),
-        reversal_form=ReversalForm(),
+        reversal_form=lazy(ReversalForm),
+        cache_scopes=[alliance_scope(alliance.id)],
     )
 
 
@@ -180,14 +185,16 @@ def _statement_page(alliance_id: int, template: str, *, paginated: bool) -> str:
     alliance, fund = _books(alliance_id)
     month = _month_from_request()
     page = page_arg() if paginated else None
-    statement = reports.monthly_statement(fund.id, month, page=page, per_page=STATEMENT_PAGE_SIZE)
+    # Built only when the page's body is (not when it comes from the page cache).
+    statement = lazy(reports.monthly_statement, fund.id, month, page=page, per_page=STATEMENT_PAGE_SIZE)
     # A busy month has thousands of lines but at most 31 days: format each day once, not each line.
-    days = {day: i18n.format_date(day, "short") for day in {line.day for line in statement.lines}}
+    days = lazy(lambda: {day: i18n.format_date(day, "short") for day in {line.day for line in statement.lines}})
     return render_template(
         template, alliance=alliance, fund=fund, statement=statement, days=days, labels=reports.entry_labels(),
         month_label=_month_label(month), previous=month.previous(),
         next=month.next() if month < reports.Month.of(utcnow()) else None, generated_at=utcnow(),
-        page=page, pages=max((statement.line_count + STATEMENT_PAGE_SIZE - 1) // STATEMENT_PAGE_SIZE, 1),
+        page=page, pages=lazy(lambda: max((statement.line_count + STATEMENT_PAGE_SIZE - 1) // STATEMENT_PAGE_SIZE, 1)),
+        cache_scopes=[alliance_scope(alliance.id)] if paginated else None,  # the printed sheet says when it was made
     )
 
 
@@ -213,7 +220,7 @@ def statement_csv(alliance_id: int):
 def shop_contributions(alliance_id: int):
     alliance, fund = _books(alliance_id)
     return render_template("funds/shops.html", alliance=alliance, fund=fund,
-                           rows=reports.shop_contributions(fund.id))
+                           rows=lazy(reports.shop_contributions, fund.id), cache_scopes=[alliance_scope(alliance.id)])
 
 
 @bp.route("/alliances/<int:alliance_id>/fund/projects")

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from merchant_alliance.extensions import db
+from merchant_alliance.pagecache import user_scope
 from merchant_alliance.timeutil import utcnow
 
 
@@ -30,3 +31,6 @@ class Notification(db.Model):
     link: Mapped[str] = mapped_column(String(255), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     read_at: Mapped[datetime | None]
+
+    def cache_scopes(self) -> set[str]:  # shown to its reader only
+        return {user_scope(self.user_id)}

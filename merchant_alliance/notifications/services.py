@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, func, select, update
 
 from merchant_alliance.extensions import db
 from merchant_alliance.notifications.models import Notification
+from merchant_alliance.pagecache import user_scope
 from merchant_alliance.timeutil import utcnow
 
 
@@ -80,6 +81,6 @@ def mark_read(user_id: int, notification_id: int | None = None) -> int:
     stmt = update(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None))
     if notification_id is not None:
         stmt = stmt.where(Notification.id == notification_id)
-    result = db.session.execute(stmt.values(read_at=utcnow()))
+    result = db.session.execute(stmt.values(read_at=utcnow()).execution_options(cache_scopes=[user_scope(user_id)]))
     db.session.commit()
     return result.rowcount

@@ -10,6 +10,7 @@ from merchant_alliance.accounts.forms import ConfirmForm
 from merchant_alliance.extensions import db
 from merchant_alliance.notifications import services
 from merchant_alliance.notifications.models import Notification
+from merchant_alliance.pagecache import lazy, user_scope
 from merchant_alliance.urls import safe_next
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
@@ -28,9 +29,9 @@ def link_of(note: Notification) -> str | None:
 @bp.route("")
 @login_required
 def index():
-    page = db.paginate(services.notifications_for(current_user.id), per_page=30)
+    page = lazy(db.paginate, services.notifications_for(current_user.id), per_page=30)
     return render_template("notifications/index.html", page=page, render_message=services.render_message,
-                           confirm_form=ConfirmForm())
+                           confirm_form=lazy(ConfirmForm), cache_scopes=[user_scope(current_user.id)])
 
 
 @bp.route("/<int:notification_id>/open", methods=["POST"])

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from merchant_alliance.accounts.models import Alliance, Street, User
 from merchant_alliance.extensions import db, value_enum
+from merchant_alliance.pagecache import scopes_via
 from merchant_alliance.shops.models import Shop, Signboard, SignType
 from merchant_alliance.timeutil import utcnow
 
@@ -135,6 +136,7 @@ class DesignVersion(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     project: Mapped[Project] = relationship(back_populates="versions")
+    cache_scopes = scopes_via("project")
     created_by: Mapped[User] = relationship()
     mockups = relationship(
         "Photo", secondary=design_version_photos, order_by="Photo.id", viewonly=True,
@@ -163,6 +165,7 @@ class Comment(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     project: Mapped[Project] = relationship()
+    cache_scopes = scopes_via("project")
     author: Mapped[User] = relationship()
     photos = relationship("Photo", secondary=comment_photos, order_by="Photo.id")
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, func, select
+import functools
+
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from merchant_alliance.accounts.models import Alliance, Role, User
@@ -11,16 +13,34 @@ from merchant_alliance.projects.models import DesignVersion, Project, ProjectSta
 from merchant_alliance.shops.models import Shop
 
 
-def load_project(project_id: int) -> Project | None:
-    """A project with what its page shows (its versions and their photos), loaded up front."""
-    return db.session.scalar(
-        select(Project).where(Project.id == project_id).options(
-            joinedload(Project.alliance), joinedload(Project.shop), joinedload(Project.signboard),
-            joinedload(Project.created_by),
-            selectinload(Project.versions).selectinload(DesignVersion.mockups),
-            selectinload(Project.versions).selectinload(DesignVersion.current_photos),
-        )
+def load_project(project_id: int, *, with_versions: bool = True) -> Project | None:
+    """A project with its shop, alliance, signboard and creator, and (`with_versions`) its versions and their
+    photos, loaded up front."""
+    statement = _project_statement()
+    if with_versions:
+        statement = statement.options(*_versions_options())
+    return db.session.scalar(statement, {"project_id": project_id})
+
+
+def load_versions(project: Project) -> list[DesignVersion]:
+    """The project's versions and their photos, loaded into `project.versions` (for a project loaded without)."""
+    db.session.scalars(_project_statement().options(*_versions_options())
+                       .execution_options(populate_existing=True), {"project_id": project.id}).all()
+    return project.versions
+
+
+@functools.cache
+def _project_statement():
+    return select(Project).where(Project.id == bindparam("project_id")).options(
+        joinedload(Project.alliance), joinedload(Project.shop), joinedload(Project.signboard),
+        joinedload(Project.created_by),
     )
+
+
+@functools.cache
+def _versions_options() -> tuple:
+    return (selectinload(Project.versions).selectinload(DesignVersion.mockups),
+            selectinload(Project.versions).selectinload(DesignVersion.current_photos))
 
 
 def projects_of_owner(user: User) -> list:

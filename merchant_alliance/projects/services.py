@@ -21,6 +21,7 @@ from merchant_alliance.extensions import db
 from merchant_alliance.i18n import N_
 from merchant_alliance.notifications.services import notify, page
 from merchant_alliance.once import lock_row, submit_once
+from merchant_alliance.pagecache import scopes_of
 from merchant_alliance.photos.services import prepare_photos, save_photos
 from merchant_alliance.projects.guidelines import GUIDELINE_FIELDS, guideline_for
 from merchant_alliance.projects.lifecycle import Attempt, Transition, lifecycle
@@ -113,7 +114,8 @@ def add_design_version(actor: User, project: Project, specs: dict[str, Any], *,
         rows = [{"version_id": version.id, "photo_id": photo.id, "kind": kind}
                 for kind, photos in saved.items() for photo in photos]
         if rows:
-            db.session.execute(insert(design_version_photos), rows)
+            db.session.execute(insert(design_version_photos).execution_options(cache_scopes=scopes_of(project)),
+                               rows)
         audit.record(actor, "project.version_added", project, version=number, **scope_ids(shop=project.shop))
         return version
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import operator
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -11,6 +13,7 @@ from merchant_alliance.accounts.models import Alliance, Street
 from merchant_alliance.errors import ERROR_MESSAGES, form_refusal, refusals
 from merchant_alliance.extensions import db
 from merchant_alliance.inputs import int_arg, page_arg
+from merchant_alliance.pagecache import alliance_scope, lazy
 from merchant_alliance.projects import queries, services
 from merchant_alliance.projects.forms import (
     CommentForm,
@@ -41,8 +44,8 @@ def require_login() -> None:
     """Every page here is for logged-in users."""
 
 
-def _project_or_404(project_id: int, action: str = "view") -> Project:
-    project = queries.load_project(project_id)
+def _project_or_404(project_id: int, action: str = "view", *, with_versions: bool = True) -> Project:
+    project = queries.load_project(project_id, with_versions=with_versions)
     if project is None:
         abort(404)
     authz.require(current_user, action, project)
@@ -80,18 +83,30 @@ def new_project(shop_id: int):
 
 @bp.route("/projects/<int:project_id>")
 def project(project_id: int):
-    project = _project_or_404(project_id)
-    version = project.latest_version
-    findings = _findings(project, version)
+    project = _project_or_404(project_id, with_versions=False)
+    # Built only when the page's body is (not when it comes from the page cache).
+    details = lazy(_project_details, project)
     return render_template(
-        "projects/project.html", project=project, version=version, findings=findings,
-        violations=violations(findings), actions=lifecycle.actions_for(current_user, project),
-        transition_form=TransitionForm(), comment_form=CommentForm(),
+        "projects/project.html", project=project,
+        **{name: lazy(operator.getitem, details, name) for name in _PROJECT_DETAILS},
+        transition_form=lazy(TransitionForm), comment_form=lazy(CommentForm),
         can_add_version=authz.can(current_user, "propose", project) and lifecycle.allows(project, "add_version"),
         can_comment=authz.can(current_user, "comment", project),
-        recent=services.timeline(project)[-5:],
-        panels=panels.for_page("project", project, current_user),  # cards other domains add
+        cache_scopes=[alliance_scope(project.alliance_id)],
     )
+
+
+_PROJECT_DETAILS = ("version", "findings", "violations", "actions", "recent", "panels")
+
+
+def _project_details(project: Project) -> dict:
+    """What the project page's body shows, from its versions (loaded here, with their photos) on."""
+    queries.load_versions(project)
+    version = project.latest_version
+    findings = _findings(project, version)
+    return {"version": version, "findings": findings, "violations": violations(findings),
+            "actions": lifecycle.actions_for(current_user, project), "recent": services.timeline(project)[-5:],
+            "panels": panels.for_page("project", project, current_user)}  # cards other domains add
 
 
 @bp.route("/projects/<int:project_id>/versions/new", methods=["GET", "POST"])
@@ -195,7 +210,7 @@ def timeline(project_id: int):
 @bp.route("/projects/mine")
 def mine():
     return render_template("projects/list.html", rows=queries.projects_of_owner(current_user), alliance=None,
-                           counts=None, state=None)
+                           counts=None, state=None, cache_scopes=None)
 
 
 @bp.route("/alliances/<int:alliance_id>/projects")
@@ -204,9 +219,10 @@ def alliance_projects(alliance_id: int):
     authz.require(current_user, "view_register", alliance)
     state_arg = request.args.get("state")
     state = ProjectState(state_arg) if state_arg in ProjectState.__members__.values() else None
-    counts = queries.state_counts(alliance)
-    rows = queries.projects_of_alliance(alliance, state, counts, page=page_arg(), per_page=PROJECTS_PER_PAGE)
-    return render_template("projects/list.html", rows=rows, alliance=alliance, counts=counts, state=state)
+    counts = lazy(queries.state_counts, alliance)
+    rows = lazy(queries.projects_of_alliance, alliance, state, counts, page=page_arg(), per_page=PROJECTS_PER_PAGE)
+    return render_template("projects/list.html", rows=rows, alliance=alliance, counts=counts, state=state,
+                           cache_scopes=[alliance_scope(alliance.id)])
 
 
 @bp.route("/streets/<int:street_id>/guidelines", methods=["GET", "POST"])

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from merchant_alliance.accounts.models import Alliance
 from merchant_alliance.extensions import db, value_enum
+from merchant_alliance.pagecache import scopes_via
 from merchant_alliance.timeutil import utcnow
 
 
@@ -107,6 +108,7 @@ class Signboard(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     shop: Mapped[Shop] = relationship()
+    cache_scopes = scopes_via("shop")
     photos = relationship("Photo", secondary=signboard_photos, order_by="Photo.id")
 
     @property

@@ -21,6 +21,7 @@ from merchant_alliance.accounts.services import normalize_phone, scope_ids
 from merchant_alliance.errors import DomainError, NotAllowed
 from merchant_alliance.extensions import db
 from merchant_alliance.once import submit_once
+from merchant_alliance.pagecache import scopes_of
 from merchant_alliance.photos.services import save_photos
 from merchant_alliance.shops.models import Shop, Signboard
 
@@ -167,7 +168,7 @@ def set_shop_active(actor: User, shop: Shop, active: bool) -> None:
     # Changed only if not already so, in one statement: a double click records one event, not two.
     changed = db.session.execute(
         update(Shop).where(Shop.id == shop.id, Shop.active != active).values(active=active)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, cache_scopes=scopes_of(shop))
     ).rowcount
     if changed != 1:
         db.session.rollback()
@@ -193,7 +194,7 @@ def remove_shop_member(actor: User, shop: Shop, membership: Membership) -> None:
     removed = db.session.execute(
         delete(Membership).where(Membership.id == membership.id, Membership.shop_id == shop.id,
                                  Membership.role == Role.SHOP_OWNER)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, cache_scopes=scopes_of(shop))
     ).rowcount
     if removed != 1:  # removed a moment ago by a double click or another lead: once is enough
         db.session.rollback()

@@ -11,6 +11,7 @@ from merchant_alliance.accounts.forms import ConfirmForm
 from merchant_alliance.accounts.models import Alliance, Membership
 from merchant_alliance.errors import refusals
 from merchant_alliance.extensions import db
+from merchant_alliance.pagecache import alliance_scope, lazy
 from merchant_alliance.shops import queries, services
 from merchant_alliance.shops.forms import ImportConfirmForm, ImportUploadForm, ShopForm, SignboardForm
 from merchant_alliance.shops.models import Shop, Signboard, SignCondition, SignType
@@ -34,9 +35,9 @@ def register(alliance_id: int):
     show = request.args.get("show", "active")
     q = (request.args.get("q") or "").strip()[:50]
     return render_template(
-        "shops/register.html", alliance=alliance, rows=queries.register_rows(alliance, show=show, search=q),
+        "shops/register.html", alliance=alliance, rows=lazy(queries.register_rows, alliance, show=show, search=q),
         show=show, q=q,
-        can_manage=authz.can(current_user, "manage_shops", alliance),
+        can_manage=authz.can(current_user, "manage_shops", alliance), cache_scopes=[alliance_scope(alliance.id)],
     )
 
 
@@ -61,12 +62,13 @@ def shop(shop_id: int):
     authz.require(current_user, "view", shop)
     can_edit = authz.can(current_user, "edit", shop)
     return render_template(
-        "shops/shop.html", shop=shop, members=services.shop_members(shop), can_edit=can_edit,
-        invitations=queries.invitations_of(shop) if can_edit else [],
+        "shops/shop.html", shop=shop, members=lazy(services.shop_members, shop), can_edit=can_edit,
+        invitations=queries.invitations_of(shop) if can_edit else [],  # their state changes with the hour: not cached
         confirm_form=ConfirmForm(),
-        signboards=services.signboards_of(shop),
+        signboards=lazy(services.signboards_of, shop),
         can_propose=authz.can(current_user, "propose", shop),
-        panels=panels.for_page("shop", shop, current_user),  # cards other domains add (merchant_alliance.panels)
+        panels=lazy(panels.for_page, "shop", shop, current_user),  # cards other domains add (merchant_alliance.panels)
+        cache_scopes=[alliance_scope(shop.alliance_id)],
     )
 
 

@@ -1,0 +1,214 @@
+"""The page cache: a page served from it is always the page built afresh.
+
+Fragments are cached under the versions of the scopes they show (merchant_alliance.pagecache). Whatever
+people do — money in and out, reversals, pledges and their cancellation, proposals moving, comments, a shop's
+details edited — every cached page must be exactly what building it again gives, and a commit that writes
+a table without telling the cache must fail.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+
+import pytest
+from flask import g
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select, update
+
+from merchant_alliance import pagecache
+from merchant_alliance.errors import DomainError
+from merchant_alliance.extensions import db
+from merchant_alliance.funds import pledges, services
+from merchant_alliance.funds.models import EntryKind, LedgerEntry, PaymentMethod, Pledge
+from merchant_alliance.pagecache import GLOBAL, alliance_scope
+from merchant_alliance.projects import services as project_services
+from merchant_alliance.projects.models import ProjectState
+from merchant_alliance.shops import services as shop_services
+from merchant_alliance.shops.models import Shop
+from merchant_alliance.timeutil import local_day_start_utc, local_today
+from tests.factories import PASSWORD
+from tests.fixtures.projects import make_project
+from tests.helpers import counted_queries, login_as
+
+FRESH = re.compile(r'(name="(?:csrf_token|idempotency_key)"[^>]*?value=")[^"]*"')
+
+
+def cached_pages(alliance_id: int, project_ids: list[int]) -> list[str]:
+    a = alliance_id
+    return [f"/alliances/{a}/fund", f"/alliances/{a}/fund/entries", f"/alliances/{a}/fund/statement",
+            f"/alliances/{a}/fund/shops", f"/alliances/{a}/fund/pledges", f"/alliances/{a}/fund/expenses",
+            f"/alliances/{a}/shops", f"/alliances/{a}/projects", f"/alliances/{a}/audit", "/notifications",
+            *(f"/projects/{p}" for p in project_ids)]
+
+
+def page(client, path: str) -> str:
+    response = client.get(path)
+    assert response.status_code == 200, path
+    return FRESH.sub(r'\1…"', response.get_data(as_text=True))
+
+
+def assert_cached_pages_are_fresh(app, client, paths: list[str]) -> None:
+    for path in paths:
+        served = page(client, path)  # from the cache when its key did not change
+        app.config["PAGE_CACHE"] = False
+        try:
+            built = page(client, path)
+        finally:
+            app.config["PAGE_CACHE"] = True
+        assert served == built, f"{path} served a stale page"
+
+
+def key() -> str:
+    return uuid.uuid4().hex
+
+
+step = st.one_of(
+    st.tuples(st.just("record"), st.sampled_from([EntryKind.CONTRIBUTION, EntryKind.DONATION, EntryKind.EXPENSE]),
+              st.integers(1, 500_000), st.integers(0, 90)),
+    st.tuples(st.just("reverse"), st.integers(0, 1_000)),
+    st.tuples(st.just("pledge"), st.integers(1, 300_000), st.booleans()),
+    st.tuples(st.just("cancel pledge"), st.integers(0, 1_000)),
+    st.tuples(st.just("move project"), st.sampled_from(["submit", "withdraw"])),
+    st.tuples(st.just("comment"), st.text("评论新店招ab", min_size=1, max_size=12)),
+    st.tuples(st.just("edit shop"), st.text("咖啡茶馆书店", min_size=1, max_size=8)),
+)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(step, min_size=1, max_size=7))
+def test_every_cached_page_is_the_page_built_afresh_after_any_sequence_of_writes(app, world, fund, steps):
+    side = world.a
+    project = make_project(ProjectState.DRAFT, by=side.owner, shop=side.shop)
+    client = login_as(side.lead)
+    paths = cached_pages(side.alliance.id, [project.id])
+    assert_cached_pages_are_fresh(app, client, paths)
+    for operation, *values in steps:
+        try:
+            if operation == "record":
+                kind, amount, days_ago = values
+                occurred_on = local_day_start_utc(local_today() - timedelta(days=days_ago)) + timedelta(hours=10)
+                services.record_entry(side.treasurer, fund, services.EntryDetails(
+                    kind, amount, shop=side.shop if kind == EntryKind.CONTRIBUTION else None,
+                    method=PaymentMethod.BANK_TRANSFER, occurred_on=occurred_on), idempotency_key=key())
+            elif operation == "reverse":
+                candidates = db.session.scalars(select(LedgerEntry).where(
+                    LedgerEntry.fund_id == fund.id, LedgerEntry.kind != EntryKind.REVERSAL)
+                    .order_by(LedgerEntry.id)).all()
+                if candidates:
+                    services.reverse_entry(side.treasurer, candidates[values[0] % len(candidates)], "录错了",
+                                           idempotency_key=key())
+            elif operation == "pledge":
+                amount, pay = values
+                pledge = pledges.create_pledge(side.treasurer, fund, side.shop, amount,
+                                               local_today() + timedelta(days=30))
+                if pay:
+                    services.record_entry(side.treasurer, fund, services.EntryDetails(
+                        EntryKind.CONTRIBUTION, max(amount // 2, 1), pledge=pledge), idempotency_key=key())
+            elif operation == "cancel pledge":
+                open_pledges = db.session.scalars(select(Pledge).where(
+                    Pledge.fund_id == fund.id, Pledge.cancelled_at.is_(None)).order_by(Pledge.id)).all()
+                if open_pledges:
+                    pledges.cancel_pledge(side.lead, open_pledges[values[0] % len(open_pledges)], "店铺歇业")
+            elif operation == "move project":
+                project_services.move(side.owner, project, values[0])
+            elif operation == "comment":
+                project_services.add_comment(side.lead, project, values[0], idempotency_key=key())
+            else:
+                shop_services.update_shop(side.lead, side.shop, {
+                    "name": values[0], "house_number": side.shop.house_number})
+            db.session.commit()
+        except DomainError:
+            db.session.rollback()  # refused: nothing written, and the pages must say so
+        assert_cached_pages_are_fresh(app, client, paths)
+
+
+def test_a_second_view_comes_from_the_cache_with_fewer_queries_and_its_own_form_keys(app, world, fund):
+    project = make_project(ProjectState.SUBMITTED, by=world.a.owner, shop=world.a.shop)
+    client = login_as(world.a.lead)
+    path = f"/projects/{project.id}"
+    first = client.get(path).get_data(as_text=True)
+    with counted_queries() as cold:
+        app.config["PAGE_CACHE"] = False
+        client.get(path)
+        app.config["PAGE_CACHE"] = True
+    with counted_queries() as warm:
+        second = client.get(path).get_data(as_text=True)
+    assert len(warm) < len(cold)
+    assert FRESH.sub("", first) == FRESH.sub("", second)
+    # The comment form's one-time key is new on every view: two comments typed on two views are two comments.
+    keys = [re.search(r'name="idempotency_key"[^>]*?value="([^"]+)"', html)[1] for html in (first, second)]
+    assert keys[0] != keys[1]
+
+
+def logged_in_with_csrf(app, user):
+    client = app.test_client()
+    html = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*?value="([^"]+)"', html)[1]
+    response = client.post("/login", data={"login": user.phone, "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302
+    return client
+
+
+def test_each_session_gets_its_own_csrf_token_in_a_cached_page(app, world, fund):
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        first, second = (logged_in_with_csrf(app, world.a.lead) for _ in range(2))
+        tokens = []
+        for client in (first, second):
+            html = client.get(f"/alliances/{world.a.alliance.id}/fund").get_data(as_text=True)
+            tokens.append(set(re.findall(r'name="csrf_token"[^>]*?value="([^"]+)"', html)))
+            assert len(tokens[-1]) == 1  # the page's forms and the menu's all carry this session's token
+        assert tokens[0] != tokens[1]
+        # The token in the cached page is one the second session's form is accepted with.
+        response = second.post("/notifications/read-all", data={"csrf_token": next(iter(tokens[1]))})
+        assert response.status_code in (302, 303)
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+
+
+def test_a_write_changes_only_the_versions_of_the_scopes_it_touches(app, world, fund):
+    a, b = alliance_scope(world.a.alliance.id), alliance_scope(world.b.alliance.id)
+    before = dict(pagecache.versions([a, b]))
+    services.record_entry(world.a.treasurer, fund, services.EntryDetails(EntryKind.DONATION, 100_00),
+                          idempotency_key=key())
+    db.session.commit()
+    after = dict(pagecache.versions([a, b]))
+    assert after[a] != before[a]
+    assert after[b] == before[b] and after[GLOBAL] == before[GLOBAL]
+    # A user's name may be on any page: renaming one changes the global version.
+    world.b.owner.name = "新名字"
+    db.session.commit()
+    assert dict(pagecache.versions([a, b]))[GLOBAL] != after[GLOBAL]
+
+
+def test_logging_in_changes_no_version(app, world):
+    before = pagecache.versions([alliance_scope(world.a.alliance.id)])
+    login_as(world.a.owner)
+    assert pagecache.versions([alliance_scope(world.a.alliance.id)]) == before
+
+
+def test_a_commit_that_writes_a_table_without_telling_the_cache_fails(app, world):
+    db.session.connection().execute(update(Shop.__table__).where(Shop.__table__.c.id == world.a.shop.id)
+                                    .values(name="绕过缓存"))
+    with pytest.raises(AssertionError, match="shops"):
+        db.session.commit()
+    db.session.rollback()
+    # Told through pagecache.touch, the same write commits, and its alliance's pages change.
+    before = pagecache.versions([alliance_scope(world.a.alliance.id)])
+    db.session.connection().execute(update(Shop.__table__).where(Shop.__table__.c.id == world.a.shop.id)
+                                    .values(name="告知缓存"))
+    pagecache.touch(db.session, [alliance_scope(world.a.alliance.id)], tables=["shops"])
+    db.session.commit()
+    assert pagecache.versions([alliance_scope(world.a.alliance.id)]) != before
+
+
+def test_a_refused_form_is_never_served_from_the_cache(app, world, fund):
+    client = login_as(world.a.treasurer)
+    path = f"/alliances/{world.a.alliance.id}/fund/entries"
+    client.get(path)
+    with app.test_request_context(path, method="POST"):
+        g.fresh_values = {}
+        assert pagecache.cached("fund-entries", [alliance_scope(world.a.alliance.id)], lambda: "built") == "built"
