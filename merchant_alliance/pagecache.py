@@ -233,14 +233,18 @@ def check_writes() -> None:
 # --- the cached fragments --------------------------------------------------------------------------------
 
 
-_VERSIONS = select(CacheVersion.scope, CacheVersion.version).where(
-    CacheVersion.scope.in_(bindparam("scopes", expanding=True)))
+@functools.cache
+def _versions_statement(count: int) -> Any:
+    """A SELECT of `count` scopes' versions, built once (plain parameters: nothing to expand per request)."""
+    return select(CacheVersion.scope, CacheVersion.version).where(
+        CacheVersion.scope.in_([bindparam(f"s{i}") for i in range(count)]))
 
 
 def versions(scopes: Iterable[str]) -> tuple[tuple[str, int], ...]:
     """The current version of each scope (and of `global`), in one query."""
     wanted = sorted({GLOBAL, *scopes})
-    found = dict(db.session.execute(_VERSIONS, {"scopes": wanted}).all())
+    found = dict(db.session.execute(_versions_statement(len(wanted)),
+                                    {f"s{i}": scope for i, scope in enumerate(wanted)}).all())
     return tuple((scope, found.get(scope, 0)) for scope in wanted)
 
 
@@ -269,8 +273,12 @@ def cached(name: str, scopes: Iterable[str] | None, caller: Callable[[], str]) -
     from merchant_alliance import i18n, timeutil
 
     viewer = current_user.get_id() if current_user.is_authenticated else "-"
+    wanted = tuple(scopes)
+    read = g.setdefault("page_cache_versions", {})  # a page of several fragments reads the versions once
+    if wanted not in read:
+        read[wanted] = versions(wanted)
     key = "|".join(map(str, ("fragment", name, request.full_path, viewer, i18n.current_locale_code(),
-                             timeutil.local_today(), versions(scopes))))
+                             timeutil.local_today(), read[wanted])))
     marked = cache.get(key)
     if marked is None:
         fresh(generate_csrf(), "csrf")

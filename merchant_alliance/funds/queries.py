@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, Select, bindparam, func, select
 
 from merchant_alliance import authz
 from merchant_alliance.accounts.models import Alliance, User
 from merchant_alliance.extensions import db
 from merchant_alliance.funds import expenses, pledges, services
-from merchant_alliance.funds.models import ExpenseRequest, ExpenseState, LedgerEntry
+from merchant_alliance.funds.models import ExpenseRequest, ExpenseState, Fund, LedgerEntry
 from merchant_alliance.projects.models import Project
 from merchant_alliance.shops.models import Shop
 
 EXPENSE_PAGE_SIZE = 50
+
+
+def alliance_and_main_fund(alliance_id: int) -> tuple[Alliance, Fund] | None:
+    """The alliance and its main fund, in one query (None when there is no such alliance)."""
+    row = db.session.execute(_alliance_and_main_fund(), {"alliance_id": alliance_id}).first()
+    return (row[0], row[1]) if row else None
+
+
+@functools.cache
+def _alliance_and_main_fund() -> Select:
+    return (select(Alliance, Fund).join(Fund, (Fund.alliance_id == Alliance.id) & Fund.is_default)
+            .where(Alliance.id == bindparam("alliance_id")))
 
 
 def recent_entries(fund_id: int, limit: int = 10) -> list[Row]:

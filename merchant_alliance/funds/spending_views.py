@@ -24,7 +24,7 @@ from merchant_alliance.funds.forms import (
     ReceiptsForm,
 )
 from merchant_alliance.funds.models import ExpenseRequest, ExpenseState, PaymentMethod, Pledge, ShareCover
-from merchant_alliance.funds.views import alliance_or_404, bp, fund_for_request, require_on_books
+from merchant_alliance.funds.views import alliance_or_404, books, bp, fund_for_request, require_on_books
 from merchant_alliance.inputs import int_arg, page_arg
 from merchant_alliance.money import format_fen
 from merchant_alliance.pagecache import alliance_scope, lazy
@@ -190,8 +190,7 @@ def shop_money(shop_id: int):
 
 @bp.route("/alliances/<int:alliance_id>/fund/expenses")
 def expense_list(alliance_id: int):
-    alliance = alliance_or_404(alliance_id, "view_books")
-    fund = fund_for_request(alliance)
+    alliance, fund = books(alliance_id)
     state = request.args.get("state")
     state = ExpenseState(state) if state in ExpenseState.__members__.values() else None
     page = lazy(queries.expense_page, fund.id, state, page_arg())

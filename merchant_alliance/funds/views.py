@@ -87,10 +87,17 @@ def keep_the_fund(endpoint: str, values: dict) -> None:
         values["fund"] = g.fund_id
 
 
-def _books(alliance_id: int) -> tuple[Alliance, Fund]:
-    """The alliance and the fund asked for, for someone who may read the books (404/403 otherwise)."""
-    alliance = alliance_or_404(alliance_id, "view_books")
-    return alliance, fund_for_request(alliance)
+def books(alliance_id: int) -> tuple[Alliance, Fund]:
+    """The alliance and the fund asked for, for someone who may read the books (404/403 otherwise); the main
+    fund comes with its alliance in one query."""
+    if int_arg("fund") is not None:
+        alliance = alliance_or_404(alliance_id, "view_books")
+        return alliance, fund_for_request(alliance)
+    found = queries.alliance_and_main_fund(alliance_id)
+    if found is None:
+        abort(404)
+    authz.require(current_user, "view_books", found[0])
+    return found
 
 
 def _month_label(month: reports.Month) -> str:
@@ -114,7 +121,7 @@ def _csv_download(content: str | Iterable[str], filename: str) -> Response:
 
 @bp.route("/alliances/<int:alliance_id>/fund")
 def overview(alliance_id: int):
-    alliance, fund = _books(alliance_id)
+    alliance, fund = books(alliance_id)
     # Built only when the page's body is (not when it comes from the page cache).
     flows = lazy(reports.monthly_flows, fund.id, reports.months_up_to(reports.Month.of(utcnow()), CHART_MONTHS))
     chart = lazy(lambda: charts.income_spending_chart([(str(f.month), f.income_fen, f.spending_fen) for f in flows],
@@ -147,7 +154,7 @@ def _filters_from_request() -> services.EntryFilters:
 
 @bp.route("/alliances/<int:alliance_id>/fund/entries")
 def entries(alliance_id: int):
-    alliance, fund = _books(alliance_id)
+    alliance, fund = books(alliance_id)
     filters = _filters_from_request()
     page = page_arg()
     # Built only when the page's body is (not when it comes from the page cache).
@@ -169,7 +176,7 @@ def entries(alliance_id: int):
 @bp.route("/alliances/<int:alliance_id>/fund/entries.csv")
 def entries_csv(alliance_id: int):
     """The entry list as a spreadsheet, with the list's filters; receipt links only for those who may see them."""
-    alliance, fund = _books(alliance_id)
+    alliance, fund = books(alliance_id)
     rows = services.iter_entry_rows(fund.id, _filters_from_request(), batch=CSV_BATCH)
     receipt_url = None
     if authz.can(current_user, "view_receipts", alliance):
@@ -182,7 +189,7 @@ def entries_csv(alliance_id: int):
 
 def _statement_page(alliance_id: int, template: str, *, paginated: bool) -> str:
     """A month's statement rendered with `template`: the page (a page of lines at a time) or the printable sheet."""
-    alliance, fund = _books(alliance_id)
+    alliance, fund = books(alliance_id)
     month = _month_from_request()
     page = page_arg() if paginated else None
     # Built only when the page's body is (not when it comes from the page cache).
@@ -210,7 +217,7 @@ def statement_print(alliance_id: int):
 
 @bp.route("/alliances/<int:alliance_id>/fund/statement.csv")
 def statement_csv(alliance_id: int):
-    alliance, fund = _books(alliance_id)
+    alliance, fund = books(alliance_id)
     month = _month_from_request()
     text = reports.statement_csv(reports.monthly_statement(fund.id, month))
     return _csv_download(text, f"fund-statement-{alliance.id}-{month}.csv")
@@ -218,7 +225,7 @@ def statement_csv(alliance_id: int):
 
 @bp.route("/alliances/<int:alliance_id>/fund/shops")
 def shop_contributions(alliance_id: int):
-    alliance, fund = _books(alliance_id)
+    alliance, fund = books(alliance_id)
     return render_template("funds/shops.html", alliance=alliance, fund=fund,
                            rows=lazy(reports.shop_contributions, fund.id), cache_scopes=[alliance_scope(alliance.id)])
 
@@ -226,7 +233,7 @@ def shop_contributions(alliance_id: int):
 @bp.route("/alliances/<int:alliance_id>/fund/projects")
 def project_budgets(alliance_id: int):
     """Every budgeted project: budget, fund's share, paid so far and the variance, as a table and a chart."""
-    alliance, fund = _books(alliance_id)
+    alliance, fund = books(alliance_id)
     lines = budgets.budget_lines(fund.id)
     chart = charts.budget_actual_chart([(line.title, line.budget_fen, line.actual_fen) for line in lines[:CHART_ROWS]],
                                        title=_("Budget against actual"), chart_id="budget-actual")
