@@ -105,8 +105,7 @@ def budget(project_id: int):
 
 @bp.route("/alliances/<int:alliance_id>/fund/pledges")
 def pledge_list(alliance_id: int):
-    alliance = alliance_or_404(alliance_id, "view_receipts")
-    fund = services.default_fund(alliance)
+    alliance, fund = books(alliance_id, "view_receipts", main=True)
     show_all = request.args.get("show") == "all"
     page = page_arg()
     # Built only when the page's body is (not when it comes from the page cache).

@@ -87,16 +87,16 @@ def keep_the_fund(endpoint: str, values: dict) -> None:
         values["fund"] = g.fund_id
 
 
-def books(alliance_id: int) -> tuple[Alliance, Fund]:
-    """The alliance and the fund asked for, for someone who may read the books (404/403 otherwise); the main
-    fund comes with its alliance in one query."""
-    if int_arg("fund") is not None:
-        alliance = alliance_or_404(alliance_id, "view_books")
+def books(alliance_id: int, action: str = "view_books", *, main: bool = False) -> tuple[Alliance, Fund]:
+    """The alliance and the fund asked for (`main`: always the main fund), for someone who may do `action`
+    (404/403 otherwise); the main fund comes with its alliance in one query."""
+    if not main and int_arg("fund") is not None:
+        alliance = alliance_or_404(alliance_id, action)
         return alliance, fund_for_request(alliance)
     found = queries.alliance_and_main_fund(alliance_id)
     if found is None:
         abort(404)
-    authz.require(current_user, "view_books", found[0])
+    authz.require(current_user, action, found[0])
     return found
 
 
