@@ -54,6 +54,14 @@ class Config:
     WTF_CSRF_ENABLED = True
     WTF_CSRF_TIME_LIMIT = None  # tied to the session instead, so a long form on a phone still submits
 
+    # Rendered page fragments, kept under the versions of the data they show (merchant_alliance.pagecache):
+    # in each process by default. A store shared by several machines (CACHE_TYPE=RedisCache, CACHE_REDIS_URL)
+    # needs a CACHE_KEY_PREFIX of its own for each release, as the templates change with it.
+    CACHE_TYPE = os.environ.get("CACHE_TYPE", "SimpleCache")
+    CACHE_REDIS_URL = os.environ.get("CACHE_REDIS_URL")
+    CACHE_KEY_PREFIX = os.environ.get("CACHE_KEY_PREFIX", "")
+    CACHE_THRESHOLD = int(os.environ.get("CACHE_THRESHOLD", 2000))  # fragments kept per process
+
 
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True

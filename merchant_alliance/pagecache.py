@@ -70,8 +70,7 @@ class CacheVersion(db.Model):
 
 def init_app(app: Flask) -> None:
     app.config.setdefault("CACHE_TYPE", "SimpleCache")
-    app.config.setdefault("CACHE_DEFAULT_TIMEOUT", 3600)
-    app.config.setdefault("CACHE_THRESHOLD", 2000)
+    app.config.setdefault("CACHE_DEFAULT_TIMEOUT", 3600)  # an hour unread: gone (a key is never stale)
     cache.init_app(app)
     app.jinja_env.globals["cached"] = cached
     if app.config.get("CACHE_CHECK_WRITES"):
