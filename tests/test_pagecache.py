@@ -9,7 +9,6 @@ a table without telling the cache must fail.
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -22,7 +21,7 @@ from merchant_alliance import pagecache
 from merchant_alliance.errors import DomainError
 from merchant_alliance.extensions import db
 from merchant_alliance.funds import pledges, services
-from merchant_alliance.funds.models import EntryKind, LedgerEntry, PaymentMethod, Pledge
+from merchant_alliance.funds.models import EntryKind, PaymentMethod, Pledge
 from merchant_alliance.pagecache import GLOBAL, alliance_scope
 from merchant_alliance.projects import services as project_services
 from merchant_alliance.projects.models import ProjectState
@@ -30,6 +29,7 @@ from merchant_alliance.shops import services as shop_services
 from merchant_alliance.shops.models import Shop
 from merchant_alliance.timeutil import local_day_start_utc, local_today
 from tests.factories import PASSWORD
+from tests.fixtures.funds import key, reverse_one
 from tests.fixtures.projects import make_project
 from tests.helpers import counted_queries, login_as
 
@@ -61,10 +61,6 @@ def assert_cached_pages_are_fresh(app, client, paths: list[str]) -> None:
         assert served == built, f"{path} served a stale page"
 
 
-def key() -> str:
-    return uuid.uuid4().hex
-
-
 step = st.one_of(
     st.tuples(st.just("record"), st.sampled_from([EntryKind.CONTRIBUTION, EntryKind.DONATION, EntryKind.EXPENSE]),
               st.integers(1, 500_000), st.integers(0, 90)),
@@ -94,12 +90,7 @@ def test_every_cached_page_is_the_page_built_afresh_after_any_sequence_of_writes
                     kind, amount, shop=side.shop if kind == EntryKind.CONTRIBUTION else None,
                     method=PaymentMethod.BANK_TRANSFER, occurred_on=occurred_on), idempotency_key=key())
             elif operation == "reverse":
-                candidates = db.session.scalars(select(LedgerEntry).where(
-                    LedgerEntry.fund_id == fund.id, LedgerEntry.kind != EntryKind.REVERSAL)
-                    .order_by(LedgerEntry.id)).all()
-                if candidates:
-                    services.reverse_entry(side.treasurer, candidates[values[0] % len(candidates)], "录错了",
-                                           idempotency_key=key())
+                reverse_one(side.treasurer, fund, values[0])
             elif operation == "pledge":
                 amount, pay = values
                 pledge = pledges.create_pledge(side.treasurer, fund, side.shop, amount,

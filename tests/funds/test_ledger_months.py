@@ -20,6 +20,7 @@ from merchant_alliance.extensions import db
 from merchant_alliance.funds import checks, pledges, reports, services
 from merchant_alliance.funds.models import EntryKind, LedgerEntry, LedgerMonth, PaymentMethod, recount_after_bulk_load
 from merchant_alliance.timeutil import local_day_start_utc, local_today, utcnow
+from tests.fixtures.funds import reverse_one
 
 KINDS = [EntryKind.CONTRIBUTION, EntryKind.SUBSIDY, EntryKind.DONATION, EntryKind.EXPENSE, EntryKind.REFUND]
 
@@ -78,12 +79,7 @@ def test_every_figure_of_the_books_is_the_sum_of_the_entries_after_any_sequence(
                     kind, amount, shop=shop if kind in (EntryKind.CONTRIBUTION, EntryKind.REFUND) else None,
                     method=PaymentMethod.BANK_TRANSFER, occurred_on=occurred_on), idempotency_key=key())
             elif operation == "reverse":
-                candidates = db.session.scalars(select(LedgerEntry).where(
-                    LedgerEntry.fund_id == fund.id, LedgerEntry.kind != EntryKind.REVERSAL)
-                    .order_by(LedgerEntry.id)).all()
-                if candidates:
-                    services.reverse_entry(treasurer, candidates[values[0] % len(candidates)], "录错了",
-                                           idempotency_key=key())
+                reverse_one(treasurer, fund, values[0])
             else:
                 amount, in_full = values
                 pledge = pledges.create_pledge(treasurer, fund, shop, amount, local_today() + timedelta(days=30))
