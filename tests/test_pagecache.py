@@ -203,3 +203,11 @@ def test_a_refused_form_is_never_served_from_the_cache(app, world, fund):
     with app.test_request_context(path, method="POST"):
         g.fresh_values = {}
         assert pagecache.cached("fund-entries", [alliance_scope(world.a.alliance.id)], lambda: "built") == "built"
+
+
+def test_a_page_cached_for_one_viewer_is_never_served_to_someone_who_may_not_see_it(app, world, fund):
+    path = f"/alliances/{world.a.alliance.id}/fund/pledges"
+    assert login_as(world.a.lead).get(path).status_code == 200  # now cached for the lead
+    assert login_as(world.b.lead).get(path).status_code in (403, 404)  # another alliance's lead
+    assert login_as(world.a.contractor).get(path).status_code in (403, 404)  # a role without the books
+    assert login_as(None).get(path).status_code == 302  # anonymous: to the login page
