@@ -80,7 +80,7 @@ def register_domains(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
-    from merchant_alliance import audit, i18n, navigation
+    from merchant_alliance import audit, i18n, navigation, pagecache
     from merchant_alliance.money import format_fen
 
     app.jinja_env.add_extension("jinja2.ext.do")
@@ -97,7 +97,10 @@ def register_template_helpers(app: Flask) -> None:
         return {
             "languages": app.config["LANGUAGES"],
             "current_locale": i18n.current_locale_code(),
-            "nav_items": navigation.items_for(current_user) if current_user.is_authenticated else [],
+            "nav_items": pagecache.lazy(navigation.items_for, current_user._get_current_object())
+            if current_user.is_authenticated else [],
+            # the header of a logged-in user's pages, cached (an anonymous visitor's costs less than a lookup)
+            "header_scopes": pagecache.own_scopes(current_user) if current_user.is_authenticated else None,
         }
 
     # Photos on an object store arrive by redirect from its own origin, which img-src must allow.

@@ -152,6 +152,7 @@ def render_error(code: int, message: str | None = None):
             code=code,
             title=ERROR_TITLES.get(code, ERROR_TITLES[500]),
             message=message or ERROR_MESSAGES.get(code, ERROR_MESSAGES[500]),
+            header_scopes=None,  # an error page reads nothing more from a database that may have failed
         ),
         code,
     )

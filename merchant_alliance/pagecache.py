@@ -44,15 +44,24 @@ from werkzeug.local import LocalProxy
 from merchant_alliance.extensions import db
 
 GLOBAL = "global"
+ALLIANCE_SCOPE_PREFIX, USER_SCOPE_PREFIX = "alliance:", "user:"
+OWN_VERSIONS = "page_cache_versions"  # what the session loader reads with the user: "scope=version,…"
 cache = Cache()
 
 
 def alliance_scope(alliance_id: int) -> str:
-    return f"alliance:{alliance_id}"
+    return f"{ALLIANCE_SCOPE_PREFIX}{alliance_id}"
 
 
 def user_scope(user_id: int) -> str:
-    return f"user:{user_id}"
+    return f"{USER_SCOPE_PREFIX}{user_id}"
+
+
+def own_scopes(user: Any) -> set[str]:
+    """The scopes whose versions come with the request's user: global, the user's own, and the alliances
+    they hold a role in or own a shop of (accounts.sessions.own_scope_versions reads the same)."""
+    alliances = {m.alliance_id if m.shop_id is None else m.shop.alliance_id for m in user.memberships}
+    return {GLOBAL, user_scope(user.id), *(alliance_scope(a) for a in alliances if a is not None)}
 
 
 class CacheVersion(db.Model):
@@ -239,9 +248,29 @@ def _versions_statement(count: int) -> Any:
         CacheVersion.scope.in_([bindparam(f"s{i}") for i in range(count)]))
 
 
+def _versions_read_with_user() -> dict[str, int]:
+    """The versions read with the request's user (a scope without a row is at version 0), or {}."""
+    if not has_request_context() or not current_user.is_authenticated:
+        return {}
+    if (read := current_user.read_with.get(OWN_VERSIONS, False)) is False:
+        return {}
+    found = dict.fromkeys(own_scopes(current_user), 0)
+    for pair in (read or "").split(","):
+        if pair:
+            scope, _, version = pair.rpartition("=")
+            found[scope] = int(version)
+    return found
+
+
 def versions(scopes: Iterable[str]) -> tuple[tuple[str, int], ...]:
-    """The current version of each scope (and of `global`), in one query."""
+    """The current version of each scope (and of `global`): from the user's own query when they are the
+    user's own scopes, else in one query."""
     wanted = sorted({GLOBAL, *scopes})
+    known = g.get("page_cache_own_versions")
+    if known is None:
+        known = g.page_cache_own_versions = _versions_read_with_user()
+    if known.keys() >= set(wanted):
+        return tuple((scope, known[scope]) for scope in wanted)
     found = dict(db.session.execute(_versions_statement(len(wanted)),
                                     {f"s{i}": scope for i, scope in enumerate(wanted)}).all())
     return tuple((scope, found.get(scope, 0)) for scope in wanted)

@@ -13,16 +13,20 @@ from datetime import timedelta
 
 import pytest
 from flask import g
+from flask_login import current_user
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
 from merchant_alliance import pagecache
+from merchant_alliance.accounts.models import Role
+from merchant_alliance.accounts.services import grant_role
 from merchant_alliance.errors import DomainError
 from merchant_alliance.extensions import db
 from merchant_alliance.funds import pledges, services
 from merchant_alliance.funds.models import EntryKind, PaymentMethod, Pledge
-from merchant_alliance.pagecache import GLOBAL, alliance_scope
+from merchant_alliance.notifications.services import mark_read, notify
+from merchant_alliance.pagecache import GLOBAL, CacheVersion, alliance_scope
 from merchant_alliance.projects import services as project_services
 from merchant_alliance.projects.models import ProjectState
 from merchant_alliance.shops import services as shop_services
@@ -211,3 +215,49 @@ def test_a_page_cached_for_one_viewer_is_never_served_to_someone_who_may_not_see
     assert login_as(world.b.lead).get(path).status_code in (403, 404)  # another alliance's lead
     assert login_as(world.a.contractor).get(path).status_code in (403, 404)  # a role without the books
     assert login_as(None).get(path).status_code == 302  # anonymous: to the login page
+
+
+def test_the_header_follows_the_viewers_notifications_name_and_roles(app, world):
+    """The header (bell, menu, name) is cached per viewer: each change a viewer can see changes it."""
+    owner = world.a.owner
+    client = login_as(owner)
+    paths = [f"/shops/{world.a.shop.id}", "/projects/mine", "/notifications"]
+    assert_cached_pages_are_fresh(app, client, paths)
+    notify([owner.id], "您的店招方案已提交")
+    db.session.commit()
+    assert_cached_pages_are_fresh(app, client, paths)
+    assert 'data-testid="unread-count">1<' in page(client, paths[0])
+    mark_read(owner.id)
+    db.session.commit()
+    assert "unread-count" not in page(client, paths[0])
+    owner.name = "新店主"
+    db.session.commit()
+    assert "新店主" in page(client, paths[0])
+    grant_role(owner, Role.TREASURER, alliance=world.a.alliance)  # the menu gains the books
+    db.session.commit()
+    assert_cached_pages_are_fresh(app, client, paths)
+    assert f'href="/alliances/{world.a.alliance.id}/fund"' in page(client, paths[0])
+
+
+@pytest.mark.parametrize("who", ["owner", "lead", "treasurer", "officer", "contractor"])
+def test_the_versions_of_a_viewers_own_scopes_come_with_the_viewer_and_are_current(app, world, fund, who):
+    user = getattr(world.a, who)
+    client = login_as(user)
+    path = {"owner": f"/shops/{world.a.shop.id}", "officer": "/notifications", "contractor": "/notifications"}.get(
+        who, f"/alliances/{world.a.alliance.id}/fund")
+    client.get(path)
+    services.record_entry(world.a.treasurer, fund, services.EntryDetails(EntryKind.DONATION, 100_00),
+                          idempotency_key=key())  # a new version of the alliance's pages
+    db.session.commit()
+    with client:  # the request's context stays open to look at what it read
+        client.get(path)
+        own = pagecache.own_scopes(current_user)
+        read = pagecache._versions_read_with_user()
+        stored = dict(db.session.execute(select(CacheVersion.scope, CacheVersion.version)
+                                         .where(CacheVersion.scope.in_(own))).all())
+    assert read == {scope: stored.get(scope, 0) for scope in own}  # what the user's query read is what is stored
+    if who != "officer":  # a street officer holds no alliance: the alliance's versions are not theirs
+        assert alliance_scope(world.a.alliance.id) in own
+    with counted_queries() as statements:
+        assert client.get(path).status_code == 200
+    assert not [s for s in statements if "cache_versions" in s and "users" not in s]  # no query of its own

@@ -112,6 +112,8 @@ class User(UserMixin, db.Model):
 
     # The token of the session this request runs in (set by the login and the session loader); not stored.
     session_token = None
+    # What the session loader read with this user for every page (accounts.sessions.read_with_user); not stored.
+    read_with: dict = {}  # noqa: RUF012 - replaced per loaded user, never mutated
 
     def get_session_token(self) -> str:
         """What Flask-Login keeps in the session and remember cookies: the server-side session's token."""

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from functools import cache
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy import ColumnElement, String, bindparam, cast, delete, func, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from merchant_alliance import audit
 from merchant_alliance.accounts.models import Membership, User, UserSession
 from merchant_alliance.extensions import db
+from merchant_alliance.pagecache import ALLIANCE_SCOPE_PREFIX, GLOBAL, USER_SCOPE_PREFIX, CacheVersion
 from merchant_alliance.timeutil import utcnow
 
 # Ended and expired rows are kept this long (to answer "was I logged in there?"), then removed at the
@@ -54,15 +57,40 @@ def start_session(user: User, *, remember: bool, user_agent: str = "") -> str:
     return token
 
 
+# What every page shows beside the user (the bell's unread count, …), registered by the domain that owns it
+# and read in the user's own query: name -> a function making a scalar subquery on `users.id`.
+_READ_WITH_USER: dict[str, Callable[[], ColumnElement[Any]]] = {}
+
+
+def read_with_user(name: str, expression: Callable[[], ColumnElement[Any]]) -> None:
+    """Have every request's user query also read `expression()`, as `user.read_with[name]`."""
+    _READ_WITH_USER[name] = expression
+    _user_for_token_statement.cache_clear()
+
+
+def own_scope_versions() -> ColumnElement[Any]:
+    """The page-cache versions of the user's own scopes (see `pagecache.own_scopes`) as one string."""
+    scope, version = CacheVersion.scope, CacheVersion.version
+    shop = Membership.shop.property.mapper  # the shops domain's model, known here only through the relationship
+    alliance_id = func.coalesce(Membership.alliance_id, shop.c.alliance_id)
+    alliances = select(ALLIANCE_SCOPE_PREFIX + cast(alliance_id, String)).select_from(Membership) \
+        .outerjoin(Membership.shop).where(Membership.user_id == User.id).correlate(User)
+    return select(func.aggregate_strings(scope + "=" + cast(version, String), ",")).where(or_(
+        scope == GLOBAL, scope == USER_SCOPE_PREFIX + cast(User.id, String), scope.in_(alliances.scalar_subquery()),
+    )).correlate(User).scalar_subquery()
+
+
 @cache
 def _user_for_token_statement():
     """Every request runs this: built once per process (its SQL and cache key made once, not per request;
     built on first use, when every model's relationships are known)."""
-    return select(User).join(UserSession, UserSession.user_id == User.id).where(
+    extras = [expression().label(name) for name, expression in _READ_WITH_USER.items()]
+    return select(User, *extras).join(UserSession, UserSession.user_id == User.id).where(
         UserSession.token_hash == bindparam("token_hash"), UserSession.ended_at.is_(None),
         UserSession.expires_at > bindparam("now"), User.active.is_(True),
     ).options(  # the roles every page asks about, and the places they are held at, in the same query
-        joinedload(User.memberships).joinedload(Membership.shop),
+        joinedload(User.memberships).joinedload(Membership.shop).joinedload(
+            Membership.shop.property.mapper.class_.alliance),  # (shops' model, through the relationship)
         joinedload(User.memberships).joinedload(Membership.alliance),
     )
 
@@ -71,10 +99,13 @@ def user_for_token(token: str) -> User | None:
     """The active user of the live, unexpired session with this token, or None."""
     if not token or len(token) > 100:
         return None
-    user = db.session.scalars(_user_for_token_statement(), {"token_hash": _hash(token), "now": utcnow()}) \
+    row = db.session.execute(_user_for_token_statement(), {"token_hash": _hash(token), "now": utcnow()}) \
         .unique().first()
-    if user is not None:
-        user.session_token = token
+    if row is None:
+        return None
+    user = row[0]
+    user.session_token = token
+    user.read_with = dict(zip(_READ_WITH_USER, row[1:], strict=True))
     return user
 
 

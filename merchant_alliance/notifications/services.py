@@ -9,6 +9,7 @@ from typing import Any
 from flask_babel import gettext
 from sqlalchemy import bindparam, func, select, update
 
+from merchant_alliance.accounts.models import User
 from merchant_alliance.extensions import db
 from merchant_alliance.notifications.models import Notification
 from merchant_alliance.pagecache import user_scope
@@ -61,6 +62,12 @@ def render_message(note: Notification) -> str:
 
 # The bell on every page asks this: the statement is built once per process.
 UNREAD = select(func.count()).where(Notification.user_id == bindparam("user_id"), Notification.read_at.is_(None))
+
+
+def unread_count_of_user():
+    """The unread count as a subquery on the request's user, read in the session loader's one query."""
+    return select(func.count()).where(Notification.user_id == User.id, Notification.read_at.is_(None)) \
+        .correlate(User).scalar_subquery()
 
 
 def unread_count(user_id: int) -> int:
