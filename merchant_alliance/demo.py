@@ -82,9 +82,16 @@ class DemoContext:
 LOADERS: dict[str, Callable[[DemoContext], int]] = {}
 
 
-def add_loader(name: str, loader: Callable[[DemoContext], int]) -> None:
-    """A domain's part of the demo, run after the street, shops and accounts exist; returns what it added."""
-    LOADERS.setdefault(name, loader)
+def add_loader(name: str, loader: Callable[[DemoContext], int], *, before: str | None = None) -> None:
+    """A domain's part of the demo, run after the street, shops and accounts exist; returns what it added.
+    `before`: another domain's part that builds on this one's data (run this one first)."""
+    if name in LOADERS:
+        return
+    order = list(LOADERS)
+    order.insert(order.index(before) if before in LOADERS else len(order), name)
+    loaders = {**LOADERS, name: loader}
+    LOADERS.clear()
+    LOADERS.update((key, loaders[key]) for key in order)
 
 
 def load_demo() -> dict[str, int]:

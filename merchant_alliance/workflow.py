@@ -59,6 +59,7 @@ class Transition:
     needs_reason: bool = False
     style: str = "primary"  # how its button looks: primary, secondary or danger
     event: str = ""  # the audit event's name after the workflow's prefix; the action's own name when empty
+    button: bool = True  # False: taken only by a service (an inspection's result), never from a button
 
 
 Guard = Callable[[Any, "User", Attempt], "str | LazyString | None"]  # (object, user, attempt) → refusal or None
@@ -160,7 +161,7 @@ class Workflow(Generic[T]):
 
     def actions_for(self, user: User, obj: T) -> list[Transition]:
         """The rows this user may take on the object now: the buttons they see (guards still have their say)."""
-        return [t for (state, _), t in self._rows.items() if state == obj.state and t.who(user, obj)]
+        return [t for (state, _), t in self._rows.items() if state == obj.state and t.button and t.who(user, obj)]
 
     def not_now(self, obj: T, action: str) -> str:
         """Why `action` is not possible in the object's state."""
@@ -169,11 +170,13 @@ class Workflow(Generic[T]):
         message = (specific or general or [self._not_now])[0]
         return str(DomainError(message, state=getattr(obj.state, "label", obj.state)))
 
-    def refusal(self, user: User, obj: T, action: str, attempt: Attempt | None = None) -> str | None:
-        """Why this action is refused now, or None when it may go ahead."""
+    def refusal(self, user: User, obj: T, action: str, attempt: Attempt | None = None, *,
+                internal: bool = False) -> str | None:
+        """Why this action is refused now, or None when it may go ahead. A row without a button is taken only
+        by the service that owns it (`internal`)."""
         attempt = attempt or Attempt()
         transition = self.find(obj.state, action)
-        if transition is None:
+        if transition is None or not (transition.button or internal):
             return self.not_now(obj, action)
         if not transition.who(user, obj):
             return str(NotAllowed())
@@ -185,13 +188,14 @@ class Workflow(Generic[T]):
                 return str(message)
         return None
 
-    def check(self, user: User, obj: T, action: str, attempt: Attempt | None = None) -> Transition:
+    def check(self, user: User, obj: T, action: str, attempt: Attempt | None = None, *,
+              internal: bool = False) -> Transition:
         """The row `action` takes now, or the refusal raised: NotAllowed for someone who may not take it, a
         DomainError saying why not for everything else. Nothing is written."""
         transition = self.find(obj.state, action)
         if transition is not None and not transition.who(user, obj):
             raise NotAllowed()
-        message = self.refusal(user, obj, action, attempt)
+        message = self.refusal(user, obj, action, attempt, internal=internal)
         if message:
             raise DomainError(message)
         return transition
@@ -199,14 +203,15 @@ class Workflow(Generic[T]):
     # --- writes (the caller commits) -------------------------------------------------------------------
 
     def perform(self, user: User, obj: T, action: str, attempt: Attempt | None = None, *,
-                values: dict[str, Any] | None = None, details: dict[str, Any] | None = None) -> Transition:
+                values: dict[str, Any] | None = None, details: dict[str, Any] | None = None,
+                internal: bool = False) -> Transition:
         """Move the object by `action`: check, compare-and-set, one audit event, then the after-hooks. No commit.
 
         `values` are more columns written by the same UPDATE (a decision's reason, the entry that paid);
-        `details` go into the audit event.
+        `details` go into the audit event. `internal`: the service that owns a row without a button takes it.
         """
         attempt = attempt or Attempt()
-        transition = self.check(user, obj, action, attempt)
+        transition = self.check(user, obj, action, attempt, internal=internal)
         changes = {"state": transition.target, **(values or {})}
         if hasattr(self.model, "updated_at"):
             changes["updated_at"] = utcnow()

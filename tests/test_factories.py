@@ -28,9 +28,13 @@ S = ProjectState
     (S.REJECTED, ["project.submit", "project.reject"]),
     (S.DESIGN_APPROVED, ["project.submit", "project.approve_design"]),
     (S.WITHDRAWN, ["project.withdraw"]),
+    (S.PERMIT_REQUESTED, ["project.submit", "project.approve_design", "project.request_permit"]),
+    (S.PERMIT_GRANTED, ["project.submit", "project.approve_design", "project.request_permit", "project.grant_permit"]),
+    (S.PERMIT_DENIED, ["project.submit", "project.approve_design", "project.request_permit", "project.deny_permit"]),
 ])
 def test_a_project_is_taken_to_its_state_by_the_lifecycles_own_moves(world, state, moves):
-    """The owner proposes and submits, a lead of the alliance reviews: the timeline shows each move, by them."""
+    """The owner proposes and submits, a lead of the alliance reviews, the owner sends the structural plan and the
+    street's officer decides: the timeline shows each move, by them."""
     project = make_project(state, by=world.a.owner, shop=world.a.shop)
     assert project.state == state
     events = list(db.session.scalars(events_for_object(project).order_by(None).order_by(AuditEvent.id)))
@@ -38,15 +42,19 @@ def test_a_project_is_taken_to_its_state_by_the_lifecycles_own_moves(world, stat
     reviewers = {e.actor_id for e in events if e.action in ("project.request_changes", "project.reject",
                                                              "project.approve_design")}
     assert reviewers <= {world.a.lead.id}
+    assert {e.actor_id for e in events if e.action in ("project.grant_permit", "project.deny_permit")} <= {
+        world.a.officer.id}
     assert len(project.latest_version.mockups) == 1 and len(project.latest_version.current_photos) == 1
 
 
 def test_a_state_another_domain_moves_to_is_refused_and_one_no_move_reaches_yet_is_set(world):
-    """Funding needs money, so it has a factory of its own; a permit has no move yet and is set directly."""
+    """Funding needs money, so it has a factory of its own; a permit is granted by the street's officer through
+    the permit's service; a contract has no move yet and is set directly."""
     with pytest.raises(ValueError, match="another domain"):
         make_project(S.FUNDED, by=world.a.owner, shop=world.a.shop)
     assert make_project(S.PERMIT_GRANTED, by=world.a.owner, shop=world.a.shop, title="另一块").state == \
         S.PERMIT_GRANTED
+    assert make_project(S.CONTRACTED, by=world.a.owner, shop=world.a.shop, title="第三块").state == S.CONTRACTED
 
 
 def test_entries_are_recorded_by_the_treasurer_and_refused_as_the_service_refuses_them(world, fund):

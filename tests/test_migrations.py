@@ -204,3 +204,82 @@ def test_roles_held_before_lead_confirmation_existed_stay_in_force_and_going_bac
         assert conn.execute(text("SELECT count(*) FROM memberships")).scalar_one() == 2
     upgrade()
     assert schema_differences() == []
+
+
+def test_projects_past_design_approval_before_permits_existed_get_a_granted_permit_from_their_latest_design(
+        migration_app):
+    """0013: a project that had gone past design approval when permits arrived gets the permit it would have
+    needed, granted, its plan copied from its latest design version; other projects get none and a permit already
+    there is kept. Going back removes only the permits 0013 recorded."""
+    from decimal import Decimal
+
+    from merchant_alliance.projects.models import DesignVersion, Project, ProjectState
+    from merchant_alliance.safety.models import Permit, PermitState
+    from merchant_alliance.shops.models import Signboard, SignType
+
+    upgrade(revision="0012")  # 0013 changes no table: the models describe 0012's schema
+    street = Street(name="静安寺街道", district="静安区")
+    alliance = Alliance(name="愚园路商家联盟", road="愚园路", street=street)
+    shop = Shop(alliance=alliance, house_number="1018", name="愚园书店")
+    owner = User(name="店主", phone="13800000009", password_hash="x")
+    db.session.add_all([street, alliance, shop, owner])
+    db.session.flush()
+
+    def project(state: ProjectState, *versions: tuple) -> Project:
+        signboard = Signboard(shop=shop, position="正门上方", sign_type=SignType.WALL_PARALLEL,
+                              width_m=Decimal("5.00"), height_m=Decimal("1.00"))
+        made = Project(shop=shop, alliance_id=alliance.id, signboard=signboard, title=str(state), state=state,
+                       created_by=owner)
+        for number, (width, clearance, fixing, lighting) in enumerate(versions, start=1):
+            made.versions.append(DesignVersion(
+                number=number, sign_type=SignType.WALL_PARALLEL, width_m=width, height_m=Decimal("0.90"),
+                clearance_m=clearance, fixing_method=fixing, illuminated=bool(lighting), lighting=lighting,
+                created_by=owner))
+        db.session.add(made)
+        db.session.flush()
+        return made
+
+    funded = project(ProjectState.FUNDED, (Decimal("5.20"), Decimal("2.80"), "膨胀螺栓", ""),
+                     (Decimal("4.80"), Decimal("3.00"), "M12化学锚栓", "LED灯带，穿管敷设"))
+    completed = project(ProjectState.COMPLETED, (Decimal("3.00"), None, "", ""))
+    approved = project(ProjectState.DESIGN_APPROVED, (Decimal("3.00"), Decimal("2.80"), "", ""))
+    withdrawn = project(ProjectState.WITHDRAWN, (Decimal("3.00"), Decimal("2.80"), "", ""))
+    contracted = project(ProjectState.CONTRACTED, (Decimal("3.00"), Decimal("2.80"), "", ""))
+    db.session.add(Permit(project_id=contracted.id, alliance_id=alliance.id, street_id=street.id,
+                          state=PermitState.GRANTED, fixing_method="已有", host_wall="圈梁", width_m=Decimal("3.00"),
+                          height_m=Decimal("0.90"), projection_m=Decimal("0.30"), clearance_m=Decimal("2.80"),
+                          top_height_m=Decimal("3.70"), weight_kg=Decimal("30.0"), submitted_by_id=owner.id))
+    db.session.commit()
+    ids = {name: p.id for name, p in [("funded", funded), ("completed", completed), ("approved", approved),
+                                       ("withdrawn", withdrawn), ("contracted", contracted)]}
+    owner_id, alliance_id, street_id = owner.id, alliance.id, street.id
+    db.session.remove()
+
+    def permits() -> dict[int, tuple]:
+        db.session.rollback()
+        return {p.project_id: (p.state, p.round, p.width_m, p.height_m, p.projection_m, p.clearance_m,
+                               p.top_height_m, p.weight_kg, p.illuminated, p.wiring, p.fixing_method, p.host_wall,
+                               p.submitted_by_id, p.reason, p.alliance_id, p.street_id, p.decided_at is not None)
+                for p in db.session.scalars(select(Permit))}
+
+    kept = permits()[ids["contracted"]]
+    db.session.remove()
+    upgrade(revision="0013")
+    recorded = "recorded when permits were introduced"
+    assert permits() == {
+        ids["funded"]: (PermitState.GRANTED, 1, Decimal("4.80"), Decimal("0.90"), Decimal("0.00"), Decimal("3.00"),
+                        Decimal("3.90"), Decimal("0.0"), True, "LED灯带，穿管敷设", "M12化学锚栓", "", owner_id,
+                        recorded, alliance_id, street_id, True),
+        ids["completed"]: (PermitState.GRANTED, 1, Decimal("3.00"), Decimal("0.90"), Decimal("0.00"),
+                           Decimal("0.00"), Decimal("0.90"), Decimal("0.0"), False, "", "", "", owner_id, recorded,
+                           alliance_id, street_id, True),
+        ids["contracted"]: kept,
+    }
+
+    db.session.remove()
+    downgrade(revision="0012")
+    assert permits() == {ids["contracted"]: kept}
+    db.session.remove()
+    upgrade()
+    assert set(permits()) == {ids["funded"], ids["completed"], ids["contracted"]}
+    assert schema_differences() == []

@@ -34,6 +34,12 @@ EXPECTED = {
     ("Project", "view"): {"projects"}, ("Project", "propose"): {"projects"}, ("Project", "review"): {"projects"},
     ("Project", "withdraw"): {"projects"}, ("Project", "comment"): {"projects"}, ("Comment", "view"): {"projects"},
     ("Project", "manage_budget"): {"funds"},
+    ("Street", "manage_safety"): {"safety"},
+    ("Permit", "view"): {"safety"}, ("Permit", "submit"): {"safety"}, ("Permit", "decide"): {"safety"},
+    ("Inspection", "view"): {"safety"}, ("Inspection", "inspect"): {"safety"},
+    ("RectificationOrder", "view"): {"safety"}, ("RectificationOrder", "report_fixed"): {"safety"},
+    ("RectificationOrder", "manage"): {"safety"},
+    ("Certificate", "view"): {"safety"}, ("Certificate", "revoke"): {"safety"},
 }
 
 

@@ -262,8 +262,14 @@ def test_the_project_lifecycle_and_expense_requests_are_instances_whose_state_ru
     """What pages and services asked of lists of states they kept themselves, they now ask the machine."""
     assert isinstance(lifecycle, Workflow) and isinstance(expense_requests, Workflow)
     assert lifecycle.states_allowing("add_version") == {S.DRAFT, S.CHANGES_REQUESTED}
-    assert lifecycle.states_allowing("set_budget") == {S.DESIGN_APPROVED, S.PERMIT_GRANTED}  # added by funds
-    assert lifecycle.states_allowing("fund") == {S.DESIGN_APPROVED, S.PERMIT_GRANTED}
+    # Added by funds: a lead prepares the budget while the street office looks at the plan; funding follows the
+    # permit (added by safety).
+    assert lifecycle.states_allowing("set_budget") == {S.DESIGN_APPROVED, S.PERMIT_REQUESTED, S.PERMIT_DENIED,
+                                                       S.PERMIT_GRANTED}
+    assert lifecycle.states_allowing("fund") == {S.PERMIT_GRANTED}
+    assert lifecycle.states_allowing("request_permit") == {S.DESIGN_APPROVED, S.PERMIT_DENIED}
+    assert lifecycle.states_allowing("grant_permit") == lifecycle.states_allowing("deny_permit") == {
+        S.PERMIT_REQUESTED}
     assert lifecycle.states_allowing("withdraw") == set(BEFORE_CONTRACT)
     E = ExpenseState
     assert expense_requests.states_allowing("add_receipts") == {E.DRAFT}

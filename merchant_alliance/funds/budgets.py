@@ -162,19 +162,19 @@ def cover(project: Project, fund: Fund | None = None) -> Cover:
 
 # --- the `fund` step, added to the projects' lifecycle table ------------------------------------
 
-# DESIGN.md puts funding after the street office's permit. Until the permit step exists (the safety
-# issue), a project may also be funded straight from design approval; that issue should drop this row.
+# DESIGN.md puts funding after the street office's structural permit (the safety domain's rows).
 FUND_ROWS = (
     Transition(S.PERMIT_GRANTED, "fund", S.FUNDED, may("manage_budget"), _l("Confirm the funding")),
-    Transition(S.DESIGN_APPROVED, "fund", S.FUNDED, may("manage_budget"), _l("Confirm the funding")),
 )
+# A lead may prepare the budget while the street office looks at the structural plan.
+BUDGET_STATES = (S.DESIGN_APPROVED, S.PERMIT_REQUESTED, S.PERMIT_DENIED, S.PERMIT_GRANTED)
 
 
 def register_workflow_rows() -> None:
     """Add the `fund` step, its guard and hooks, and when a budget may be set, to the projects' lifecycle.
     Called by funds.init_app at start-up (projects never imports funds); calling it again changes nothing."""
     lifecycle.add(*FUND_ROWS)
-    lifecycle.allow("set_budget", S.DESIGN_APPROVED, S.PERMIT_GRANTED)  # between design approval and funding
+    lifecycle.allow("set_budget", *BUDGET_STATES)  # between design approval and funding
     lifecycle.add_guard(shares_are_covered, "fund")
     lifecycle.add_after(reserve_the_fund_share, "fund")
     lifecycle.add_after(tell_the_shop, "fund")

@@ -145,10 +145,10 @@ def load_demo_money(alliance: Alliance, treasurer: User, leads: list[User], toda
 
 
 def _fund_the_bookshop(fund, treasurer: User, leads: list[User], today: date) -> None:
-    """The demo project whose design was approved: budget, the shop's pledge and deposit, funded, deposit paid;
-    and one more request waiting for the second lead's approval."""
+    """The demo project whose structural permit was granted: budget, the shop's pledge and deposit, funded,
+    deposit paid; and one more request waiting for the second lead's approval."""
     project = db.session.scalar(select(Project).where(Project.alliance_id == fund.alliance_id,
-                                                      Project.state == ProjectState.DESIGN_APPROVED).limit(1))
+                                                      Project.state == ProjectState.PERMIT_GRANTED).limit(1))
     if project is None:
         return
     lead = leads[0]

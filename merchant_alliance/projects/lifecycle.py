@@ -42,8 +42,8 @@ lifecycle: Workflow[Project] = Workflow(
 )
 
 # States in which the shop may still withdraw: anything before a contract is signed.
-BEFORE_CONTRACT = (S.DRAFT, S.SUBMITTED, S.CHANGES_REQUESTED, S.DESIGN_APPROVED, S.PERMIT_GRANTED,
-                   S.PERMIT_DENIED, S.FUNDED)
+BEFORE_CONTRACT = (S.DRAFT, S.SUBMITTED, S.CHANGES_REQUESTED, S.DESIGN_APPROVED, S.PERMIT_REQUESTED,
+                   S.PERMIT_GRANTED, S.PERMIT_DENIED, S.FUNDED)
 
 lifecycle.add(
     Transition(S.DRAFT, "submit", S.SUBMITTED, may("propose"), _l("Submit for review")),

@@ -25,6 +25,7 @@ class ProjectState(enum.StrEnum):
     SUBMITTED = "submitted"
     CHANGES_REQUESTED = "changes_requested"
     DESIGN_APPROVED = "design_approved"
+    PERMIT_REQUESTED = "permit_requested"
     PERMIT_GRANTED = "permit_granted"
     PERMIT_DENIED = "permit_denied"
     FUNDED = "funded"
@@ -49,6 +50,7 @@ STATE_LABELS = {
     ProjectState.SUBMITTED: _l("Submitted for review"),
     ProjectState.CHANGES_REQUESTED: _l("Changes requested"),
     ProjectState.DESIGN_APPROVED: _l("Design approved"),
+    ProjectState.PERMIT_REQUESTED: _l("Waiting for the structural permit"),
     ProjectState.PERMIT_GRANTED: _l("Permit granted"),
     ProjectState.PERMIT_DENIED: _l("Permit denied"),
     ProjectState.FUNDED: _l("Funded"),

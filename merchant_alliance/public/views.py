@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from flask_login import current_user
 
+from merchant_alliance import panels
 from merchant_alliance.public import queries
 
 bp = Blueprint("public", __name__)
@@ -14,7 +15,9 @@ bp = Blueprint("public", __name__)
 def index():
     if not current_user.is_authenticated:
         return render_template("public/landing.html", alliances=queries.alliances_on_the_landing_page())
-    return render_template("public/dashboard.html", **queries.dashboard_for(current_user))
+    # Cards other domains add to a user's home: what waits for them first (merchant_alliance.panels).
+    return render_template("public/dashboard.html", **queries.dashboard_for(current_user),
+                           panels=panels.for_page("home", current_user, current_user))
 
 
 @bp.route("/healthz")

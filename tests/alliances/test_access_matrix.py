@@ -37,6 +37,8 @@ from merchant_alliance.notifications.models import Notification
 from merchant_alliance.notifications.services import notify
 from merchant_alliance.projects import services as projects
 from merchant_alliance.projects.models import Project
+from merchant_alliance.safety import inspections, permits
+from merchant_alliance.safety.models import Certificate, InspectionAnswer, Outcome, RectificationOrder
 from merchant_alliance.shops.models import SignCondition, SignType
 from merchant_alliance.shops.services import register_signboard
 from tests.factories import PASSWORD
@@ -93,6 +95,11 @@ ROUTES: dict[str, Access] = {
     "/streets/<int:street_id>/invite": access("admin officer"),
     "/streets/<int:street_id>/audit": access("admin officer"),
     "/streets/<int:street_id>/guidelines": access(ALLIANCE_MEMBERS, post="admin officer"),
+    # the street's safety checklist and settings: its officers only (the admin sees the street, hence 403)
+    "/streets/<int:street_id>/safety/checklist": access("officer", "admin"),
+    "/streets/<int:street_id>/safety/checklist/versions/<int:number>": access("officer", "admin"),
+    "/streets/<int:street_id>/safety/checklist/edit": access("officer", "admin"),
+    "/streets/<int:street_id>/safety/settings": access("officer", "admin"),
     # an alliance
     "/alliances/<int:alliance_id>": access(ALLIANCE_MEMBERS),
     "/alliances/<int:alliance_id>/invite": LEAD_ONLY,
@@ -148,6 +155,27 @@ ROUTES: dict[str, Access] = {
     # Every reader of the books reaches the buttons; the service refuses, with a message, what is not theirs.
     "/fund/expenses/<int:request_id>/<any(submit, approve, reject, cancel, pay, receipts):action>":
         access(BOOK_READERS, "contractor"),
+    # street safety: whoever sees the shop sees its inspections and certificates; its street's officer
+    # inspects, the shop (or its lead) reports fixes
+    "/projects/<int:project_id>/inspections": access(SHOP_VIEWERS, post="officer"),
+    "/inspections/<int:inspection_id>": access(SHOP_VIEWERS),
+    "/inspections/<int:inspection_id>/answers/<code>": access(SHOP_VIEWERS, post="officer"),
+    "/inspections/<int:inspection_id>/finish": access(SHOP_VIEWERS, post="officer"),
+    "/rectifications/<int:order_id>": access(SHOP_VIEWERS),
+    "/rectifications/<int:order_id>/items/<int:item_id>/fixed": access(SHOP_VIEWERS, post="lead owner"),
+    "/rectifications/<int:order_id>/reinspect": access(SHOP_VIEWERS, post="officer"),
+    "/certificates/<int:certificate_id>": access(SHOP_VIEWERS),
+    "/certificates/<int:certificate_id>/tag": access(SHOP_VIEWERS),
+    "/certificates/<int:certificate_id>/revoke": access(SHOP_VIEWERS, post="officer"),
+    # the structural permit: the shop (or its lead) sends the plan and brings the district's permit; its street's
+    # officer decides
+    "/projects/<int:project_id>/permit/plan": PROPOSERS,
+    "/permits/<int:permit_id>": access(SHOP_VIEWERS),
+    "/permits/<int:permit_id>/grant": access(SHOP_VIEWERS, post="officer"),
+    "/permits/<int:permit_id>/deny": access(SHOP_VIEWERS, post="officer"),
+    "/permits/<int:permit_id>/district": access(SHOP_VIEWERS, post="officer"),
+    "/permits/<int:permit_id>/record": access(SHOP_VIEWERS, post="officer"),
+    "/permits/<int:permit_id>/upload": access(SHOP_VIEWERS, post="lead owner"),
 }
 
 # Routes anyone may open without logging in: what an anonymous visitor gets, per method. Tokens are
@@ -164,12 +192,13 @@ PUBLIC: dict[str, dict[str, int]] = {
     "/password/reset/<token>": {"GET": 302, "POST": 302},
     "/invite/<token>": {"GET": 404, "POST": 404},
     "/language": {"POST": 302},
+    "/tags/<token>": {"GET": 404},  # a safety tag's page, by its certificate's unguessable token
 }
 # Public, but each object is checked: a private photo is absent for a visitor (a public one is not).
 CHECKED_FOR_VISITORS = {"/photos/<int:photo_id>/<any(display, thumb):size>": 404}
 
 ARGUMENT = re.compile(r"<(?:[^>]*:)?(\w+)>")
-NOT_IDS = {"number", "size", "token", "filename", "action"}
+NOT_IDS = {"number", "size", "token", "filename", "action", "code"}
 NOISE = [re.compile(rb'<div class="flashes".*?</div>', re.S),  # a message left over from an earlier page
          re.compile(rb'name="csrf_token" value="[^"]*"'),  # signed with the current second
          re.compile(rb"\s+")]
@@ -239,13 +268,60 @@ def furnish(side, prefix: str) -> dict[str, Any]:
                                       amount_fen=100_00, purpose=f"{prefix}定金", receipts=[small_jpeg("发票.jpg")],
                                       idempotency_key=f"{prefix}-expense", submit=False)  # a draft tells nobody
     db.session.commit()
+    safety = inspected(side, prefix)
     return {
+        **safety, "permit_id": permit_requested(side, prefix),
         "street_id": side.street.id, "alliance_id": side.alliance.id, "shop_id": side.shop.id,
         "invitation_id": invitation.id, "membership_id": membership.id, "signboard_id": signboard.id,
         "photo_id": signboard.photos[0].id, "project_id": project.id, "number": 1, "size": "thumb",
         "notification_id": note.id, "token": "made-up-token", "filename": "css/app.css", "entry_id": entry.id,
         "pledge_id": pledge.id, "request_id": expense.id, "action": "approve",
     }
+
+
+def inspected(side, prefix: str) -> dict[str, Any]:
+    """A sign inspected and failed (its rectification order open), and another inspected and certified."""
+    ids = {}
+    for n, failing in enumerate(("S05", None)):
+        signboard = register_signboard(side.owner, side.shop, {
+            "position": f"{prefix}侧门{n}", "sign_type": SignType.WALL_PARALLEL, "width_m": Decimal("2.00"),
+            "height_m": Decimal("0.60"), "projection_m": Decimal("0.20"), "clearance_m": Decimal("3.20"),
+            "material": "铝板", "illuminated": False, "install_year": 2020, "condition": SignCondition.GOOD,
+        }, [small_jpeg(f"{prefix}{n}.jpg")])
+        inspection = inspections.start_for_sign(side.officer, signboard)
+        for question in inspections.questions(inspection):
+            inspections.save_answer(side.officer, inspection, question.code,
+                                    Outcome.FAIL if question.code == failing else Outcome.PASS, f"{prefix}备注",
+                                    [small_jpeg(f"{question.code}.jpg")] if question.photo_required else [])
+        inspections.finish(side.officer, inspection)
+        if failing:
+            order = db.session.scalar(select(RectificationOrder).where(
+                RectificationOrder.inspection_id == inspection.id))
+            ids.update(inspection_id=inspection.id, order_id=order.id, item_id=order.items[0].id, code="S01")
+        else:
+            ids["certificate_id"] = db.session.scalar(
+                select(Certificate.id).where(Certificate.inspection_id == inspection.id))
+    return ids
+
+
+def permit_requested(side, prefix: str) -> int:
+    """A sign's design approved and its structural plan sent to the street office: the permit's id."""
+    signboard = register_signboard(side.owner, side.shop, {
+        "position": f"{prefix}橱窗上方", "sign_type": SignType.WALL_PARALLEL, "width_m": Decimal("2.00"),
+        "height_m": Decimal("0.60"), "projection_m": Decimal("0.20"), "clearance_m": Decimal("3.00"),
+        "material": "铝板", "illuminated": False, "install_year": 2015, "condition": SignCondition.WORN,
+    })
+    project = projects.propose_renovation(side.owner, signboard, f"{prefix}橱窗招牌")
+    projects.add_design_version(side.owner, project, {
+        "sign_type": SignType.WALL_PARALLEL, "width_m": Decimal("2.00"), "height_m": Decimal("0.60"),
+        "projection_m": Decimal("0.20"), "clearance_m": Decimal("3.00")},
+        mockups=[small_jpeg("设计稿.jpg")], current=[small_jpeg("现状.jpg")])
+    projects.move(side.owner, project, "submit")
+    projects.move(side.lead, project, "approve_design")
+    return permits.request_permit(side.owner, project, {
+        "fixing_method": "化学锚栓", "host_wall": "混凝土圈梁", "width_m": "2.00", "height_m": "0.60",
+        "projection_m": "0.20", "clearance_m": "3.00", "top_height_m": "3.60", "weight_kg": "20"},
+        [small_jpeg(f"{prefix}结构图.jpg")]).id
 
 
 def mark_side_b(world) -> None:
@@ -287,6 +363,9 @@ def side_b_state(world, b: dict[str, Any]) -> tuple:
                           .where(LedgerEntry.shop_id == world.b.shop.id)),
         db.session.get(ExpenseRequest, b["request_id"]).state,
         db.session.get(Pledge, b["pledge_id"]).cancelled_at,
+        db.session.scalar(select(func.count()).select_from(InspectionAnswer)),
+        db.session.get(RectificationOrder, b["order_id"]).state,
+        db.session.get(Certificate, b["certificate_id"]).revoked_at,
     )
 
 

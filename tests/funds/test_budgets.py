@@ -39,6 +39,7 @@ from merchant_alliance.projects.lifecycle import Attempt, lifecycle
 from merchant_alliance.projects.models import Project, ProjectState
 from merchant_alliance.shops.models import Shop
 from tests.fixtures.funds import approved_project, entry, funded_project, give, key, promise
+from tests.fixtures.safety import permitted_project
 from tests.projects.helpers import count, put_in_state, state_of, stored_files
 
 pytestmark = pytest.mark.usefixtures("in_request")
@@ -87,7 +88,8 @@ def money(fund: Fund) -> tuple[int, int, int]:
 
 @pytest.fixture
 def project(world) -> Project:
-    return approved_project(world.a.owner, world.a.shop)
+    """Yuyuan Road's project: its design approved and its structural permit granted, ready to be funded."""
+    return permitted_project(owner=world.a.owner, shop=world.a.shop)
 
 
 # --- setting the budget --------------------------------------------------------------------------
@@ -207,7 +209,7 @@ def refused_funding(app, lead: User, project: Project, message: str) -> None:
     with pytest.raises(DomainError, match=message):
         projects.move(lead, project, "fund")
     assert books(app) == before
-    assert state_of(project) == S.DESIGN_APPROVED
+    assert state_of(project) == S.PERMIT_GRANTED
 
 
 def test_funding_waits_for_a_budget_and_for_the_shop_to_pledge_its_whole_share(app, cast, fund, project):
@@ -284,7 +286,7 @@ def test_reserved_money_is_for_the_funded_project_only(app, world, cast, fund, f
     assert "project.fund" in [e.action for e in projects.timeline(funded)]
 
     # Spending for anything else cannot dip into it...
-    other = approved_project(cast.neighbour, world.a.other_shop, "隔壁的招牌")
+    other = permitted_project(owner=cast.neighbour, shop=world.a.other_shop, title="隔壁的招牌")
     before = books(app)
     for project in (None, other):
         with pytest.raises(DomainError, match="¥7,000.00 available"):

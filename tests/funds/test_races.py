@@ -29,7 +29,8 @@ from merchant_alliance.projects import services as projects
 from merchant_alliance.projects.models import Project, ProjectState
 from merchant_alliance.shops.models import Shop
 from tests.concurrency import at_once, while_held
-from tests.fixtures.funds import approved_project, give, key, promise
+from tests.fixtures.funds import give, key, promise
+from tests.fixtures.safety import permitted_project
 from tests.funds.test_budgets import RULE
 from tests.funds.test_expenses import THRESHOLD, ask
 from tests.projects.helpers import upload
@@ -139,7 +140,7 @@ def test_a_budget_changed_while_the_project_is_funded_never_leaves_the_reservati
         app, cast, fund, world, monkeypatch, first):
     """One lead confirms the funding while another changes the budget. Whichever comes first, the money
     reserved is the fund's share of the budget the project ends up with."""
-    project = approved_project(cast.owner, world.a.shop)
+    project = permitted_project(owner=cast.owner, shop=world.a.shop)
     budgets.set_budget(cast.lead, project, 10_000_00, RULE)  # the fund's share: ¥3,000 (30%, at most ¥3,000)
     promise(cast.owner, fund, project, 10_000_00)
     ids = (cast.lead.id, cast.co_lead.id, project.id)

@@ -1,0 +1,84 @@
+"""The street office's checklist and safety settings pages: only officers of that street reach them."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from merchant_alliance import authz
+from merchant_alliance.accounts.models import Street
+from merchant_alliance.errors import refusals
+from merchant_alliance.extensions import db
+from merchant_alliance.safety import checklists
+from merchant_alliance.safety.checklist_forms import ChecklistForm, SafetySettingsForm
+
+bp = Blueprint("checklists", __name__, url_prefix="/streets/<int:street_id>/safety")
+
+
+@bp.before_request
+@login_required
+def require_login() -> None:
+    """Every page here is for logged-in users."""
+
+
+def _street_or_404(street_id: int) -> Street:
+    street = db.get_or_404(Street, street_id)
+    authz.require(current_user, "manage_safety", street)
+    return street
+
+
+def _page(street: Street, page: str, **context):
+    return render_template(page, street=street, kind_labels=checklists.KIND_LABELS, kinds=checklists.KINDS,
+                           **context)
+
+
+@bp.route("/checklist")
+def checklist(street_id: int):
+    street = _street_or_404(street_id)
+    return _page(street, "safety/checklist.html", template=checklists.shown_version(street.id),
+                 versions=checklists.versions_of(street.id), latest=True)
+
+
+@bp.route("/checklist/versions/<int:number>")
+def version(street_id: int, number: int):
+    street = _street_or_404(street_id)
+    template = checklists.shown_version(street.id, number)
+    if template is None:
+        abort(404)
+    return _page(street, "safety/checklist.html", template=template, versions=checklists.versions_of(street.id),
+                 latest=False)
+
+
+@bp.route("/checklist/edit", methods=["GET", "POST"])
+def edit(street_id: int):
+    street = _street_or_404(street_id)
+    form = ChecklistForm()
+    if request.method == "GET":
+        form.fill(checklists.shown_version(street.id))
+    elif form.validate_on_submit():
+        with refusals(form) as attempt:
+            template = checklists.save_version(current_user, street, form.specs(), form.note.data,
+                                               based_on=form.based_on.data, idempotency_key=form.idempotency_key.data)
+        if attempt.ok:
+            flash(_("Version %(n)s saved.", n=template.version), "success")
+            return redirect(url_for("checklists.checklist", street_id=street.id))
+        form.show_problems(attempt.error)
+    return _page(street, "safety/checklist_edit.html", form=form)
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+def settings(street_id: int):
+    street = _street_or_404(street_id)
+    current = checklists.shown_settings(street.id)
+    form = SafetySettingsForm(data={"street_code": current.code, "validity_days": current.validity_days,
+                                    "critical_days": current.critical_days, "major_days": current.major_days,
+                                    "minor_days": current.minor_days})
+    if form.validate_on_submit():
+        with refusals(form, "street_code") as attempt:
+            checklists.update_settings(current_user, street, form.street_code.data, form.validity_days.data,
+                                       form.critical_days.data, form.major_days.data, form.minor_days.data)
+        if attempt.ok:
+            flash(_("The safety settings have been saved."), "success")
+            return redirect(url_for("checklists.settings", street_id=street.id))
+    return _page(street, "safety/settings.html", form=form)
