@@ -35,3 +35,19 @@ def postgres_url(given: str) -> str:
             if key.strip() == "TEST_POSTGRES_URL" and value.strip():
                 return value.strip()
     raise SystemExit("--postgres: give a URL, set TEST_POSTGRES_URL, or run `make test` once to start PostgreSQL")
+
+
+def login(app, phone: str, password: str):
+    """A test client of the app, logged in through the real form (its CSRF token and all)."""
+    import re
+
+    client = app.test_client()
+    form = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form)
+    data = {"login": phone, "password": password}
+    if token:
+        data["csrf_token"] = token.group(1)
+    response = client.post("/login", data=data)
+    if response.status_code != 302:
+        raise SystemExit(f"logging in as {phone} failed: HTTP {response.status_code}")
+    return client

@@ -47,7 +47,8 @@ from flask import Flask  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import event, insert, text  # noqa: E402
 
-from bench.common import database, postgres_url  # noqa: E402
+from bench.common import database, postgres_url
+from bench.common import login as common_login  # noqa: E402
 from bench.district import (  # noqa: E402 - the same kinds of money, shops and payees as the district
     CONTRACTORS,
     KIND_WEIGHTS,
@@ -519,16 +520,7 @@ class QueryLog:
 
 
 def login(app: Flask, phone: str):
-    """A browser of its own, logged in through the real form (CSRF token and all)."""
-    client = app.test_client()
-    form = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form)
-    data = {"login": phone, "password": PASSWORD}
-    if token:
-        data["csrf_token"] = token.group(1)
-    response = client.post("/login", data=data)
-    assert response.status_code == 302, f"login as {phone} failed: {response.status_code}"
-    return client
+    return common_login(app, phone, PASSWORD)
 
 
 def measure(app: Flask, books: Books, runs: int) -> tuple[list[Result], list[str]]:

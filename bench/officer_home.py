@@ -47,7 +47,8 @@ from flask import Flask  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import bindparam, insert, text, update  # noqa: E402
 
-from bench.common import database, postgres_url  # noqa: E402
+from bench.common import database, postgres_url
+from bench.common import login as common_login  # noqa: E402
 from bench.district import SHOP_WORDS, Ids  # noqa: E402
 from bench.fund_books import QueryLog, slowest_statements  # noqa: E402
 from config import DevelopmentConfig  # noqa: E402
@@ -485,17 +486,7 @@ class Timing:
 
 
 def login(app: Flask, phone: str):
-    """A browser of its own, logged in through the real form (CSRF token and all)."""
-    client = app.test_client()
-    form = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form)
-    data = {"login": phone, "password": PASSWORD}
-    if token:
-        data["csrf_token"] = token.group(1)
-    response = client.post("/login", data=data)
-    if response.status_code != 302:
-        raise SystemExit(f"logging in as {phone} failed: HTTP {response.status_code}")
-    return client
+    return common_login(app, phone, PASSWORD)
 
 
 def card_error(body: bytes, expected: Expected) -> str | None:

@@ -16,6 +16,7 @@ from merchant_alliance.funds import budgets, pledges
 from merchant_alliance.funds import services as funds
 from merchant_alliance.funds.models import ExpenseRequest, ExpenseState, LedgerEntry, Pledge
 from merchant_alliance.projects.models import Project, ProjectState
+from merchant_alliance.safety.models import Certificate, Inspection, Permit, RectificationOrder
 from merchant_alliance.shops.models import Shop
 from tests.factories import UserFactory
 
@@ -57,8 +58,27 @@ def test_demo_load_creates_the_yuyuan_road_alliance_once_and_prints_the_logins(r
     assert books.balance_fen == db.session.scalar(select(func.sum(LedgerEntry.amount_fen))) > 0
     assert books.income_fen > books.spending_fen > 0 and books.available_fen >= 0
     assert pledges.arrears(fund.id), "the demo shows some shops behind with their dues"
-    funded = db.session.scalar(select(Project).where(Project.state == ProjectState.FUNDED))
-    assert funded is not None and budgets.cover(funded).spent_fen > 0
+    bookshop = db.session.scalar(select(Project).where(Project.title == "书店店招整体翻新"))
+    assert budgets.cover(bookshop).spent_fen > 0
+
+    # The street office's part: a permit granted with a condition, one denied then granted, an inspection that
+    # failed a critical item, its rectification fixed and re-inspected, two signs certified with their tags.
+    permits = db.session.scalars(select(Permit).order_by(Permit.id)).all()
+    assert [(p.state.value, p.round, len(p.conditions) > 0) for p in permits] == [
+        ("granted", 1, True), ("granted", 2, False)]
+    completed = db.session.scalars(select(Project).where(Project.state == ProjectState.COMPLETED)).all()
+    assert len(completed) == 2 and bookshop in completed
+    results = db.session.execute(select(Inspection.project_id, Inspection.kind, Inspection.state)
+                                 .order_by(Inspection.id)).all()
+    assert [(kind.value, state.value) for _, kind, state in results] == [
+        ("acceptance", "failed"), ("reinspection", "passed"), ("acceptance", "passed")]
+    order = db.session.scalar(select(RectificationOrder))
+    assert order.state.value == "closed" and all(item.fixed_at and item.photos for item in order.items)
+    certificates = db.session.scalars(select(Certificate).order_by(Certificate.id)).all()
+    assert {c.project_id for c in certificates} == {p.id for p in completed}
+    assert [c.serial.split("-")[0] for c in certificates] == ["JAS", "JAS"]
+    for certificate in certificates:
+        assert client.get(f"/tags/{certificate.token}").status_code == 200
     waiting = db.session.scalars(select(ExpenseRequest.state)).all()
     assert ExpenseState.PAID in waiting and ExpenseState.SUBMITTED in waiting
 

@@ -58,7 +58,7 @@ def draw_photo(seed: int, *, mockup: bool) -> FileStorage:
     return FileStorage(stream=buffer, filename=f"demo-{kind}-{seed}.jpg", content_type="image/jpeg")
 
 
-def _owner_for(shop: Shop, index: int, password: str) -> User:
+def owner_for(shop: Shop, index: int, password: str) -> User:
     phone = f"138000001{index:02d}"
     user = db.session.scalar(select(User).where(User.phone == phone))
     if user is None:
@@ -78,7 +78,7 @@ def load_demo_projects(alliance: Alliance, lead: User, password: str, first_owne
         shop = shops[index]
         if services.signboards_exist(shop):
             continue
-        owner = first_owner if index == 0 else _owner_for(shop, index, password)
+        owner = first_owner if index == 0 else owner_for(shop, index, password)
         width = Decimal(shop.facade_width_m or 6) * Decimal("0.8")
         signboard = register_signboard(owner, shop, {
             "position": "正门上方", "sign_type": SignType.WALL_PARALLEL, "width_m": width.quantize(Decimal("0.01")),

@@ -10,12 +10,13 @@ from flask.cli import with_appcontext
 
 def init_app(app: Flask) -> None:
     """The safety pages, rules, lifecycle rows, menu entries, audit labels and demo data."""
-    from merchant_alliance import audit, authz, panels
-    from merchant_alliance.safety import certificates, inspections, permissions, views
+    from merchant_alliance import audit, authz, demo, panels
+    from merchant_alliance.safety import certificates, inspection_demo, inspections, permissions, views
 
     app.register_blueprint(views.bp)  # inspections, rectification, certificates, the public tag page
     authz.add_rules(permissions.RULES, visible_when=permissions.VISIBLE_WHEN)
     panels.add("project", "safety/_project_panel.html", views.project_panel)
+    panels.add("shop", "safety/_shop_panel.html", views.shop_panel)
     panels.add("home", "safety/_officer_home.html", views.officer_home_panel)
     inspections.register_workflow_rows()  # installed → inspection → completed | rectification → inspection
     for module in (inspections, certificates):
@@ -23,6 +24,7 @@ def init_app(app: Flask) -> None:
     _init_checklists(app)
     _init_permits(app)
     app.cli.add_command(safety_command)
+    demo.add_loader("safety inspections", inspection_demo.load)  # after the fund's: it funds the bookshop
 
 
 def _init_permits(app: Flask) -> None:

@@ -45,7 +45,7 @@ class ItemSpec:
 
 
 C, M, N = Severity.CRITICAL, Severity.MAJOR, Severity.MINOR
-STRUCTURES = (SignType.PROJECTING, SignType.CANOPY, SignType.FREE_STANDING)
+STRUCTURES = (SignType.PROJECTING, SignType.CANOPY, SignType.FREE_STANDING, SignType.ROOFTOP)
 
 # DOMAIN.md "A realistic inspection checklist": the default for every street.
 DEFAULT_ITEMS = (
@@ -66,7 +66,7 @@ DEFAULT_ITEMS = (
     ItemSpec("S13", "漏电保护/接地", "Leakage protection and earthing", C, applies_to=(ILLUMINATED,)),
     ItemSpec("S14", "灯具防水", "Luminaires waterproof", M, applies_to=(ILLUMINATED,)),
     ItemSpec("S15", "防雷", "Lightning protection where required", M,
-             applies_to=(SignType.PROJECTING, SignType.FREE_STANDING)),
+             applies_to=(SignType.PROJECTING, SignType.FREE_STANDING, SignType.ROOFTOP)),
     ItemSpec("S16", "消防疏散", "Does not block fire exits, windows or evacuation routes", C),
 )
 

@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, MultipleFileField, RadioField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from merchant_alliance.inputs import DayField
 from merchant_alliance.photos.forms import PHOTO_ACCEPT
 from merchant_alliance.safety.models import Outcome
 
@@ -39,3 +40,7 @@ class FixForm(FlaskForm):
 
 class RevokeForm(FlaskForm):
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=2000)])
+
+
+class DeadlineForm(FlaskForm):
+    deadline = DayField(_l("Fix by"), validators=[InputRequired(message=_l("Please choose a date."))])

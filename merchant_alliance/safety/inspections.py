@@ -49,6 +49,7 @@ from merchant_alliance.safety.models import (
     RectificationState,
     Severity,
 )
+from merchant_alliance.safety.permissions import officer_of_project
 from merchant_alliance.shops.models import Signboard
 from merchant_alliance.timeutil import local_today, utcnow
 from merchant_alliance.workflow import Transition, Workflow, may
@@ -62,6 +63,7 @@ AUDIT_LABELS = {
     "inspection.cancel": _l("cancelled the inspection"),
     "rectification.opened": _l("ordered a rectification"),
     "rectification.item_fixed": _l("reported an item fixed"),
+    "rectification.deadline": _l("changed the rectification's deadline"),
     "project.start_inspection": _l("started the inspection"),
     "project.pass_inspection": _l("signed the sign off as safe"),
     "project.fail_inspection": _l("ordered a rectification"),
@@ -93,10 +95,6 @@ def only_without_project(inspection: Inspection, user: User, attempt) -> object:
 
 
 FINISHED = _l("This inspection is finished: its answers can no longer change.")
-
-
-def officer_of_project(user: User, project: Project) -> bool:
-    return authz.officer_of(user, project.alliance.street_id)
 
 
 PROJECT_ROWS = (
@@ -308,6 +306,9 @@ def save_answer(user: User, inspection: Inspection, code: str, outcome: str, not
     if question is None:
         raise DomainError(NOT_ON_CHECKLIST)
     prepared = prepare_photos(photos)  # the slow part, before anything is written or locked
+    # Files first, then their rows: the database is locked (on SQLite, all of it) only once they are on disk.
+    stored = save_photos(user, prepared, alliance=inspection.alliance, shop=inspection.shop) \
+        if prepared.images else []
     inspections.hold(inspection, "answer", FINISHED)
     answer = _current_answer(inspection.id, code)
     if answer is None:
@@ -335,8 +336,8 @@ def save_answer(user: User, inspection: Inspection, code: str, outcome: str, not
         if changed != 1:
             _refuse_unless_same(answer, outcome, note, prepared)
             return answer
-    if prepared.images:
-        answer.photos.extend(save_photos(user, prepared, alliance=inspection.alliance, shop=inspection.shop))
+    if stored:
+        answer.photos.extend(stored)
     db.session.commit()
     db.session.expire(inspection, ["answers"])  # the session keeps what it loaded across commits
     return answer
@@ -388,12 +389,12 @@ def finish(user: User, inspection: Inspection, *, exception_reason: str = "", su
         details={"failed": [q.code for q in verdict.to_rectify], "advisories": [q.code for q in verdict.failed_minor]})
     if inspection.project is not None and inspection.project.state == S.INSPECTION:
         lifecycle.perform(user, inspection.project, "pass_inspection" if passed else "fail_inspection", internal=True)
+    if inspection.rectification is not None:  # re-inspected: its order is done with, whatever the result
+        inspection.rectification.state = RectificationState.CLOSED
+        inspection.rectification.closed_at = utcnow()
     if passed:
         certificates.issue(user, inspection, advisories=verdict.failed_minor)
-        if inspection.rectification is not None:
-            inspection.rectification.state = RectificationState.CLOSED
-            inspection.rectification.closed_at = utcnow()
-    else:
+    else:  # a new order, with what this visit found
         _open_rectification(user, inspection, verdict.to_rectify)
     _tell_the_shop(inspection, passed)
     db.session.commit()

@@ -256,7 +256,10 @@ class Inspection(db.Model):
     project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), index=True)
     template_id: Mapped[int] = mapped_column(ForeignKey("checklist_templates.id"))
     # The re-inspection of a rectification order re-checks its items.
-    rectification_id: Mapped[int | None] = mapped_column(ForeignKey("rectification_orders.id", use_alter=True))
+    # Orders and inspections name each other: this link is checked at the commit, so that a restore (or a
+    # clean-up) may write the two tables in either order within one transaction.
+    rectification_id: Mapped[int | None] = mapped_column(ForeignKey(
+        "rectification_orders.id", use_alter=True, deferrable=True, initially="DEFERRED"))
     kind: Mapped[InspectionKind] = mapped_column(value_enum(InspectionKind, 20))
     state: Mapped[InspectionState] = mapped_column(value_enum(InspectionState, 20), default=InspectionState.OPEN)
     # What the sign is, as inspected (the approved design's, or the registered sign's).

@@ -14,6 +14,12 @@ from merchant_alliance.safety.models import Certificate, Inspection, Permit, Rec
 from merchant_alliance.shops.permissions import owner_or_lead
 
 
+def officer_of_project(user, project) -> bool:
+    """An officer of the project's street: who decides its permit and inspects its sign (a who-rule of the
+    lifecycle rows the safety domain adds)."""
+    return officer_of(user, project.alliance.street_id)
+
+
 def _sees_shop(user, record) -> bool:
     return can(user, "view", record.shop) or officer_of(user, record.street_id)
 

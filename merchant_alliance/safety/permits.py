@@ -34,6 +34,7 @@ from merchant_alliance.photos.services import PreparedPhotos, prepare_photos, sa
 from merchant_alliance.projects.lifecycle import lifecycle
 from merchant_alliance.projects.models import DesignVersion, Project, ProjectState
 from merchant_alliance.safety.models import Permit, PermitCondition, PermitState, permit_photos
+from merchant_alliance.safety.permissions import officer_of_project
 from merchant_alliance.shops.models import SignType
 from merchant_alliance.timeutil import utcnow
 from merchant_alliance.workflow import Attempt, Transition, Workflow, may
@@ -109,11 +110,6 @@ def district_permit_uploaded(permit: Permit, user: User, attempt: Attempt) -> La
 
 
 # --- the rows the permit adds to the project lifecycle -------------------------------------------------
-
-
-def officer_of_project(user: User, project: Project) -> bool:
-    """An officer of the project's street (who decides its permit)."""
-    return authz.officer_of(user, project.alliance.street_id)
 
 
 PROJECT_ROWS = (
@@ -247,6 +243,8 @@ def district_permit_reasons(plan: Mapping[str, Any], *, max_reach_m: Decimal = D
     if sign_type == SignType.FREE_STANDING and top > FREE_STANDING_MAX_M:
         reasons.append(_l("A free-standing sign %(height)s m high (more than %(max)s m).",
                           height=_m(top), max=_m(FREE_STANDING_MAX_M)))
+    if sign_type == SignType.ROOFTOP:
+        reasons.append(_l("A sign on the roof."))
     if top > TOP_EDGE_MAX_M:
         reasons.append(_l("The top edge is %(height)s m above the pavement (more than %(max)s m, about the "
                           "3rd storey).", height=_m(top), max=_m(TOP_EDGE_MAX_M)))

@@ -26,6 +26,7 @@ from merchant_alliance.safety.models import (
     RectificationState,
     answer_photos,
 )
+from merchant_alliance.shops.models import Signboard
 from merchant_alliance.timeutil import local_today
 
 EXPIRING_WITHIN = timedelta(days=30)
@@ -36,6 +37,7 @@ def load_inspection(inspection_id: int) -> Inspection | None:
     """An inspection with its answers and their photos, and its checklist's items."""
     return db.session.scalar(select(Inspection).where(Inspection.id == inspection_id).options(
         selectinload(Inspection.answers).selectinload(InspectionAnswer.photos),
+        selectinload(Inspection.answers).joinedload(InspectionAnswer.answered_by),
         selectinload(Inspection.template).selectinload(ChecklistTemplate.items)))
 
 
@@ -162,3 +164,30 @@ def _first(query) -> list:
 
 def _count(query) -> int:
     return db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+
+@dataclass(frozen=True)
+class SignSafety:
+    """One sign of a shop as the street office sees it: its certificate in force, open order and inspection."""
+
+    signboard: Signboard
+    certificate: Certificate | None
+    order: RectificationOrder | None
+    inspection: Inspection | None  # one under way
+
+
+def shop_safety(shop_id: int) -> list[SignSafety]:
+    """Each of the shop's signs with its safety records, in three queries however many signs and records."""
+    signs = list(db.session.scalars(select(Signboard).where(Signboard.shop_id == shop_id).order_by(Signboard.id)))
+    if not signs:
+        return []
+    certificates = {c.signboard_id: c for c in db.session.scalars(select(Certificate).where(
+        Certificate.shop_id == shop_id, Certificate.superseded_by_id.is_(None), Certificate.revoked_at.is_(None))
+        .order_by(Certificate.id))}
+    orders = {o.signboard_id: o for o in db.session.scalars(select(RectificationOrder).where(
+        RectificationOrder.shop_id == shop_id, text(f"rectification_orders.{OPEN_ORDERS}"))
+        .order_by(RectificationOrder.id))}
+    under_way = {i.signboard_id: i for i in db.session.scalars(select(Inspection).where(
+        Inspection.shop_id == shop_id, Inspection.state == InspectionState.OPEN).order_by(Inspection.id))}
+    return [SignSafety(sign, certificates.get(sign.id), orders.get(sign.id), under_way.get(sign.id))
+            for sign in signs]

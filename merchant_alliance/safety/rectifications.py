@@ -5,6 +5,7 @@ and the lead's pages, and they are told once."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
@@ -56,6 +57,42 @@ def report_fixed(user: User, item: RectificationItem, note: str, photos: Sequenc
                page("safety.rectification", order_id=order.id), shop=order.shop.name)
     db.session.commit()
     return item
+
+
+LONGEST_DEADLINE_DAYS = 365
+
+
+def set_deadline(user: User, order: RectificationOrder, deadline: date) -> None:
+    """The officer moves an open order's deadline (the default came from the items' severity): every item not
+    yet fixed gets it too, and the shop is told. Committed."""
+    if not authz.can(user, "manage", order):
+        raise NotAllowed()
+    today = local_today()
+    if deadline < today or deadline > today + timedelta(days=LONGEST_DEADLINE_DAYS):
+        raise DomainError(_l("Choose a day from today to a year from now."))
+    lock_row(RectificationOrder, order.id)
+    db.session.refresh(order)
+    if order.state == R.CLOSED:
+        db.session.rollback()
+        raise DomainError(_l("This rectification is no longer open."))
+    before = order.deadline
+    order.deadline = deadline
+    order.overdue_notified_at = None  # late again after the new day: told again
+    for item in order.items:
+        if item.fixed_at is None:
+            item.deadline = deadline
+    audit.record(user, "rectification.deadline", order, alliance_id=order.alliance_id, street_id=order.street_id,
+                 before=before.isoformat(), after=deadline.isoformat())
+    notify(shop_people(order), N_("The street office set the rectification of %(shop)s's sign to be done by "
+                                  "%(deadline)s."),
+           page("safety.rectification", order_id=order.id), shop=order.shop.name, deadline=deadline.isoformat())
+    db.session.commit()
+
+
+def shop_people(order: RectificationOrder) -> set[int]:
+    """The shop's owners and the alliance's leads."""
+    return set(db.session.scalars(select(Membership.user_id).where(
+        (Membership.role == Role.SHOP_OWNER) & (Membership.shop_id == order.shop_id)))) | leads_of(order.alliance_id)
 
 
 def officers_of(street_id: int) -> set[int]:

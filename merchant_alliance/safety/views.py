@@ -15,11 +15,11 @@ from merchant_alliance import authz
 from merchant_alliance.accounts.forms import ConfirmForm
 from merchant_alliance.errors import form_refusal, refusals
 from merchant_alliance.extensions import db
-from merchant_alliance.i18n import current_locale_code
+from merchant_alliance.i18n import current_locale_code, format_date
 from merchant_alliance.projects.lifecycle import lifecycle
 from merchant_alliance.projects.models import Project, ProjectState
 from merchant_alliance.safety import certificates, inspections, queries, rectifications
-from merchant_alliance.safety.forms import AnswerForm, FinishForm, FixForm, RevokeForm
+from merchant_alliance.safety.forms import AnswerForm, DeadlineForm, FinishForm, FixForm, RevokeForm
 from merchant_alliance.safety.models import (
     Certificate,
     Inspection,
@@ -29,6 +29,8 @@ from merchant_alliance.safety.models import (
     RectificationOrder,
     RectificationState,
 )
+from merchant_alliance.safety.permissions import officer_of_project
+from merchant_alliance.shops.models import Signboard
 from merchant_alliance.timeutil import local_today
 from merchant_alliance.urls import external_url
 
@@ -48,7 +50,7 @@ def _inspection_or_404(inspection_id: int, action: str = "view") -> Inspection:
 def start_for_project(project_id: int):
     project = db.get_or_404(Project, project_id)
     authz.require(current_user, "view", project)
-    if not inspections.officer_of_project(current_user, project):
+    if not officer_of_project(current_user, project):
         abort(403)
     if not ConfirmForm().validate_on_submit():
         return redirect(url_for("projects.project", project_id=project.id))
@@ -131,10 +133,27 @@ def rectification(order_id: int):
     can_fix = authz.can(current_user, "report_fixed", order) and order.state == RectificationState.OPEN
     fix_forms = {item.id: FixForm(prefix=f"fix{item.id}") for item in order.items if item.fixed_at is None} \
         if can_fix else {}
+    manage = authz.can(current_user, "manage", order) and order.state != RectificationState.CLOSED
+    deadline_form = DeadlineForm(deadline=order.deadline) if manage else None
     return render_template(
         "safety/rectification.html", order=order, texts=texts, fix_forms=fix_forms, confirm_form=ConfirmForm(),
-        can_reinspect=authz.can(current_user, "manage", order) and order.state != RectificationState.CLOSED,
-        overdue=queries.is_overdue(order))
+        can_reinspect=manage, deadline_form=deadline_form, overdue=queries.is_overdue(order))
+
+
+@bp.route("/rectifications/<int:order_id>/deadline", methods=["POST"])
+@login_required
+def deadline(order_id: int):
+    order = db.get_or_404(RectificationOrder, order_id)
+    authz.require(current_user, "manage", order)
+    form = DeadlineForm()
+    if form.validate_on_submit():
+        with refusals() as attempt:  # the page it returns to shows the message
+            rectifications.set_deadline(current_user, order, form.deadline.data)
+        if attempt.ok:
+            flash(_("The deadline is now %(day)s.", day=format_date(form.deadline.data)), "success")
+    else:
+        flash(form_refusal(form, _("Please choose a date.")), "error")
+    return redirect(url_for("safety.rectification", order_id=order.id))
 
 
 @bp.route("/rectifications/<int:order_id>/items/<int:item_id>/fixed", methods=["POST"])
@@ -241,10 +260,37 @@ def project_panel(project: Project, user) -> dict:
     and the officer's button to start the inspection when the project is ready for one."""
     history = queries.project_safety(project.id)
     may_start = (lifecycle.find(project.state, "start_inspection") is not None
-                 and inspections.officer_of_project(user, project))
+                 and officer_of_project(user, project))
     if not history.inspections and not may_start:
         return {}
-    return {"history": history, "may_start": may_start, "confirm_form": ConfirmForm()}
+    return {"history": history, "may_start": may_start, "confirm_form": ConfirmForm(),
+            "overdue": history.order is not None and queries.is_overdue(history.order)}
+
+
+def shop_panel(shop, user) -> dict:
+    """The safety card on a shop page (added by safety.init_app): each sign's certificate, rectification and
+    inspection under way; the street's officer starts a periodic inspection from it."""
+    signs = queries.shop_safety(shop.id)
+    officer = authz.officer_of(user, shop.alliance.street_id)
+    if not signs or not (officer or any(s.certificate or s.order or s.inspection for s in signs)):
+        return {}
+    return {"signs": signs, "officer": officer, "confirm_form": ConfirmForm(), "today": local_today()}
+
+
+@bp.route("/signboards/<int:signboard_id>/inspections", methods=["POST"])
+@login_required
+def start_for_sign(signboard_id: int):
+    signboard = db.get_or_404(Signboard, signboard_id)
+    authz.require(current_user, "view", signboard)
+    if not authz.officer_of(current_user, signboard.shop.alliance.street_id):
+        abort(403)
+    if not ConfirmForm().validate_on_submit():
+        return redirect(url_for("shops.shop", shop_id=signboard.shop_id))
+    with refusals() as attempt:
+        inspection = inspections.start_for_sign(current_user, signboard)
+    if not attempt.ok:
+        return redirect(url_for("shops.shop", shop_id=signboard.shop_id, _anchor="safety"))
+    return redirect(url_for("safety.inspection", inspection_id=inspection.id))
 
 
 def officer_home_panel(user, _user) -> dict:

@@ -49,6 +49,7 @@ class SignType(enum.StrEnum):
     PROJECTING = "projecting"
     CANOPY = "canopy"
     FREE_STANDING = "free_standing"
+    ROOFTOP = "rooftop"
 
     @property
     def label(self) -> str:
@@ -60,6 +61,7 @@ SIGN_TYPE_LABELS = {
     SignType.PROJECTING: _l("Projecting"),
     SignType.CANOPY: _l("Canopy"),
     SignType.FREE_STANDING: _l("Free-standing"),
+    SignType.ROOFTOP: _l("Rooftop"),
 }
 
 

@@ -246,7 +246,8 @@ def upgrade():
     # Inspections and rectification orders name each other: this link is added once both tables exist.
     with op.batch_alter_table('inspections', schema=None) as batch_op:
         batch_op.create_foreign_key(batch_op.f('fk_inspections_rectification_id_rectification_orders'),
-                                    'rectification_orders', ['rectification_id'], ['id'])
+                                    'rectification_orders', ['rectification_id'], ['id'],
+                                    deferrable=True, initially='DEFERRED')
 
     op.create_table('inspection_answers',
     sa.Column('id', sa.Integer(), nullable=False),

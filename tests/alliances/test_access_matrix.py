@@ -164,6 +164,8 @@ ROUTES: dict[str, Access] = {
     "/rectifications/<int:order_id>": access(SHOP_VIEWERS),
     "/rectifications/<int:order_id>/items/<int:item_id>/fixed": access(SHOP_VIEWERS, post="lead owner"),
     "/rectifications/<int:order_id>/reinspect": access(SHOP_VIEWERS, post="officer"),
+    "/rectifications/<int:order_id>/deadline": access(SHOP_VIEWERS, post="officer"),
+    "/signboards/<int:signboard_id>/inspections": access(SHOP_VIEWERS, post="officer"),
     "/certificates/<int:certificate_id>": access(SHOP_VIEWERS),
     "/certificates/<int:certificate_id>/tag": access(SHOP_VIEWERS),
     "/certificates/<int:certificate_id>/revoke": access(SHOP_VIEWERS, post="officer"),

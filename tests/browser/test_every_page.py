@@ -20,6 +20,7 @@ from merchant_alliance.demo import ALLIANCE_NAME, DEMO_ACCOUNTS, DEMO_PASSWORD, 
 from merchant_alliance.extensions import db
 from merchant_alliance.funds.models import ExpenseRequest, ExpenseState
 from merchant_alliance.projects.models import Project, ProjectState
+from merchant_alliance.safety.models import Certificate, Inspection, Permit, RectificationOrder
 from merchant_alliance.shops.models import Shop, Signboard
 from tests.browser.conftest import Phone, live_app
 
@@ -45,8 +46,9 @@ PAGES: dict[str, list[tuple[str, int]]] = {
         ("/alliances/{alliance}/shops/new", OK), ("/alliances/{alliance}/shops/import", OK),
         ("/alliances/{alliance}/invite", OK), ("/alliances/{alliance}/audit", OK),
         ("/alliances/{alliance}/projects", OK),
-        ("/shops/{shop}", OK), ("/shops/{shop}/edit", OK), ("/shops/{shop}/invite", OK), ("/projects/{funded}", OK),
-        ("/projects/{funded}/compare", OK), ("/projects/{funded}/budget", OK), ("/fund/expenses/{open_expense}", OK),
+        ("/shops/{shop}", OK), ("/shops/{shop}/edit", OK), ("/shops/{shop}/invite", OK), ("/projects/{completed}", OK),
+        ("/projects/{completed}/compare", OK), ("/projects/{completed}/budget", OK),
+        ("/fund/expenses/{open_expense}", OK),
         ("/alliances/{alliance}/fund/expenses/new", OK), ("/alliances/{alliance}/fund/rules", OK),
     ],
     Role.TREASURER: [
@@ -60,6 +62,10 @@ PAGES: dict[str, list[tuple[str, int]]] = {
     Role.STREET_OFFICER: [
         ("/", OK), ("/streets/{street}", OK), ("/streets/{street}/guidelines", OK), ("/streets/{street}/audit", OK),
         ("/streets/{street}/invite", OK), ("/alliances/{alliance}", OK), ("/projects/{submitted}", OK),
+        ("/inspections/{inspection}", OK), ("/rectifications/{order}", OK), ("/certificates/{certificate}", OK),
+        ("/certificates/{certificate}/tag", OK), ("/permits/{permit}", OK),
+        ("/streets/{street}/safety/checklist", OK), ("/streets/{street}/safety/checklist/edit", OK),
+        ("/streets/{street}/safety/settings", OK),
     ],
     Role.PLATFORM_ADMIN: [("/", OK), ("/streets", OK)],
     Role.CONTRACTOR: [("/", OK)],
@@ -86,8 +92,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]
         ids = {
             "alliance": alliance.id, "street": db.session.scalar(select(Street.id)), "shop": shop.id,
             "signboard": db.session.scalar(select(Signboard.id).where(Signboard.shop_id == shop.id)),
-            "submitted": project(ProjectState.SUBMITTED), "funded": project(ProjectState.FUNDED),
+            "submitted": project(ProjectState.SUBMITTED), "completed": project(ProjectState.COMPLETED),
             "open_expense": expense(ExpenseState.SUBMITTED), "paid_expense": expense(ExpenseState.PAID),
+            "inspection": db.session.scalar(select(Inspection.id).order_by(Inspection.id)),
+            "order": db.session.scalar(select(RectificationOrder.id)),
+            "certificate": db.session.scalar(select(Certificate.id).order_by(Certificate.id)),
+            "permit": db.session.scalar(select(Permit.id).order_by(Permit.id)),
         }
     assert all(ids.values()), ids
     return folder, ids

@@ -294,3 +294,43 @@ def test_an_overdue_rectification_is_reported_once(app, world):
     assert db.session.scalars(rectifications.overdue_orders(world.b.street.id)).all() == []
     assert rectifications.tell_about_overdue() == 1
     assert rectifications.tell_about_overdue() == 0
+
+
+def test_the_officer_moves_a_rectifications_deadline_and_the_shop_is_told(app, world):
+    officer = world.a.officer
+    project = installed(world)
+    inspection = inspections.start_for_project(officer, project)
+    answer_all(officer, inspection, failing={"S08": "锈蚀", "S05": "螺栓松动"})
+    inspections.finish(officer, inspection)
+    order = db.session.scalar(select(RectificationOrder).where(RectificationOrder.inspection_id == inspection.id))
+    assert sorted((item.code, item.deadline - local_today()) for item in order.items) == [
+        ("S05", timedelta(days=2)), ("S08", timedelta(days=14))]  # by severity, the street's defaults
+    later = local_today() + timedelta(days=10)
+    rectifications.set_deadline(officer, order, later)
+    assert order.deadline == later and {item.deadline for item in order.items} == {later}
+    for bad in (local_today() - timedelta(days=1), local_today() + timedelta(days=400)):
+        with pytest.raises(DomainError):
+            rectifications.set_deadline(officer, order, bad)
+    for someone in (world.a.owner, world.a.lead, world.b.officer):
+        with pytest.raises(NotAllowed):
+            rectifications.set_deadline(someone, order, local_today())
+    db.session.refresh(order)
+    assert order.deadline == later
+
+
+def test_a_failed_reinspection_closes_the_old_order_and_orders_what_it_found(app, world):
+    officer, owner = world.a.officer, world.a.owner
+    project = installed(world)
+    inspection = inspections.start_for_project(officer, project)
+    answer_all(officer, inspection, failing={"S05": "螺栓松动"})
+    inspections.finish(officer, inspection)
+    first = db.session.scalar(select(RectificationOrder).where(RectificationOrder.inspection_id == inspection.id))
+    rectifications.report_fixed(owner, first.items[0], "已紧固", [upload()])
+    again = inspections.start_for_project(officer, project)
+    inspections.save_answer(officer, again, "S05", Outcome.FAIL, "仍然松动", [upload()])
+    assert not inspections.finish(officer, again).passed
+    second = db.session.scalar(select(RectificationOrder).where(RectificationOrder.inspection_id == again.id))
+    assert first.state == RectificationState.CLOSED and second.state == RectificationState.OPEN
+    assert [item.code for item in second.items] == ["S05"] and project.state == S.RECTIFICATION
+    third = inspections.start_for_project(officer, project)
+    assert third.rectification_id == second.id

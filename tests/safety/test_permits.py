@@ -530,3 +530,16 @@ def test_the_permit_page_costs_the_same_queries_for_a_short_story_as_for_a_long_
         return counts
 
     assert queries(long, permit.id) == queries(short, short_permit.id)
+
+
+def test_a_rooftop_sign_is_advised_to_the_district_and_checked_for_welds_and_lightning(app):
+    from flask_babel import force_locale
+
+    from merchant_alliance.safety.checklists import DEFAULT_ITEMS
+
+    with force_locale("en"):
+        reasons = permits.district_permit_reasons({"sign_type": "rooftop", "projection_m": 0, "width_m": 4,
+                                                   "height_m": 1, "top_height_m": 9})
+    assert reasons == ["A sign on the roof."]
+    rooftop = {spec.code for spec in DEFAULT_ITEMS if not spec.applies_to or "rooftop" in spec.applies_to}
+    assert {"S07", "S15"} <= rooftop and not {"S12", "S13", "S14"} & rooftop

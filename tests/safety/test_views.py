@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from merchant_alliance.extensions import db
 from merchant_alliance.safety import inspections
-from merchant_alliance.safety.models import Certificate, Inspection, Outcome, RectificationOrder
+from merchant_alliance.safety.models import Certificate, Inspection, InspectionState, Outcome, RectificationOrder
 from tests.helpers import counted_queries, login_as
 from tests.projects.helpers import fresh_jpeg, text_of
 from tests.safety.test_inspections import answer_all, installed
@@ -188,3 +188,71 @@ def installed_for(world, shop):
     put_in_state(project, ProjectState.INSTALLED)
     db.session.commit()
     return project
+
+
+def queries_for(client, path: str) -> int:
+    with counted_queries() as statements:
+        assert client.get(path).status_code == 200
+    return len(statements)
+
+
+def test_the_inspection_and_rectification_pages_issue_as_many_queries_for_many_answers_as_for_few(app, world):
+    _, inspection, client = started(world)
+    path = f"/inspections/{inspection.id}"
+    inspections.save_answer(world.a.officer, inspection, "S01", Outcome.PASS)  # (with none, no photos to load)
+    few = queries_for(client, path)
+    many_fail = {"S04": "墙体空鼓", "S05": "螺栓松动", "S08": "锈蚀", "S09": "倾斜", "S16": "遮挡消防窗"}
+    answer_all(world.a.officer, inspection, failing=many_fail)
+    assert queries_for(client, path) == few  # every answer, with its photos
+    inspections.finish(world.a.officer, inspection)
+    order = db.session.scalar(select(RectificationOrder).where(RectificationOrder.inspection_id == inspection.id))
+    owner = login_as(world.a.owner)
+    rectification = f"/rectifications/{order.id}"
+    many = queries_for(owner, rectification)
+    assert len(order.items) == 5
+    second = installed_for(world, world.a.other_shop)
+    other = inspections.start_for_project(world.a.officer, second)
+    answer_all(world.a.officer, other, failing={"S05": "螺栓松动"})
+    inspections.finish(world.a.officer, other)
+    one = db.session.scalar(select(RectificationOrder).where(RectificationOrder.inspection_id == other.id))
+    assert queries_for(login_as(world.a.lead), f"/rectifications/{one.id}") == many
+
+
+def test_the_officer_sets_a_later_deadline_from_the_rectification_page(app, world):
+    from datetime import timedelta
+
+    from merchant_alliance.timeutil import local_today
+
+    _, inspection, client = started(world)
+    answer_all(world.a.officer, inspection, failing={"S05": "螺栓松动"})
+    inspections.finish(world.a.officer, inspection)
+    order = db.session.scalar(select(RectificationOrder).where(RectificationOrder.inspection_id == inspection.id))
+    later = local_today() + timedelta(days=7)
+    assert 'data-action="deadline"' in text_of(client.get(f"/rectifications/{order.id}"))
+    assert 'data-action="deadline"' not in text_of(login_as(world.a.owner).get(f"/rectifications/{order.id}"))
+    client.post(f"/rectifications/{order.id}/deadline", data={"deadline": later.isoformat()})
+    db.session.expire_all()
+    assert db.session.get(RectificationOrder, order.id).deadline == later
+    client.post(f"/rectifications/{order.id}/deadline", data={"deadline": "2020-01-01"})
+    page = text_of(client.get(f"/rectifications/{order.id}"))
+    assert "Choose a day from today to a year from now." in page
+    db.session.expire_all()
+    assert db.session.get(RectificationOrder, order.id).deadline == later
+
+
+def test_the_shop_page_shows_each_signs_safety_and_the_officer_starts_a_periodic_inspection(app, world):
+    certificate = certified(world)
+    owner_page = text_of(login_as(world.a.owner).get(f"/shops/{world.a.shop.id}"))
+    assert certificate.serial in owner_page and 'data-action="start-periodic-' not in owner_page
+    officer = login_as(world.a.officer)
+    page = text_of(officer.get(f"/shops/{world.a.shop.id}"))
+    button = f'data-action="start-periodic-{certificate.signboard_id}"'
+    assert button in page
+    response = officer.post(f"/signboards/{certificate.signboard_id}/inspections", data={})
+    inspection = db.session.scalar(select(Inspection).where(Inspection.signboard_id == certificate.signboard_id,
+                                                            Inspection.state == InspectionState.OPEN))
+    assert inspection.kind.value == "periodic"
+    assert response.headers["Location"].endswith(f"/inspections/{inspection.id}")
+    assert button not in text_of(officer.get(f"/shops/{world.a.shop.id}"))  # one under way: a link to it
+    assert login_as(world.a.owner).post(f"/signboards/{certificate.signboard_id}/inspections").status_code == 403
+    assert login_as(world.b.officer).post(f"/signboards/{certificate.signboard_id}/inspections").status_code == 404
