@@ -33,7 +33,7 @@ from merchant_alliance.safety.models import (
     RectificationOrder,
     RectificationState,
 )
-from merchant_alliance.shops.models import Signboard
+from merchant_alliance.shops.models import Signboard, SignCondition
 from merchant_alliance.timeutil import local_today, utcnow
 
 AUDIT_LABELS = {
@@ -119,6 +119,7 @@ class Status(enum.StrEnum):
     OVERDUE = "overdue"
     REVOKED = "revoked"
     SUPERSEDED = "superseded"
+    REMOVED = "removed"
 
     @property
     def label(self) -> str:
@@ -131,6 +132,7 @@ STATUS_LABELS = {
     Status.OVERDUE: _l("Overdue"),
     Status.REVOKED: _l("Certificate revoked"),
     Status.SUPERSEDED: _l("Replaced by a newer certificate"),
+    Status.REMOVED: _l("Sign removed"),
 }
 
 
@@ -158,7 +160,9 @@ def public_status(token: str) -> PublicStatus | None:
         RectificationOrder.signboard_id == certificate.signboard_id,
         RectificationOrder.state != RectificationState.CLOSED).order_by(RectificationOrder.id.desc()).limit(1))
     today = local_today()
-    if certificate.revoked_at is not None:
+    if certificate.signboard.condition == SignCondition.REMOVED:
+        status = Status.REMOVED
+    elif certificate.revoked_at is not None:
         status = Status.REVOKED
     elif certificate is not current:
         status = Status.SUPERSEDED

@@ -69,6 +69,7 @@ class SignCondition(enum.StrEnum):
     GOOD = "good"
     WORN = "worn"
     HAZARDOUS = "hazardous"
+    REMOVED = "removed"  # taken down: kept for its history, its safety tag says so
 
     @property
     def label(self) -> str:
@@ -79,6 +80,7 @@ CONDITION_LABELS = {
     SignCondition.GOOD: _l("Good"),
     SignCondition.WORN: _l("Worn"),
     SignCondition.HAZARDOUS: _l("Hazardous"),
+    SignCondition.REMOVED: _l("Removed"),
 }
 
 

@@ -334,3 +334,17 @@ def test_a_failed_reinspection_closes_the_old_order_and_orders_what_it_found(app
     assert [item.code for item in second.items] == ["S05"] and project.state == S.RECTIFICATION
     third = inspections.start_for_project(officer, project)
     assert third.rectification_id == second.id
+
+
+def test_a_removed_sign_says_so_on_its_public_page(app, world):
+    officer = world.a.officer
+    project = installed(world)
+    inspection = inspections.start_for_project(officer, project)
+    answer_all(officer, inspection)
+    inspections.finish(officer, inspection)
+    certificate = db.session.scalar(select(Certificate).where(Certificate.inspection_id == inspection.id))
+    from merchant_alliance.shops.models import SignCondition
+
+    project.signboard.condition = SignCondition.REMOVED  # the shop took it down (the sign's edit form)
+    db.session.commit()
+    assert certificates.public_status(certificate.token).status == Status.REMOVED
