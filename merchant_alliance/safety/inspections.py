@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage
 
 from merchant_alliance import audit, authz
-from merchant_alliance.accounts.models import Membership, Role, User
+from merchant_alliance.accounts.models import User
 from merchant_alliance.errors import DomainError, NotAllowed
 from merchant_alliance.extensions import db
 from merchant_alliance.i18n import N_
@@ -36,7 +36,7 @@ from merchant_alliance.notifications.services import notify, page
 from merchant_alliance.photos.services import prepare_photos, save_photos
 from merchant_alliance.projects.lifecycle import lifecycle
 from merchant_alliance.projects.models import Project, ProjectState
-from merchant_alliance.safety import checklists
+from merchant_alliance.safety import checklists, queries
 from merchant_alliance.safety.models import (
     Inspection,
     InspectionAnswer,
@@ -433,10 +433,7 @@ RESULT_NOTICES = {
 
 def _tell_the_shop(inspection: Inspection, passed: bool) -> None:
     """The shop's owners and the alliance's leads hear the result."""
-    people = set(db.session.scalars(select(Membership.user_id).where(
-        ((Membership.role == Role.SHOP_OWNER) & (Membership.shop_id == inspection.shop_id))
-        | ((Membership.role == Role.ALLIANCE_LEAD) & (Membership.alliance_id == inspection.alliance_id)
-           & Membership.confirmed_at.is_not(None)))))
+    people = queries.shop_people(inspection.shop_id, inspection.alliance_id)
     order = None if passed else db.session.scalar(
         select(RectificationOrder).where(RectificationOrder.inspection_id == inspection.id))
     notify(people, RESULT_NOTICES[passed], page("safety.inspection", inspection_id=inspection.id),

@@ -22,7 +22,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.datastructures import FileStorage
 
 from merchant_alliance import audit, authz
-from merchant_alliance.accounts.models import Membership, Role, User
+from merchant_alliance.accounts.models import User
 from merchant_alliance.errors import DomainError, NotAllowed
 from merchant_alliance.extensions import db
 from merchant_alliance.i18n import N_
@@ -35,6 +35,7 @@ from merchant_alliance.projects.lifecycle import lifecycle
 from merchant_alliance.projects.models import DesignVersion, Project, ProjectState
 from merchant_alliance.safety.models import Permit, PermitCondition, PermitState, permit_photos
 from merchant_alliance.safety.permissions import officer_of_project
+from merchant_alliance.safety.queries import officers_of_street
 from merchant_alliance.shops.models import SignType
 from merchant_alliance.timeutil import utcnow
 from merchant_alliance.workflow import Attempt, Transition, Workflow, may
@@ -268,12 +269,6 @@ NOTICES = {
                             "have it."),
     "district_uploaded": N_("%(shop)s uploaded the district's permit for “%(title)s”."),
 }
-
-
-def officers_of_street(street_id: int) -> set[int]:
-    return set(db.session.scalars(select(Membership.user_id).where(
-        Membership.role == Role.STREET_OFFICER, Membership.street_id == street_id,
-        Membership.confirmed_at.is_not(None))))
 
 
 def _tell_officers(user: User, permit: Permit, key: str) -> None:

@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import joinedload, selectinload
 
-from merchant_alliance.accounts.models import Alliance
+from merchant_alliance.accounts.models import Alliance, Membership, Role
 from merchant_alliance.extensions import db
 from merchant_alliance.photos.models import Photo
 from merchant_alliance.projects.models import Project, ProjectState
@@ -191,3 +191,28 @@ def shop_safety(shop_id: int) -> list[SignSafety]:
         Inspection.shop_id == shop_id, Inspection.state == InspectionState.OPEN).order_by(Inspection.id))}
     return [SignSafety(sign, certificates.get(sign.id), orders.get(sign.id), under_way.get(sign.id))
             for sign in signs]
+
+
+# --- who hears about safety work --------------------------------------------------------------------------
+
+
+def officers_of_street(street_id: int) -> set[int]:
+    """The street's officers."""
+    return set(db.session.scalars(select(Membership.user_id).where(
+        Membership.role == Role.STREET_OFFICER, Membership.street_id == street_id,
+        Membership.confirmed_at.is_not(None))))
+
+
+def leads_of(alliance_id: int) -> set[int]:
+    """The alliance's confirmed leads."""
+    return set(db.session.scalars(select(Membership.user_id).where(
+        Membership.role == Role.ALLIANCE_LEAD, Membership.alliance_id == alliance_id,
+        Membership.confirmed_at.is_not(None))))
+
+
+def shop_people(shop_id: int, alliance_id: int) -> set[int]:
+    """The shop's owners and its alliance's confirmed leads: who hears about its sign's safety."""
+    return set(db.session.scalars(select(Membership.user_id).where(
+        ((Membership.role == Role.SHOP_OWNER) & (Membership.shop_id == shop_id))
+        | ((Membership.role == Role.ALLIANCE_LEAD) & (Membership.alliance_id == alliance_id)
+           & Membership.confirmed_at.is_not(None)))))

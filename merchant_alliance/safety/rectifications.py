@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from werkzeug.datastructures import FileStorage
 
 from merchant_alliance import audit, authz
-from merchant_alliance.accounts.models import Membership, Role, User
+from merchant_alliance.accounts.models import User
 from merchant_alliance.errors import DomainError, NotAllowed
 from merchant_alliance.extensions import db
 from merchant_alliance.i18n import N_
@@ -20,6 +20,7 @@ from merchant_alliance.notifications.services import notify, page
 from merchant_alliance.once import lock_row
 from merchant_alliance.photos.services import prepare_photos, save_photos
 from merchant_alliance.safety.models import RectificationItem, RectificationOrder, RectificationState
+from merchant_alliance.safety.queries import leads_of, officers_of_street, shop_people
 from merchant_alliance.timeutil import local_today, utcnow
 
 R = RectificationState
@@ -52,7 +53,7 @@ def report_fixed(user: User, item: RectificationItem, note: str, photos: Sequenc
                  item=item.code)
     if all(other.fixed_at is not None for other in order.items):
         order.state = R.FIXED
-        notify(officers_of(order.street_id), N_("%(shop)s reports every item of its rectification fixed: please "
+        notify(officers_of_street(order.street_id), N_("%(shop)s reports every item of its rectification fixed: please "
                                                 "re-inspect."),
                page("safety.rectification", order_id=order.id), shop=order.shop.name)
     db.session.commit()
@@ -83,27 +84,10 @@ def set_deadline(user: User, order: RectificationOrder, deadline: date) -> None:
             item.deadline = deadline
     audit.record(user, "rectification.deadline", order, alliance_id=order.alliance_id, street_id=order.street_id,
                  before=before.isoformat(), after=deadline.isoformat())
-    notify(shop_people(order), N_("The street office set the rectification of %(shop)s's sign to be done by "
-                                  "%(deadline)s."),
+    notify(shop_people(order.shop_id, order.alliance_id),
+           N_("The street office set the rectification of %(shop)s's sign to be done by %(deadline)s."),
            page("safety.rectification", order_id=order.id), shop=order.shop.name, deadline=deadline.isoformat())
     db.session.commit()
-
-
-def shop_people(order: RectificationOrder) -> set[int]:
-    """The shop's owners and the alliance's leads."""
-    return set(db.session.scalars(select(Membership.user_id).where(
-        (Membership.role == Role.SHOP_OWNER) & (Membership.shop_id == order.shop_id)))) | leads_of(order.alliance_id)
-
-
-def officers_of(street_id: int) -> set[int]:
-    return set(db.session.scalars(select(Membership.user_id).where(
-        Membership.role == Role.STREET_OFFICER, Membership.street_id == street_id)))
-
-
-def leads_of(alliance_id: int) -> set[int]:
-    return set(db.session.scalars(select(Membership.user_id).where(
-        Membership.role == Role.ALLIANCE_LEAD, Membership.alliance_id == alliance_id,
-        Membership.confirmed_at.is_not(None))))
 
 
 def overdue_orders(street_id: int | None = None):
@@ -125,7 +109,7 @@ def tell_about_overdue() -> int:
                                              RectificationOrder.overdue_notified_at.is_(None))
             .values(overdue_notified_at=utcnow()).execution_options(synchronize_session=False)).rowcount
         if claimed:
-            notify(officers_of(order.street_id) | leads_of(order.alliance_id),
+            notify(officers_of_street(order.street_id) | leads_of(order.alliance_id),
                    N_("The rectification of %(shop)s's sign is overdue (due %(deadline)s)."),
                    page("safety.rectification", order_id=order.id), shop=order.shop.name,
                    deadline=order.deadline.isoformat())
