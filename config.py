@@ -117,6 +117,7 @@ class Config:
     MAX_IMAGE_BYTES = int(os.environ.get("MAX_IMAGE_BYTES", 20 * 1024 * 1024))
     MAX_IMAGE_PIXELS = int(os.environ.get("MAX_IMAGE_PIXELS", 50_000_000))
     MAX_PHOTOS_PER_UPLOAD = int(os.environ.get("MAX_PHOTOS_PER_UPLOAD", 10))
+    MAX_DOCUMENT_BYTES = int(os.environ.get("MAX_DOCUMENT_BYTES", 10 * 1024 * 1024))  # a PDF (a contractor's quote)
     # A form may carry as many photos as one upload allows, each as large as allowed, plus its text.
     # Files above 500 KB are spooled to disk while the request is read, not held in memory.
     MAX_CONTENT_LENGTH = int(os.environ.get(

@@ -8,10 +8,15 @@ never goes below zero, expense requests, comments, notifications and audit event
 random seed, so any alliance is a realistic one to measure a page on.
 
 Each step fills one domain's tables for one alliance; a later domain (permits, works, the registry)
-adds its step to STEPS and the district has its data too. Ids are given explicitly and the
-PostgreSQL sequences are moved past them at the end, so the app can insert afterwards.
+adds its step to STEPS and the district has its data too. The works' step gives every alliance five
+contractors (one with a person who logs in), quotes, and a work order with five milestones for every
+project contracted or later, moved as far as the project has gone, with site logs, punch items, change
+orders and the milestone payments made from the fund (retention held, released after the warranty);
+their photos (a milestone's evidence, a site log's, a defect's) come on top of the 94,000. Ids are
+given explicitly and the PostgreSQL sequences are moved past them at the end, so the app can insert
+afterwards.
 
-    PYTHONPATH=. .venv/bin/python bench/district.py [--postgres [URL]] [--scale 0.1] [--keep PATH]
+    PYTHONPATH=. .venv/bin/python bench/district.py [--postgres [URL]] [--scale 0.1]
 
 Prints the row counts and the time taken. Other benchmarks call `build(spec)` in an app context.
 """
@@ -26,13 +31,14 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as clock
 from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import func, insert, select, text  # noqa: E402
+from sqlalchemy import bindparam, func, insert, select, text, update  # noqa: E402
 
 from merchant_alliance.accounts.models import Alliance, Membership, Role, Street, User  # noqa: E402
 from merchant_alliance.accounts.services import hash_password  # noqa: E402
@@ -50,6 +56,7 @@ from merchant_alliance.funds.models import (  # noqa: E402
     ProjectBudget,
     Reservation,
     ReservationReason,
+    add_to_months,
     recount_after_bulk_load,
 )
 from merchant_alliance.notifications.models import Notification  # noqa: E402
@@ -62,7 +69,33 @@ from merchant_alliance.projects.models import (  # noqa: E402
     design_version_photos,
 )
 from merchant_alliance.shops.models import Shop, Signboard, SignType, signboard_photos  # noqa: E402
-from merchant_alliance.timeutil import utcnow  # noqa: E402
+from merchant_alliance.timeutil import local_month, utcnow  # noqa: E402
+from merchant_alliance.works.models import (  # noqa: E402
+    Acceptor,
+    ChangeOrder,
+    ChangeState,
+    Contractor,
+    Milestone,
+    MilestoneKind,
+    MilestoneState,
+    OrderPayment,
+    OrderState,
+    PaymentKind,
+    PaymentState,
+    PunchItem,
+    PunchState,
+    Quote,
+    QuoteState,
+    SiteLogEntry,
+    WorkOrder,
+    WorksSettings,
+    contractor_users,
+    milestone_photos,
+    punch_photos,
+    site_log_photos,
+)
+from merchant_alliance.works.payments import allocate, retention_of  # noqa: E402
+from merchant_alliance.works.quotes import DEFAULT_MILESTONES  # noqa: E402
 
 PASSWORD = "District-Bench-9"  # noqa: S105 - the bench's own throwaway users
 BATCH = 5_000
@@ -89,6 +122,19 @@ STATE_WEIGHTS = {
 BUDGETED = {ProjectState.DESIGN_APPROVED, ProjectState.FUNDED, ProjectState.CONTRACTED, ProjectState.IN_PROGRESS,
             ProjectState.INSTALLED, ProjectState.COMPLETED}
 RESERVED = {ProjectState.FUNDED, ProjectState.CONTRACTED, ProjectState.IN_PROGRESS, ProjectState.INSTALLED}
+# The works: every alliance's register (the ledger's payees and one more) and how often each is chosen; the first
+# has the most orders and the person who logs in for it.
+WORKS_CONTRACTORS = [(CONTRACTORS[0], "fabricator,installer", 35), (CONTRACTORS[1], "designer", 10),
+                     (CONTRACTORS[2], "fabricator", 25), (CONTRACTORS[3], "installer", 20),
+                     ("华山灯箱广告厂", "fabricator,installer", 10)]
+MILESTONE_NAMES = {MilestoneKind.DESIGN: "设计定稿", MilestoneKind.REMOVAL: "拆除旧招牌",
+                   MilestoneKind.FABRICATION: "制作完成", MilestoneKind.INSTALLATION: "安装完成",
+                   MilestoneKind.CLEANUP: "现场清理"}
+ORDERED = {ProjectState.CONTRACTED, ProjectState.IN_PROGRESS, ProjectState.INSTALLED, ProjectState.COMPLETED}
+RETENTION_PERCENT, WARRANTY_DAYS = Decimal(3), 365
+SITE_WORK = ["现场勘察，复核尺寸。", "拆除旧招牌，墙面修补。", "钢骨架焊接，防锈处理。", "面板吊装就位，锚栓固定。",
+             "接电调试，灯光检查。", "清理现场，旧招牌运走。"]
+WEATHER = ["晴", "多云", "阴", "小雨"]
 AUDIT_ACTIONS = ["project.submit", "project.approve_design", "project.request_changes", "fund.entry", "shop.updated",
                  "expense.approve", "pledge.created", "signboard.updated", "project.comment", "budget.set"]
 
@@ -105,6 +151,7 @@ class Spec:
     photos: int = 94_000  # about; most come with design versions and signboards
     audit_events: int = 380_000
     seed: int = 2026
+    states: dict[ProjectState, int] | None = None  # the projects' states and their weights; None: STATE_WEIGHTS
 
     @classmethod
     def scaled(cls, scale: float) -> Spec:
@@ -154,6 +201,10 @@ class AllianceData:
     project_ids: list[int] = field(default_factory=list)
     project_state: dict[int, ProjectState] = field(default_factory=dict)
     project_shop: dict[int, int] = field(default_factory=dict)
+    project_created: dict[int, datetime] = field(default_factory=dict)
+    budget_of: dict[int, int] = field(default_factory=dict)  # project id -> its budget (fen)
+    contractor_user_id: int = 0  # logs in for the alliance's busiest contractor
+    order_id: int = 0  # an order in progress with the most to show (site log, punch items, payments)
     counts: Counter[str] = field(default_factory=Counter)
 
     def share(self, total: int) -> int:
@@ -245,14 +296,15 @@ def fill_signboards_and_projects(data: AllianceData) -> None:
     data.rows(signboard_photos, [{"signboard_id": b, "photo_id": p["id"]}
                                  for b, p in zip(board_ids, board_photos, strict=True)])
 
-    states, weights = list(STATE_WEIGHTS), list(STATE_WEIGHTS.values())
+    state_weights = data.spec.states or STATE_WEIGHTS
+    states, weights = list(state_weights), list(state_weights.values())
     data.project_ids = list(data.ids.take("projects", projects))
     project_rows, version_rows, photo_rows, link_rows, comment_rows = [], [], [], [], []
     for p, board, shop in zip(data.project_ids, board_ids, board_shop, strict=False):
         state = rng.choices(states, weights)[0]
         owner = data.owner_of[shop]
         created = data.moment()
-        data.project_state[p], data.project_shop[p] = state, shop
+        data.project_state[p], data.project_shop[p], data.project_created[p] = state, shop, created
         project_rows.append({"id": p, "alliance_id": data.alliance_id, "shop_id": shop, "signboard_id": board,
                              "title": f"店招改造 #{p}", "description": "旧招牌锈蚀，换成木质新招牌。", "state": state,
                              "created_by_id": owner, "created_at": created, "updated_at": created + timedelta(days=9)})
@@ -294,6 +346,7 @@ def fill_fund(data: AllianceData) -> None:
                         "shop_fen": budget - fund_share - subsidy, "subsidy_fen": subsidy,
                         "subsidy_source": "街道补贴" if subsidy else "", "set_by_id": data.lead_id, "set_at": begin})
     data.rows(ProjectBudget, budgets)
+    data.budget_of = {b["project_id"]: b["budget_fen"] for b in budgets}
     data.rows(Reservation, [
         {"id": data.ids.take("fund_reservations")[0], "fund_id": fund, "project_id": b["project_id"],
          "amount_fen": b["fund_fen"], "reason": ReservationReason.RESERVE, "ledger_entry_id": None,
@@ -377,6 +430,312 @@ def fill_fund(data: AllianceData) -> None:
     data.rows(ExpenseRequest, requests)
 
 
+def _on(data: AllianceData, day: date, hour: int = 9) -> datetime:
+    """A moment of the Shanghai working day `day`, as naive UTC, not after the district's end."""
+    moment = datetime.combine(day, clock(hour)) - SHANGHAI_OFFSET + timedelta(minutes=data.rng.randrange(0, 480))
+    return min(moment, data.end)
+
+
+def _local_day(moment: datetime) -> date:
+    return (moment + SHANGHAI_OFFSET).date()
+
+
+def _quote(data: AllianceData, project: int, contractor: int, state: QuoteState, invited: datetime,
+           amount: int | None, by: int, decided: datetime | None = None) -> dict:
+    priced = state not in (QuoteState.INVITED, QuoteState.DECLINED)
+    submitted = min(invited + timedelta(days=2), data.end) if state != QuoteState.INVITED else None
+    return {"id": data.ids.take("quotes")[0], "project_id": project, "contractor_id": contractor,
+            "alliance_id": data.alliance_id, "state": state, "request_note": "拆除旧招牌，按批准设计制作并安装新招牌。",
+            "amount_fen": amount if priced else None,
+            "scope": "拆旧、制作、安装、接电、清场；质保一年。" if priced else "",
+            "duration_days": data.rng.randrange(10, 40) if priced else None,
+            "valid_until": _local_day(invited) + timedelta(days=30) if priced else None,
+            "invited_by_id": data.lead_id, "invited_at": invited, "submitted_by_id": by if submitted else None,
+            "submitted_at": submitted, "decided_by_id": data.lead_id if decided else None, "decided_at": decided,
+            "reason": "报价合理，工期短。" if state == QuoteState.SELECTED else "暂无档期。"
+            if state == QuoteState.DECLINED else "", "updated_at": decided or submitted or invited}
+
+
+def _order_dates(data: AllianceData, state: ProjectState, created: datetime, today: date) -> tuple[date, date]:
+    """When the work starts and is due: about now for the orders just signed, part of the way through for those in
+    progress, about done for the installed ones, long ago for the finished ones."""
+    rng, created_on = data.rng, _local_day(created)
+    duration = timedelta(days=rng.randrange(30, 76))
+    if state == ProjectState.CONTRACTED:
+        start = today + timedelta(days=rng.randrange(-5, 11))
+    elif state == ProjectState.IN_PROGRESS:
+        start = today - duration * rng.uniform(0.1, 0.95)
+    elif state == ProjectState.INSTALLED:
+        start = today - duration - timedelta(days=rng.randrange(-10, 20))
+    else:
+        start = min(created_on + timedelta(days=rng.randrange(15, 60)), today - timedelta(days=120))
+    if state != ProjectState.COMPLETED:
+        start = max(start, min(created_on + timedelta(days=10), today))
+    return start, start + duration
+
+
+def fill_works(data: AllianceData) -> None:
+    """Five contractors (the busiest with a person who logs in), quotes asked for half the funded projects, and for
+    every project contracted or later its quotes (one selected) and a work order with the default five milestones,
+    moved as far as the project has gone (accepted with photos, done and waiting, sent back, late), with a site log,
+    punch items and change orders; accepted milestones paid from the fund minus the retention (a paid expense request
+    and its ledger entry), the latest sometimes still asked for, and the retention released after the warranty."""
+    rng, a, begin, lead, treasurer = data.rng, data.alliance_id, data.begin, data.lead_id, data.treasurer_id
+    today = _local_day(data.end)
+    contractor_ids = list(data.ids.take("contractors", len(WORKS_CONTRACTORS)))
+    name_of = {c: name for c, (name, _, _) in zip(contractor_ids, WORKS_CONTRACTORS, strict=True)}
+    weights = [weight for _, _, weight in WORKS_CONTRACTORS]
+    data.rows(Contractor, [
+        {"id": c, "alliance_id": a, "name": name, "kinds": kinds, "licence_number": f"沪建安C-{2010 + c % 14}-{c:04d}",
+         "contact_name": f"联系人{c}", "contact_phone": f"138{c:08d}",
+         "insurance_expires_on": today + timedelta(days=rng.randrange(-30, 400)), "notes": "", "active": True,
+         "created_by_id": lead, "created_at": begin, "updated_at": begin}
+        for c, (name, kinds, _) in zip(contractor_ids, WORKS_CONTRACTORS, strict=True)])
+    data.rows(WorksSettings, [{"alliance_id": a, "retention_percent": RETENTION_PERCENT,
+                               "warranty_days": WARRANTY_DAYS, "accepted_by": Acceptor.LEAD, "updated_by_id": None,
+                               "updated_at": begin}])
+    person = data.contractor_user_id = data.ids.take("users")[0]
+    data.rows(User, [{"id": person, "name": f"师傅{person}", "phone": f"150{person:08d}",
+                      "email": f"district{person}@example.com", "password_hash": data.password_hash, "locale": None,
+                      "active": True, "created_at": begin, "last_login_at": None}])
+    data.rows(Membership, [{"id": data.ids.take("memberships")[0], "user_id": person, "role": Role.CONTRACTOR,
+                            "shop_id": None, "alliance_id": a, "street_id": None, "created_at": begin,
+                            "granted_by_id": None, "confirmed_at": begin}])
+    data.rows(contractor_users, [{"contractor_id": contractor_ids[0], "user_id": person}])
+
+    quotes, orders, milestones, photos, milestone_links, logs, log_links = [], [], [], [], [], [], []
+    punch, punch_links, changes, requests, payments, entries, raised = [], [], [], [], [], [], []
+    most = (-1, -1)  # the kinds of records and their number, of the order in progress shown as data.order_id
+
+    def pay(order: dict, milestone: dict | None, gross: int, retention: int, at: datetime, state: PaymentState) -> None:
+        """A payment asked for at `at`: its expense request, and the ledger entry when it is paid."""
+        net = gross - retention
+        what = milestone["name"] if milestone else "质保金释放"
+        entry_id = None
+        if state == PaymentState.PAID:
+            entry_id = data.ids.take("ledger_entries")[0]
+            paid = min(at + timedelta(days=rng.randrange(2, 10)), data.end)
+            entries.append({"id": entry_id, "fund_id": data.fund_id, "occurred_on": paid,
+                            "method": PaymentMethod.BANK_TRANSFER, "reference": f"WO{order['id']:06d}-{len(entries)}",
+                            "counterparty": name_of[order["contractor_id"]], "purpose": f"店招工程款：{what}",
+                            "shop_id": None, "project_id": order["project_id"], "receipt_photo_id": None,
+                            "pledge_id": None, "reverses_id": None, "idempotency_key": f"{rng.getrandbits(128):032x}",
+                            "entered_by_id": treasurer, "entered_at": min(paid + timedelta(minutes=30), data.end),
+                            "kind": EntryKind.EXPENSE, "amount_fen": -net})
+        request_id = data.ids.take("expense_requests")[0]
+        requests.append({
+            "id": request_id, "fund_id": data.fund_id, "project_id": order["project_id"],
+            "payee": name_of[order["contractor_id"]], "payee_account": "工商银行 6222…", "amount_fen": net,
+            "purpose": f"店招改造 #{order['project_id']}：{what}", "requested_by_id": treasurer, "created_at": at,
+            "updated_at": at, "state": {PaymentState.PAID: ExpenseState.PAID, PaymentState.REQUESTED:
+                                        ExpenseState.SUBMITTED, PaymentState.VOID: ExpenseState.REJECTED}[state],
+            "decision_reason": "发票抬头有误，请重开。" if state == PaymentState.VOID else "",
+            "paid_entry_id": entry_id, "idempotency_key": f"{rng.getrandbits(128):032x}"})
+        payments.append({"id": data.ids.take("order_payments")[0], "order_id": order["id"], "alliance_id": a,
+                         "kind": PaymentKind.MILESTONE if milestone else PaymentKind.RETENTION,
+                         "milestone_id": milestone["id"] if milestone else None, "gross_fen": gross,
+                         "retention_fen": retention, "expense_request_id": request_id, "state": state,
+                         "created_by_id": treasurer, "created_at": at})
+
+    for p in data.project_ids:
+        state, shop = data.project_state[p], data.project_shop[p]
+        if state == ProjectState.FUNDED and rng.random() < 0.5:  # quotes asked for; the contractors answering
+            invited = _on(data, today - timedelta(days=rng.randrange(1, 30)))
+            for c in rng.sample(contractor_ids, rng.randrange(2, 4)):
+                answer = rng.choices([QuoteState.INVITED, QuoteState.SUBMITTED, QuoteState.DECLINED], [5, 4, 1])[0]
+                quotes.append(_quote(data, p, c, answer, invited, data.budget_of[p] * rng.randrange(85, 120) // 100,
+                                     person if c == contractor_ids[0] else lead))
+            continue
+        if state not in ORDERED:
+            continue
+        start, due = _order_dates(data, state, data.project_created[p], today)
+        chosen = rng.choices(contractor_ids, weights)[0]
+        worker = person if chosen == contractor_ids[0] else lead
+        agreed = data.budget_of[p] * rng.randrange(85, 101) // 10_000 * 100
+        invited = _on(data, start - timedelta(days=rng.randrange(15, 30)))
+        decided = _on(data, start - timedelta(days=3))
+        for c in [chosen, *rng.sample([c for c in contractor_ids if c != chosen], rng.randrange(1, 3))]:
+            answer = QuoteState.SELECTED if c == chosen else rng.choice([QuoteState.NOT_SELECTED] * 4
+                                                                        + [QuoteState.DECLINED])
+            quotes.append(_quote(data, p, c, answer, invited, agreed if c == chosen else
+                                 agreed * rng.randrange(102, 125) // 100, person if c == contractor_ids[0] else lead,
+                                 decided if answer != QuoteState.DECLINED else None))
+            if c == chosen:
+                quote_id = quotes[-1]["id"]
+        order = {"id": data.ids.take("work_orders")[0], "project_id": p, "quote_id": quote_id, "contractor_id": chosen,
+                 "alliance_id": a, "state": OrderState.CONTRACTED, "agreed_fen": agreed, "changes_fen": 0,
+                 "start_on": start, "due_on": due, "retention_percent": RETENTION_PERCENT,
+                 "warranty_days": WARRANTY_DAYS, "created_by_id": lead, "created_at": decided, "installed_on": None,
+                 "completed_at": None, "updated_at": decided}
+        orders.append(order)
+
+        # How far the work has gone: the first `accepted` milestones, then the next one done, sent back or to do.
+        days = max((due - start).days, 1)
+        dues = [start + timedelta(days=int((days * part).to_integral_value())) for *_, part in DEFAULT_MILESTONES]
+        if state == ProjectState.CONTRACTED:
+            accepted = 0
+        elif state == ProjectState.IN_PROGRESS:
+            accepted = 0
+            while accepted < 3 and dues[accepted] <= today + timedelta(days=2) and rng.random() < 0.85:
+                accepted += 1
+        else:
+            accepted = 5 if state == ProjectState.COMPLETED or rng.random() < 0.4 else 4
+        last = start
+        rows = []
+        for n, (kind, share, needed, _) in enumerate(DEFAULT_MILESTONES):
+            row = {"id": data.ids.take("milestones")[0], "order_id": order["id"], "alliance_id": a, "position": n + 1,
+                   "kind": kind, "name": MILESTONE_NAMES[kind], "due_on": dues[n], "share_percent": share,
+                   "photos_needed": needed, "state": MilestoneState.PENDING, "done_by_id": None, "done_at": None,
+                   "done_note": "", "decided_by_id": None, "decided_at": None, "return_reason": "",
+                   "late_notified_on": None, "accepted_late": False, "updated_at": decided}
+            if n < accepted:
+                last = max(last, min(today, dues[n] + timedelta(days=rng.randrange(-3, 4))))
+                done = _on(data, last)
+                row.update(state=MilestoneState.ACCEPTED, done_by_id=worker, done_at=done,
+                           done_note="已完成，照片见附件。", decided_by_id=lead,
+                           decided_at=min(done + timedelta(hours=rng.randrange(2, 48)), data.end))
+                row.update(updated_at=row["decided_at"], accepted_late=_local_day(row["decided_at"]) > dues[n])
+            elif n == accepted and state != ProjectState.CONTRACTED:
+                step = rng.choices([MilestoneState.DONE, MilestoneState.RETURNED, MilestoneState.PENDING], [3, 1, 6])[0]
+                if step != MilestoneState.PENDING:
+                    done = _on(data, max(last, today - timedelta(days=rng.randrange(0, 4))))
+                    row.update(state=step, done_by_id=worker, done_at=done, done_note="已完成，请验收。",
+                               updated_at=done)
+                    if step == MilestoneState.RETURNED:
+                        row.update(decided_by_id=lead, decided_at=min(done + timedelta(hours=4), data.end),
+                                   return_reason="照片不清楚，请补拍安装细节。")
+            if row["state"] != MilestoneState.ACCEPTED and row["due_on"] < today and rng.random() < 0.7:
+                row["late_notified_on"] = row["due_on"] + timedelta(days=1)
+            if row["done_at"] is not None:
+                shots = _photo_rows(data, needed, shop, worker)
+                photos.extend(shots)
+                milestone_links.extend({"milestone_id": row["id"], "photo_id": shot["id"]} for shot in shots)
+            rows.append(row)
+        milestones.extend(rows)
+        if state != ProjectState.CONTRACTED:
+            order["state"] = OrderState.COMPLETED if accepted == 5 else OrderState.IN_PROGRESS
+        if accepted >= 4:
+            order["installed_on"] = _local_day(rows[3]["decided_at"])
+        if accepted == 5:
+            order["completed_at"] = order["updated_at"] = rows[4]["decided_at"]
+        records: Counter[str] = Counter()
+        if order["state"] == OrderState.CONTRACTED:
+            continue
+
+        # The site log, punch items found at the installation, now and then a change order.
+        worked_until = min(today, dues[-1])
+        for day in sorted(start + timedelta(days=rng.randrange(0, max(1, (worked_until - start).days)))
+                          for _ in range(rng.randrange(1, 5))):
+            log_id = data.ids.take("site_log_entries")[0]
+            logs.append({"id": log_id, "order_id": order["id"], "alliance_id": a, "day": day,
+                         "crew_size": rng.randrange(2, 6), "work_done": rng.choice(SITE_WORK),
+                         "weather": rng.choice(WEATHER), "problems": "" if rng.random() < 0.8 else "临时停电半天。",
+                         "created_by_id": worker, "created_at": _on(data, day, 17)})
+            shot = _photo_rows(data, 1, shop, worker)
+            photos.extend(shot)
+            log_links.append({"entry_id": log_id, "photo_id": shot[0]["id"]})
+            records["log"] += 1
+        if accepted >= 4 and rng.random() < 0.25:
+            found = rows[3]["decided_at"]
+            for number in range(1, rng.randrange(2, 4)):
+                step = PunchState.CLOSED if accepted == 5 else rng.choice(list(PunchState))
+                moved = [min(found + timedelta(days=k), data.end) if k <= list(PunchState).index(step) else None
+                         for k in (1, 2, 3)]  # fixed, verified, closed
+                item_id = data.ids.take("punch_items")[0]
+                punch.append({"id": item_id, "order_id": order["id"], "alliance_id": a, "number": number,
+                              "description": "面板与墙面有约5毫米缝隙，需打胶封边。", "state": step,
+                              "raised_by_id": lead,
+                              "raised_at": found, "fixed_by_id": worker if moved[0] else None, "fixed_at": moved[0],
+                              "fix_note": "已用耐候硅酮胶封边。" if moved[0] else "",
+                              "verified_by_id": lead if moved[1] else None, "verified_at": moved[1],
+                              "closed_by_id": lead if moved[2] else None, "closed_at": moved[2],
+                              "updated_at": next((m for m in reversed(moved) if m), found)})
+                for kind in ("found", "fixed") if moved[0] else ("found",):
+                    shot = _photo_rows(data, 1, shop, lead if kind == "found" else worker)
+                    photos.extend(shot)
+                    punch_links.append({"item_id": item_id, "photo_id": shot[0]["id"], "kind": kind})
+                records["punch"] += 1
+        if rng.random() < 0.12:
+            amount = rng.randrange(2, 30) * 10_000 * (-1 if rng.random() < 0.2 else 1)
+            step = rng.choices(list(ChangeState), [15, 75, 7, 3])[0]  # proposed, approved, rejected, withdrawn
+            if step == ChangeState.PROPOSED and order["state"] == OrderState.COMPLETED:
+                step = ChangeState.WITHDRAWN
+            proposed = _on(data, start + timedelta(days=rng.randrange(0, max(1, (worked_until - start).days))))
+            settled = min(proposed + timedelta(days=1), data.end) if step != ChangeState.PROPOSED else None
+            approved = step == ChangeState.APPROVED
+            changes.append({"id": data.ids.take("change_orders")[0], "order_id": order["id"], "alliance_id": a,
+                            "number": 1, "amount_fen": amount, "scope": "加装不锈钢防坠落保险绳两根。", "state": step,
+                            "proposed_by_id": worker, "proposed_at": proposed,
+                            "decided_by_id": lead if step in (ChangeState.APPROVED, ChangeState.REJECTED) else None,
+                            "decided_at": settled if step != ChangeState.WITHDRAWN else None,
+                            "decision_reason": "安全措施，由店铺承担。" if approved else "",
+                            "shop_fen": amount if approved and amount > 0 else 0, "fund_fen": 0, "subsidy_fen": 0,
+                            "updated_at": settled or proposed})
+            if approved:
+                order["changes_fen"] = amount
+                if amount > 0:  # a raise takes effect with the project's shares raised to match (the shop's)
+                    raised.append({"b_project": p, "b_amount": amount})
+            records["change"] += 1
+
+        # The money: every accepted milestone paid minus the retention (the latest perhaps still asked for).
+        value = order["agreed_fen"] + order["changes_fen"]
+        held = 0
+        for n, (row, gross) in enumerate(zip(rows, allocate(value, [r["share_percent"] for r in rows]), strict=True)):
+            if n >= accepted:
+                break
+            asked = min(row["decided_at"] + timedelta(days=rng.randrange(1, 8)), data.end)
+            latest = n == accepted - 1 and accepted < 5
+            outcome = rng.choices([PaymentState.PAID, PaymentState.REQUESTED, None], [5, 3, 2])[0] if latest \
+                else PaymentState.PAID if rng.random() < 0.97 else rng.choice([PaymentState.VOID, None])
+            if outcome == PaymentState.PAID and asked >= data.end - timedelta(days=2):
+                outcome = PaymentState.REQUESTED  # too recent to have been paid
+            if outcome is None:
+                continue
+            retention = retention_of(gross, RETENTION_PERCENT)
+            pay(order, row, gross, retention, asked, outcome)
+            held += retention if outcome == PaymentState.PAID else 0
+            records["payment"] += 1
+        warranty_over = order["installed_on"] and order["installed_on"] + timedelta(days=WARRANTY_DAYS) < today
+        if state == ProjectState.COMPLETED and warranty_over and held and rng.random() < 0.8:
+            asked = _on(data, order["installed_on"] + timedelta(days=WARRANTY_DAYS + rng.randrange(1, 30)))
+            pay(order, None, held, 0, asked, PaymentState.PAID if asked < data.end - timedelta(days=10)
+                else PaymentState.REQUESTED)
+        if order["state"] == OrderState.IN_PROGRESS and (len(records), records.total()) > most:
+            most, data.order_id = (len(records), records.total()), order["id"]
+
+    data.rows(Quote, quotes)
+    data.rows(WorkOrder, orders)
+    data.rows(Photo, photos)
+    data.rows(Milestone, milestones)
+    data.rows(milestone_photos, milestone_links)
+    data.rows(SiteLogEntry, logs)
+    data.rows(site_log_photos, log_links)
+    data.rows(PunchItem, punch)
+    data.rows(punch_photos, punch_links)
+    data.rows(ChangeOrder, changes)
+    data.rows(LedgerEntry, entries)
+    data.rows(ExpenseRequest, requests)
+    data.rows(OrderPayment, payments)
+    data.counts["work_orders (active)"] += sum(o["state"] != OrderState.COMPLETED for o in orders)
+    if raised:
+        budgets = ProjectBudget.__table__
+        db.session.connection().execute(
+            update(budgets).where(budgets.c.project_id == bindparam("b_project"))
+            .values(budget_fen=budgets.c.budget_fen + bindparam("b_amount"),
+                    shop_fen=budgets.c.shop_fen + bindparam("b_amount")), raised)
+    if entries:  # the payments' ledger entries in the fund's monthly sums too, as the app adds them
+        months: dict[date, list[int]] = defaultdict(lambda: [0, 0])  # month -> spent, entries
+        for entry in entries:
+            month = months[local_month(entry["occurred_on"])]
+            month[0] -= entry["amount_fen"]
+            month[1] += 1
+        add_to_months(db.session.connection(), [
+            {"fund_id": data.fund_id, "month": month, "kind": EntryKind.EXPENSE.value, "income_fen": 0,
+             "spending_fen": spent, "entries": count} for month, (spent, count) in months.items()])
+        data.counts["ledger_months"] = db.session.scalar(
+            select(func.count()).where(LedgerMonth.fund_id == data.fund_id))
+
+
 def fill_photos_to_share(data: AllianceData) -> None:
     """Receipts and comment photos, up to the alliance's share of the district's photos."""
     missing = data.share(data.spec.photos) - data.counts["photos"]
@@ -409,7 +768,7 @@ def fill_audit_and_notifications(data: AllianceData) -> None:
 
 # The steps that fill one alliance, in order. A new domain appends its own.
 STEPS: list[Callable[[AllianceData], None]] = [
-    fill_people_and_shops, fill_signboards_and_projects, fill_fund, fill_photos_to_share,
+    fill_people_and_shops, fill_signboards_and_projects, fill_fund, fill_works, fill_photos_to_share,
     fill_audit_and_notifications,
 ]
 
@@ -427,12 +786,15 @@ class District:
     owner_phone: str = ""
     owner_shop_id: int = 0
     project_id: int = 0
+    contractor_phone: str = ""  # a person of the alliance's busiest contractor
+    order_id: int = 0  # a work order in progress, with a site log, payments and often more
 
 
-def build(spec: Spec, *, progress: Callable[[str], None] = lambda line: None) -> District:
-    """Fill the (empty, migrated) database of the current app context with a district of `spec`'s size."""
+def build(spec: Spec, *, progress: Callable[[str], None] = lambda line: None, ids: Ids | None = None) -> District:
+    """Fill the (empty, migrated) database of the current app context with a district of `spec`'s size (`ids`: go on
+    from another build's ids, to add alliances of another size to the same database)."""
     started = time.perf_counter()
-    ids, counts = Ids(), Counter()
+    ids, counts = ids or Ids(), Counter()
     end = utcnow().replace(microsecond=0) - timedelta(minutes=5)
     begin = end - timedelta(days=3 * 365)
     password_hash = hash_password(PASSWORD)
@@ -449,12 +811,15 @@ def build(spec: Spec, *, progress: Callable[[str], None] = lambda line: None) ->
                                                    "road": ROADS[n % len(ROADS)], "created_at": begin}])
             counts["alliances"] += 1
             data = AllianceData(spec=spec, ids=ids, rng=random.Random(spec.seed * 100_003 + alliance_id),
-                                street_id=street_id, alliance_id=alliance_id, index=alliance_id - 1, begin=begin,
-                                end=end, password_hash=password_hash)
+                                street_id=street_id, alliance_id=alliance_id, index=counts["alliances"] - 1,
+                                begin=begin, end=end, password_hash=password_hash)
             for step in STEPS:
                 step(data)
             counts.update(data.counts)
-            if alliance_id == 1:
+            if counts["alliances"] == 1:
+                district.first_alliance_id = alliance_id
+                district.contractor_phone = f"150{data.contractor_user_id:08d}"
+                district.order_id = data.order_id
                 district.lead_phone = f"150{data.lead_id:08d}"
                 district.treasurer_phone = f"150{data.treasurer_id:08d}"
                 district.owner_shop_id = data.shop_ids[0]
@@ -462,7 +827,7 @@ def build(spec: Spec, *, progress: Callable[[str], None] = lambda line: None) ->
                 district.project_id = next(p for p in data.project_ids if data.project_shop[p] == data.shop_ids[0])
             db.session.commit()
         progress(f"street {s + 1}/{spec.streets}: {counts['ledger_entries']:,} entries, "
-                 f"{time.perf_counter() - started:.0f} s")
+                 f"{counts['work_orders']:,} work orders, {time.perf_counter() - started:.0f} s")
     if db.engine.dialect.name == "postgresql":
         # Explicit ids leave the sequences behind; anything the app inserts later needs them moved on.
         for table, last in ids.last.items():
@@ -500,6 +865,11 @@ def main() -> int:
     print(f"\nA district on {'PostgreSQL' if postgres else 'SQLite'} in {district.seconds:.0f} s:")
     for table, count in sorted(district.counts.items()):
         print(f"  {table:<24} {count:>10,}")
+    counts = district.counts
+    print(f"Works: {counts['contractors']:,} contractors, {counts['quotes']:,} quotes, {counts['work_orders']:,} work "
+          f"orders ({counts['work_orders (active)']:,} active), {counts['milestones']:,} milestones, "
+          f"{counts['site_log_entries']:,} site log entries, {counts['punch_items']:,} punch items, "
+          f"{counts['change_orders']:,} change orders, {counts['order_payments']:,} payments")
     return 0
 
 

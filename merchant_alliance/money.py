@@ -38,12 +38,13 @@ def parse_yuan(text: str | None, *, allow_zero: bool = False) -> int:
     return fen
 
 
-def format_fen(fen: int | None) -> str:
-    """¥1,234.56 (negative amounts as -¥1,234.56); an empty string for None."""
+def format_fen(fen: int | None, *, signed: bool = False) -> str:
+    """¥1,234.56 (negative amounts as -¥1,234.56, and positive ones as +¥1,234.56 when `signed`); an empty string
+    for None."""
     if fen is None:
         return ""
     fen = int(fen)
-    sign = "-" if fen < 0 else ""
+    sign = "-" if fen < 0 else ("+" if signed and fen > 0 else "")
     yuan, cents = divmod(abs(fen), 100)
     return f"{sign}¥{yuan:,}.{cents:02d}"
 
@@ -60,15 +61,18 @@ class MoneyField(StringField):
     """A form field for an amount typed in yuan whose `data` is fen (an int), or None when left empty.
 
     A bad amount is refused under the field with `parse_yuan`'s message; zero is refused unless
-    `allow_zero`. The field is required unless its validators include `Optional()`.
+    `allow_zero`; a minus sign is accepted when `signed` (a change that lowers a price). The field is required
+    unless its validators include `Optional()`.
     """
 
     MAX_TYPED = 40  # longer than any amount up to MAX_FEN written with separators
 
-    def __init__(self, label=None, validators=None, *, allow_zero: bool = False, **kwargs) -> None:
-        render_kw = {"inputmode": "decimal", "autocomplete": "off", **(kwargs.pop("render_kw", None) or {})}
+    def __init__(self, label=None, validators=None, *, allow_zero: bool = False, signed: bool = False,
+                 **kwargs) -> None:
+        render_kw = {"inputmode": "decimal" if not signed else "text", "autocomplete": "off",
+                     **(kwargs.pop("render_kw", None) or {})}
         super().__init__(label, validators, render_kw=render_kw, **kwargs)
-        self.allow_zero = allow_zero
+        self.allow_zero, self.signed = allow_zero, signed
         if not self.flags.optional:
             self.flags.required = True  # marked as required on the page; the field itself refuses an empty one
 
@@ -77,9 +81,12 @@ class MoneyField(StringField):
         self.data = None
         if len(text) > self.MAX_TYPED:
             raise ValueError(str(_l("%(text)s is not an amount in yuan, e.g. 1234.50.", text=text[:20] + "…")))
+        sign = 1
+        if self.signed and text[:1] in ("-", "−"):
+            sign, text = -1, text[1:].strip()
         if text:
             try:
-                self.data = parse_yuan(text, allow_zero=self.allow_zero)
+                self.data = sign * parse_yuan(text, allow_zero=self.allow_zero)
             except DomainError as error:
                 raise ValueError(str(error)) from None
 
@@ -90,4 +97,6 @@ class MoneyField(StringField):
     def _value(self) -> str:
         if self.raw_data:
             return self.raw_data[0]  # what the person typed, shown back as typed when it was refused
-        return fen_to_input(self.data) if isinstance(self.data, int) else ""
+        if isinstance(self.data, int):
+            return ("-" if self.data < 0 else "") + fen_to_input(abs(self.data))
+        return ""

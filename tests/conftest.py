@@ -29,7 +29,8 @@ from tests.services import postgres_url, private_postgres_database
 
 PASSWORD = factories.PASSWORD
 pytest_plugins = ["tests.s3_fixtures", "tests.fixtures.accounts", "tests.fixtures.projects",
-                  "tests.fixtures.safety", "tests.fixtures.funds"]  # safety's before funds': they fund permitted ones
+                  "tests.fixtures.safety", "tests.fixtures.funds",  # safety's before funds': they fund permitted ones
+                  "tests.fixtures.works"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from datetime import date
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
@@ -18,6 +20,16 @@ from merchant_alliance.funds.models import ExpenseRequest, ExpenseState, LedgerE
 from merchant_alliance.projects.models import Project, ProjectState
 from merchant_alliance.safety.models import Certificate, Inspection, Permit, RectificationOrder
 from merchant_alliance.shops.models import Shop
+from merchant_alliance.works.models import (
+    ChangeOrder,
+    Contractor,
+    Milestone,
+    OrderPayment,
+    OrderState,
+    PunchItem,
+    WorkOrder,
+)
+from merchant_alliance.works.payments import retention_of
 from tests.factories import UserFactory
 
 STRONG_PASSWORD = "Yuyuan-Admin-2026"
@@ -65,7 +77,7 @@ def test_demo_load_creates_the_yuyuan_road_alliance_once_and_prints_the_logins(r
     # failed a critical item, its rectification fixed and re-inspected, two signs certified with their tags.
     permits = db.session.scalars(select(Permit).order_by(Permit.id)).all()
     assert [(p.state.value, p.round, len(p.conditions) > 0) for p in permits] == [
-        ("granted", 1, True), ("granted", 2, False)]
+        ("granted", 1, True), ("granted", 2, False), ("granted", 1, False), ("granted", 1, False)]
     completed = db.session.scalars(select(Project).where(Project.state == ProjectState.COMPLETED)).all()
     assert len(completed) == 2 and bookshop in completed
     results = db.session.execute(select(Inspection.project_id, Inspection.kind, Inspection.state)
@@ -81,6 +93,19 @@ def test_demo_load_creates_the_yuyuan_road_alliance_once_and_prints_the_logins(r
         assert client.get(f"/tags/{certificate.token}").status_code == 200
     waiting = db.session.scalars(select(ExpenseRequest.state)).all()
     assert ExpenseState.PAID in waiting and ExpenseState.SUBMITTED in waiting
+
+    # The works: five contractors (one with its insurance lapsed), orders at every stage, a change order approved,
+    # a milestone paid minus its retention and the next one asked for, a milestone late, a defect found and closed.
+    contractors = db.session.scalars(select(Contractor)).all()
+    assert len(contractors) == 5 and any(c.insurance_expires_on < date.today() for c in contractors)
+    assert {o.state for o in db.session.scalars(select(WorkOrder))} == set(OrderState)
+    assert [c.state.value for c in db.session.scalars(select(ChangeOrder))] == ["approved"]
+    paid, asked = db.session.scalars(select(OrderPayment).order_by(OrderPayment.id)).all()
+    assert paid.state.value == "paid" and paid.retention_fen == retention_of(paid.gross_fen, Decimal(3)) > 0
+    assert asked.state.value == "requested"  # the next milestone's payment waits for the leads
+    assert db.session.scalar(select(func.count()).select_from(Milestone).where(
+        Milestone.due_on < date.today(), Milestone.state != "accepted")) >= 1
+    assert [i.state.value for i in db.session.scalars(select(PunchItem))] == ["closed"]
 
     assert f"password for all: {DEMO_PASSWORD}" in result.output
     for account in DEMO_ACCOUNTS:

@@ -49,12 +49,15 @@ def test_a_project_is_taken_to_its_state_by_the_lifecycles_own_moves(world, stat
 
 def test_a_state_another_domain_moves_to_is_refused_and_one_no_move_reaches_yet_is_set(world):
     """Funding needs money, so it has a factory of its own; a permit is granted by the street's officer through
-    the permit's service; a contract has no move yet and is set directly."""
+    the permit's service; a contract is made by selecting a quote (the works' factory); a state no move reaches
+    is set directly."""
     with pytest.raises(ValueError, match="another domain"):
         make_project(S.FUNDED, by=world.a.owner, shop=world.a.shop)
     assert make_project(S.PERMIT_GRANTED, by=world.a.owner, shop=world.a.shop, title="另一块").state == \
         S.PERMIT_GRANTED
-    assert make_project(S.CONTRACTED, by=world.a.owner, shop=world.a.shop, title="第三块").state == S.CONTRACTED
+    with pytest.raises(ValueError, match="another domain"):
+        make_project(S.CONTRACTED, by=world.a.owner, shop=world.a.shop, title="第三块")
+    assert make_project(S.FAILED, by=world.a.owner, shop=world.a.shop, title="第四块").state == S.FAILED
 
 
 def test_entries_are_recorded_by_the_treasurer_and_refused_as_the_service_refuses_them(world, fund):

@@ -30,8 +30,9 @@ EXPECTED = {
     ("Invitation", "revoke"): {"accounts"},
     ("Shop", "view"): {"shops"}, ("Shop", "edit"): {"shops"}, ("Shop", "invite_owner"): {"shops"},
     ("Shop", "propose"): {"shops"}, ("Signboard", "view"): {"shops"}, ("Signboard", "edit"): {"shops"},
-    ("Photo", "view"): {"photos"},
-    ("Project", "view"): {"projects"}, ("Project", "propose"): {"projects"}, ("Project", "review"): {"projects"},
+    ("Photo", "view"): {"photos", "works"}, ("Document", "view"): {"photos", "works"},
+    ("Project", "view"): {"projects"}, ("Project", "propose"): {"projects"},
+    ("Project", "review"): {"projects"},
     ("Project", "withdraw"): {"projects"}, ("Project", "comment"): {"projects"}, ("Comment", "view"): {"projects"},
     ("Project", "manage_budget"): {"funds"},
     ("Street", "manage_safety"): {"safety"},
@@ -40,6 +41,15 @@ EXPECTED = {
     ("RectificationOrder", "view"): {"safety"}, ("RectificationOrder", "report_fixed"): {"safety"},
     ("RectificationOrder", "manage"): {"safety"},
     ("Certificate", "view"): {"safety"}, ("Certificate", "revoke"): {"safety"},
+    ("Alliance", "manage_contractors"): {"works"}, ("Alliance", "view_contractors"): {"works"},
+    ("Alliance", "view_works"): {"works"}, ("Contractor", "view"): {"works"}, ("Contractor", "edit"): {"works"},
+    ("Project", "choose_contractor"): {"works"}, ("Project", "view_works"): {"works"},
+    ("Quote", "view"): {"works"}, ("Quote", "answer"): {"works"}, ("Quote", "choose"): {"works"},
+    ("WorkOrder", "view"): {"works"}, ("WorkOrder", "work"): {"works"}, ("WorkOrder", "accept"): {"works"},
+    ("WorkOrder", "manage"): {"works"}, ("WorkOrder", "propose_change"): {"works"},
+    ("WorkOrder", "raise_punch"): {"works"}, ("WorkOrder", "pay"): {"works"}, ("Milestone", "view"): {"works"},
+    ("SiteLogEntry", "view"): {"works"}, ("PunchItem", "view"): {"works"}, ("ChangeOrder", "view"): {"works"},
+    ("OrderPayment", "view"): {"works"},
 }
 
 

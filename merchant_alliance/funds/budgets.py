@@ -14,7 +14,7 @@ from functools import cache
 
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, case, func, select
+from sqlalchemy import bindparam, case, func, select, update
 
 from merchant_alliance import audit, authz
 from merchant_alliance.accounts.models import User
@@ -33,8 +33,10 @@ from merchant_alliance.funds.models import (
 from merchant_alliance.funds.shares import ShareRule, Shares, split_budget
 from merchant_alliance.i18n import N_
 from merchant_alliance.money import MAX_FEN, format_fen
+from merchant_alliance.pagecache import scopes_of
 from merchant_alliance.projects.lifecycle import Attempt, Transition, lifecycle, may
 from merchant_alliance.projects.models import Project, ProjectState
+from merchant_alliance.timeutil import utcnow
 
 S = ProjectState
 NOT_BUDGET_TIME = _l("The budget is set after the design is approved and before the project is funded.")
@@ -42,6 +44,7 @@ NOT_BUDGET_TIME = _l("The budget is set after the design is approved and before 
 AUDIT_LABELS = {
     "project.budget_set": _l("set the budget and shares"),
     "project.fund": _l("confirmed the funding"),
+    "project.budget_raised": _l("raised the budget for a change to the works"),
     "fund.rules_changed": _l("changed the fund's rules"),
 }
 AUDIT_OBJECTS = {"projectbudget": _l("Project budget")}
@@ -83,6 +86,39 @@ def set_budget(actor: User, project: Project, budget_fen: int, rule: ShareRule, 
                  fund_fen=shares.fund_fen, subsidy_fen=shares.subsidy_fen)
     db.session.commit()
     return budget
+
+
+def raise_budget(actor: User, project: Project, extra: Shares, *, why: str) -> None:
+    """The works cost more than agreed (an approved change order): the budget grows by the three extra shares
+    together, and the fund's extra share is set aside now, refused when the fund cannot carry it. The caller
+    commits, with the change that needs the money."""
+    if not authz.can(actor, "manage_budget", project):
+        raise NotAllowed()
+    budget = budget_of(project)
+    if budget is None:
+        raise DomainError(_l("Set the budget and its shares first."))
+    if min(extra.shop_fen, extra.fund_fen, extra.subsidy_fen) < 0:
+        raise DomainError(_l("A share cannot be negative."))
+    services.check_amount(extra.total_fen)
+    fund = db.session.get(Fund, budget.fund_id)
+    services.lock(fund)  # the fund's available money, checked and reserved by one writer at a time
+    if extra.fund_fen > services.available_fen(fund.id):
+        raise DomainError(_l("The fund has only %(available)s available; the fund's share is %(share)s.",
+                             available=format_fen(services.available_fen(fund.id)),
+                             share=format_fen(extra.fund_fen)))
+    db.session.execute(
+        update(ProjectBudget).where(ProjectBudget.project_id == project.id).values(
+            budget_fen=ProjectBudget.budget_fen + extra.total_fen, shop_fen=ProjectBudget.shop_fen + extra.shop_fen,
+            fund_fen=ProjectBudget.fund_fen + extra.fund_fen,
+            subsidy_fen=ProjectBudget.subsidy_fen + extra.subsidy_fen, set_by_id=actor.id, set_at=utcnow())
+        .execution_options(synchronize_session=False, cache_scopes=scopes_of(project)))
+    db.session.expire(budget)
+    if extra.fund_fen:
+        db.session.add(Reservation(fund_id=fund.id, project_id=project.id, amount_fen=extra.fund_fen,
+                                   reason=ReservationReason.RESERVE, created_by_id=actor.id))
+    audit.record(actor, "project.budget_raised", project, alliance_id=project.alliance_id,
+                 street_id=project.alliance.street_id, budget_fen=extra.total_fen, shop_fen=extra.shop_fen,
+                 fund_fen=extra.fund_fen, subsidy_fen=extra.subsidy_fen, why=why[:200])
 
 
 def update_rules(actor: User, fund: Fund, *, fund_percent: Decimal, fund_cap_fen: int | None,

@@ -1,6 +1,6 @@
 """A year of Yuyuan Road's money: quarterly dues pledged and (mostly) paid, the street office's subsidy,
-a sponsor's donation, the alliance's running costs, and the demo bookshop's renovation funded and
-its contractor's deposit paid after two leads approved. All through the services, so the books add up."""
+a sponsor's donation, the alliance's running costs (paid after the leads approved), and the demo bookshop's
+renovation funded. All through the services, so the books add up. The works' demo pays its contractor."""
 
 from __future__ import annotations
 
@@ -145,8 +145,7 @@ def load_demo_money(alliance: Alliance, treasurer: User, leads: list[User], toda
 
 
 def _fund_the_bookshop(fund, treasurer: User, leads: list[User], today: date) -> None:
-    """The demo project whose structural permit was granted: budget, the shop's pledge and deposit, funded,
-    deposit paid; and one more request waiting for the second lead's approval."""
+    """The demo project whose structural permit was granted: budget, the shop's pledge and first instalment, funded."""
     project = db.session.scalar(select(Project).where(Project.alliance_id == fund.alliance_id,
                                                       Project.state == ProjectState.PERMIT_GRANTED).limit(1))
     if project is None:
@@ -161,12 +160,7 @@ def _fund_the_bookshop(fund, treasurer: User, leads: list[User], today: date) ->
         EntryKind.CONTRIBUTION, budget.shop_fen // 2, pledge=pledge, method=PaymentMethod.WECHAT_PAY,
         reference="4200002026112600001", purpose="店招翻新自付部分（首期）", occurred_on=_at(today - timedelta(days=2)),
     ), idempotency_key=_key())
-    projects.move(lead, project, "fund")
-    _paid_expense(treasurer, leads, fund, today - timedelta(days=1), "愚园路广告装饰工程队",
-                  budget.budget_fen // 2, "书店店招翻新：签约定金（50%）", 90, project=project)
-    expenses.create_request(treasurer, fund, payee="愚园路广告装饰工程队", amount_fen=budget.budget_fen // 4,
-                            purpose="书店店招翻新：材料进场款（25%）", project=project, receipts=[draw_receipt(91)],
-                            idempotency_key=_key(), payee_account="中国工商银行静安支行 6222 0210 0100 8888")
+    projects.move(lead, project, "fund")  # the contractor is paid by milestone (the works' demo)
 
 
 def load(context: DemoContext) -> int:

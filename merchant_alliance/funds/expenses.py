@@ -10,6 +10,7 @@ instance); these services check what the engine cannot know (four eyes, receipts
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from flask_babel import LazyString
@@ -176,10 +177,14 @@ def _refuse(message: str | LazyString, **params: object) -> DomainError:
 def create_request(
     actor: User, fund: Fund, *, payee: str, amount_fen: int, purpose: str, receipts: list[FileStorage],
     idempotency_key: str, project: Project | None = None, payee_account: str = "", submit: bool = True,
-    refund_to: Shop | None = None,
+    refund_to: Shop | None = None, then: Callable[[ExpenseRequest], None] | None = None,
+    conflict: DomainError | None = None,
 ) -> ExpenseRequest:
     """Ask to pay money out of the fund: to a supplier, or back to a shop (`refund_to`, a refund).
-    Receipts or invoices are required to submit."""
+    Receipts or invoices are required to submit.
+
+    `then(request)` writes what the request is for in the same transaction (a contractor's milestone payment);
+    `conflict` is said when a unique rule of that write refuses it (asked for a moment before by someone else)."""
     if not authz.can(actor, "request_expense", fund.alliance):
         raise NotAllowed()
     services.check_amount(amount_fen)
@@ -208,13 +213,15 @@ def create_request(
         request.receipts = save_photos(actor, files, alliance=fund.alliance) if files else []
         db.session.add(request)
         db.session.flush()
+        if then is not None:
+            then(request)
         _record(actor, "created", request)
         if submit:  # made already submitted: not a move, but the same event and the same notice as one
             _record(actor, "submitted", request)
             _ask_the_leads(request, actor)
         return request
 
-    return services.write_once(ExpenseRequest, idempotency_key, write)
+    return services.write_once(ExpenseRequest, idempotency_key, write, conflict)
 
 
 def add_receipts(actor: User, request: ExpenseRequest, receipts: list[FileStorage]) -> None:

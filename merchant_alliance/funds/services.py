@@ -179,14 +179,16 @@ def check_idempotency_key(idempotency_key: str) -> None:
         raise DomainError(_l("This form has expired. Please reload the page and try again."))
 
 
-def write_once(model: type[T], idempotency_key: str, write: Callable[[], T]) -> T:
+def write_once(model: type[T], idempotency_key: str, write: Callable[[], T], conflict: DomainError | None = None,
+               ) -> T:
     """Run `write` and commit, unless a `model` row already carries this form's one-time key: then that row.
 
     A second submit racing the first loses at the key's unique constraint and gets the first one's row.
-    A refusal (DomainError) rolls everything back, files included.
+    A refusal (DomainError) rolls everything back, files included. `conflict`: what to say when another
+    unique rule refuses the write (someone else asked for the same thing a moment before).
     """
     return once.write_once(
-        write, lambda: db.session.scalar(select(model).where(model.idempotency_key == idempotency_key)))
+        write, lambda: db.session.scalar(select(model).where(model.idempotency_key == idempotency_key)), conflict)
 
 
 @dataclass(frozen=True)

@@ -18,5 +18,6 @@ def init_app(app: Flask) -> None:
     authz.add_rules(permissions.RULES, visible_when=permissions.VISIBLE_WHEN)
     services.register_session_hooks()  # deletes stored objects whose transaction did not commit
     app.jinja_env.globals["photo_url"] = views.photo_url
+    app.jinja_env.globals["document_url"] = views.document_url
     doctor.register_check("storage-orphans", upkeep.check_orphans)
     doctor.register_check("storage-missing", upkeep.check_missing)

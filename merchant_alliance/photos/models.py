@@ -73,3 +73,36 @@ class Photo(db.Model):
 
     def __repr__(self) -> str:
         return f"<Photo {self.id} {self.sha256[:12]}>"
+
+
+DOCUMENT_PREFIX = "documents/"
+DOCUMENT_TYPE = "application/pdf"
+
+
+def document_key(sha256: str, upload_id: str) -> str:
+    """The storage key of an uploaded PDF: objects of its own per upload, like a photo's (see `photo_key`)."""
+    return f"{DOCUMENT_PREFIX}{sha256[:2]}/{sha256}/{upload_id}.pdf"
+
+
+class Document(db.Model):
+    """One uploaded PDF (a contractor's quote, a drawing): stored as it came, served only as a download."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    backend: Mapped[str] = mapped_column(String(10))
+    key: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(50), default=DOCUMENT_TYPE)
+    bytes: Mapped[int]
+    original_filename: Mapped[str] = mapped_column(String(255), default="")
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    alliance_id: Mapped[int] = mapped_column(ForeignKey("alliances.id"), index=True)
+    shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    alliance: Mapped[Alliance] = relationship()
+    shop: Mapped[Shop | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Document {self.id} {self.sha256[:12]}>"

@@ -1,18 +1,21 @@
-"""Who may see a photo (registered by photos.init_app): a shop's photos go with the shop; the alliance's
-own with its register; public ones (a hazard report's, a certificate's) with everyone."""
+"""Who may see a photo or a document (registered by photos.init_app): a shop's go with the shop; the alliance's
+own with its register; public photos (a hazard report's, a certificate's) with everyone."""
 
 from __future__ import annotations
 
 from merchant_alliance.accounts.models import User
 from merchant_alliance.authz import can
-from merchant_alliance.photos.models import Photo
+from merchant_alliance.photos.models import Document, Photo
 
 RULES = {
     (Photo, "view"): lambda u, p: (
         p.public or (can(u, "view", p.shop) if p.shop is not None else can(u, "view_register", p.alliance))
     ),
+    (Document, "view"): lambda u, d: (
+        can(u, "view", d.shop) if d.shop is not None else can(u, "view_register", d.alliance)
+    ),
 }
-VISIBLE_WHEN = {Photo: "view"}
+VISIBLE_WHEN = {Photo: "view", Document: "view"}
 
 
 def can_view_photo(user: User | None, photo: Photo) -> bool:

@@ -13,6 +13,7 @@ process leaves behind is found by `flask doctor` and removed by `flask storage g
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 import threading
@@ -29,7 +30,7 @@ from werkzeug.datastructures import FileStorage
 from merchant_alliance.accounts.models import Alliance, User
 from merchant_alliance.errors import DomainError
 from merchant_alliance.extensions import db
-from merchant_alliance.photos.models import PHOTO_SIZES, Photo, photo_key
+from merchant_alliance.photos.models import DOCUMENT_TYPE, PHOTO_SIZES, Document, Photo, document_key, photo_key
 from merchant_alliance.shops.models import Shop
 from merchant_alliance.storage.backends import Storage, StorageError, get_storage
 from merchant_alliance.storage.images import TOO_LARGE, ImageRejected, ProcessedImage, process_image
@@ -130,6 +131,78 @@ def save_photos(
     session.add_all(photos)
     session.flush()
     return photos
+
+
+# --- PDF documents ----------------------------------------------------------------------------------
+
+NOT_A_PDF = _l("%(file)s is neither a photo nor a PDF.")
+PDF_TOO_LARGE = _l("%(file)s is larger than %(limit)s MB.")
+
+
+def is_pdf(upload: FileStorage) -> bool:
+    """Whether the upload is a PDF by its content (its first bytes), whatever its name says."""
+    head = upload.stream.read(5)
+    upload.stream.seek(0)
+    return head == b"%PDF-"
+
+
+@dataclass(frozen=True)
+class PreparedDocuments:
+    files: list[tuple[str, bytes]]
+
+
+def prepare_documents(uploads: Sequence[FileStorage]) -> PreparedDocuments:
+    """Check every PDF (its content says PDF, it ends as a PDF ends, not too large), writing nothing."""
+    max_bytes = current_app.config["MAX_DOCUMENT_BYTES"]
+    files = []
+    for upload in uploads:
+        if upload is None or not upload.filename:
+            continue
+        name = _display_name(upload.filename)
+        data = upload.stream.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise DomainError(PDF_TOO_LARGE, file=name, limit=f"{max_bytes / 1048576:g}")
+        if not data.startswith(b"%PDF-") or b"%%EOF" not in data[-2048:]:
+            raise DomainError(NOT_A_PDF, file=name)
+        files.append((name, data))
+    return PreparedDocuments(files)
+
+
+def save_documents(actor: User, prepared: PreparedDocuments, *, alliance: Alliance,
+                   shop: Shop | None = None) -> list[Document]:
+    """Store checked PDFs and add their rows (flushed, not committed), with the same orphan protection as photos."""
+    if not prepared.files:
+        return []
+    storage = get_storage()
+    session = db.session()
+    if not session.in_transaction():
+        session.begin()
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    written: list[_NewObject] = session.info.setdefault(NEW_OBJECTS, [])
+    documents = []
+    for name, data in prepared.files:
+        sha = hashlib.sha256(data).hexdigest()
+        key = document_key(sha, secrets.token_hex(8))
+        if storage.put(key, data, DOCUMENT_TYPE):
+            written.append(_NewObject(storage, key, transaction))
+        documents.append(Document(sha256=sha, backend=storage.name, key=key, bytes=len(data), original_filename=name,
+                                  uploaded_by_id=actor.id, alliance_id=alliance.id,
+                                  shop_id=shop.id if shop is not None else None))
+    session.add_all(documents)
+    session.flush()
+    return documents
+
+
+def split_attachments(uploads: Sequence[FileStorage]) -> tuple[PreparedPhotos, PreparedDocuments]:
+    """Photos and PDFs sent in one field, each checked by its own rules before anything is written."""
+    files = [upload for upload in uploads if upload is not None and upload.filename]
+    if len(files) > current_app.config["MAX_PHOTOS_PER_UPLOAD"]:
+        raise DomainError(TOO_MANY_PHOTOS, n=current_app.config["MAX_PHOTOS_PER_UPLOAD"])
+    pdfs = [upload for upload in files if is_pdf(upload)]
+    for upload in files:
+        if upload not in pdfs and upload.filename.lower().endswith(".pdf"):  # says PDF, is not
+            raise DomainError(NOT_A_PDF, file=_display_name(upload.filename))
+    return prepare_photos([upload for upload in files if upload not in pdfs]), prepare_documents(pdfs)
 
 
 def _display_name(filename: str) -> str:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import quote
 
-from flask import Blueprint, abort, current_app, redirect, send_file, url_for
+from flask import Blueprint, Response, abort, current_app, redirect, send_file, url_for
 from flask_login import current_user
 
+from merchant_alliance import authz
 from merchant_alliance.photos import queries
-from merchant_alliance.photos.models import PHOTO_SIZES, Photo
+from merchant_alliance.photos.models import PHOTO_SIZES, Document, Photo
 from merchant_alliance.photos.permissions import can_view_photo
-from merchant_alliance.storage.backends import LocalStorage, get_storage
+from merchant_alliance.storage.backends import LocalStorage, StorageError, get_storage
 
 bp = Blueprint("photos", __name__)
 log = logging.getLogger(__name__)
@@ -49,5 +51,29 @@ def photo(photo_id: int, size: str):
         # A row whose file is gone is a fault for `flask doctor` to report, not a crash for the visitor.
         log.error("Photo %s: stored object %s is missing", found.id, key)
         abort(404)
+    response.headers["Cache-Control"] = PHOTO_CACHE_CONTROL
+    return response
+
+
+def document_url(document: Document) -> str:
+    return url_for("photos.document", document_id=document.id)
+
+
+@bp.get("/documents/<int:document_id>")
+def document(document_id: int):
+    """A PDF, after an access check, always as a download: a browser never runs it as a page of this site."""
+    found = queries.document_to_serve(document_id)
+    if found is None or not authz.can(current_user, "view", found):
+        abort(404)
+    try:
+        data = get_storage().get(found.key)
+    except StorageError:
+        log.error("Document %s: stored object %s is missing", found.id, found.key)
+        abort(404)
+    response = Response(data, mimetype=found.content_type)
+    name = found.original_filename or f"document-{found.id}.pdf"
+    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
+    response.headers["Content-Security-Policy"] = "sandbox"
+    response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = PHOTO_CACHE_CONTROL
     return response

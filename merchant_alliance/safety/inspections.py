@@ -67,7 +67,7 @@ AUDIT_LABELS = {
     "project.start_inspection": _l("started the inspection"),
     "project.pass_inspection": _l("signed the sign off as safe"),
     "project.fail_inspection": _l("ordered a rectification"),
-    "project.mark_installed": _l("marked the sign as installed"),
+    "project.mark_installed": _l("marked the sign as installed"),  # events recorded before the works domain
 }
 AUDIT_OBJECTS = {"inspection": _l("Inspection"), "rectificationorder": _l("Rectification order")}
 
@@ -108,21 +108,16 @@ PROJECT_ROWS = (
     Transition(S.INSPECTION, "fail_inspection", S.RECTIFICATION, officer_of_project, _l("Inspection failed"),
                button=False),
 )
-# Until the contractors' domain tracks the works (milestones, the installation accepted), the alliance's lead
-# says when the new sign is up, so that the street office can inspect it.
-INTERIM_ROWS = (
-    Transition(S.FUNDED, "mark_installed", S.INSTALLED, may("review"), _l("The new sign is installed")),
-)
 
 
 def register_workflow_rows() -> None:
     """Add the inspection steps to the projects' lifecycle (called by safety.init_app; again changes nothing)."""
-    lifecycle.add(*PROJECT_ROWS, *INTERIM_ROWS)
-    lifecycle.add_after(tell_installed, "mark_installed")
+    lifecycle.add(*PROJECT_ROWS)
 
 
 def tell_installed(project: Project, user: User, transition: Transition, attempt) -> None:
-    """The shop hears that its new sign is recorded as installed (the street office sees it on its home page)."""
+    """The shop hears that its new sign is installed (a hook of the works domain's `installation_accepted`; the
+    street office sees the sign on its home page)."""
     from merchant_alliance.projects.services import people_concerned
 
     notify(people_concerned(project) - {user.id},

@@ -41,6 +41,7 @@ from merchant_alliance.safety import inspections, permits
 from merchant_alliance.safety.models import Certificate, InspectionAnswer, Outcome, RectificationOrder
 from merchant_alliance.shops.models import SignCondition, SignType
 from merchant_alliance.shops.services import register_signboard
+from merchant_alliance.works.models import ChangeOrder, Milestone, PunchItem, Quote, SiteLogEntry, WorkOrder
 from tests.factories import PASSWORD
 from tests.helpers import login_as
 
@@ -78,6 +79,7 @@ BOOK_READERS = "admin officer lead treasurer owner"
 LEAD_ONLY = access("admin lead", "officer treasurer contractor owner")
 SHOP_LEAD_ONLY = access("admin lead", "officer treasurer owner")
 PROPOSERS = access("lead owner", "admin officer treasurer")  # the shop's own people and its lead
+WORKS = "lead treasurer officer owner contractor"  # who sees a work order: not the platform admin
 
 # Who may use each route that needs a login, on their own side.
 ROUTES: dict[str, Access] = {
@@ -122,7 +124,9 @@ ROUTES: dict[str, Access] = {
     "/shops/<int:shop_id>/projects/new": PROPOSERS,
     "/signboards/<int:signboard_id>": access(SHOP_VIEWERS),
     "/signboards/<int:signboard_id>/edit": PROPOSERS,
-    "/photos/<int:photo_id>/<any(display, thumb):size>": access(SHOP_VIEWERS),
+    # the contractor quotes for a project of this shop (`contracted`): it sees the shop's photos, the sign's as it is
+    "/photos/<int:photo_id>/<any(display, thumb):size>": access(f"{SHOP_VIEWERS} contractor"),
+    "/documents/<int:document_id>": access(f"{SHOP_VIEWERS} contractor"),  # a PDF of the contractor's quote
     "/projects/<int:project_id>": access(SHOP_VIEWERS),
     "/projects/<int:project_id>/versions/new": PROPOSERS,
     "/projects/<int:project_id>/versions/<int:number>": access(SHOP_VIEWERS),
@@ -178,6 +182,33 @@ ROUTES: dict[str, Access] = {
     "/permits/<int:permit_id>/district": access(SHOP_VIEWERS, post="officer"),
     "/permits/<int:permit_id>/record": access(SHOP_VIEWERS, post="officer"),
     "/permits/<int:permit_id>/upload": access(SHOP_VIEWERS, post="lead owner"),
+    # works: the alliance's staff keep the register and see every order; a contractor's people see their own quotes
+    # and orders; the shop's owner and the street office see the works on the shop's project
+    "/my-work": access("contractor"),
+    "/alliances/<int:alliance_id>/contractors": access("lead treasurer", "admin officer contractor owner", post="lead"),
+    "/alliances/<int:alliance_id>/works/rules": access("lead", "admin officer treasurer contractor owner"),
+    "/alliances/<int:alliance_id>/works": access("lead treasurer officer", "admin contractor owner"),
+    "/contractors/<int:contractor_id>": access("lead treasurer contractor", post="lead"),
+    "/contractors/<int:contractor_id>/active": access("lead", "treasurer contractor"),
+    "/contractors/<int:contractor_id>/people": access("lead", "treasurer contractor"),
+    "/projects/<int:project_id>/quotes": access("lead treasurer officer owner", "admin"),
+    "/projects/<int:project_id>/quotes/invite": access("lead", "admin officer treasurer owner"),
+    "/quotes/<int:quote_id>": access(WORKS, post="lead contractor"),
+    "/quotes/<int:quote_id>/decline": access("lead contractor", "treasurer officer owner"),
+    "/quotes/<int:quote_id>/select": access("lead", "treasurer officer owner contractor"),
+    "/orders/<int:work_order_id>": access(WORKS),
+    "/orders/<int:work_order_id>/milestones": access("lead", "treasurer officer owner contractor"),
+    "/orders/<int:work_order_id>/log": access("lead contractor", "treasurer officer owner"),
+    "/orders/<int:work_order_id>/punch": access("lead officer", "treasurer owner contractor"),
+    "/orders/<int:work_order_id>/changes": access("lead contractor", "treasurer officer owner"),
+    "/orders/<int:work_order_id>/retention": access("lead treasurer", "officer owner contractor"),
+    # Everyone who sees the order reaches the buttons; the service refuses, with a message, what is not theirs.
+    "/milestones/<int:milestone_id>/done": access(WORKS),
+    "/milestones/<int:milestone_id>/accept": access(WORKS),
+    "/milestones/<int:milestone_id>/send-back": access(WORKS),
+    "/milestones/<int:milestone_id>/pay": access(WORKS),
+    "/punch/<int:punch_id>/<any(fix, verify, reopen, close):punch_step>": access(WORKS),
+    "/changes/<int:change_id>/<any(approve, reject, withdraw):change_step>": access(WORKS),
 }
 
 # Routes anyone may open without logging in: what an anonymous visitor gets, per method. Tokens are
@@ -197,10 +228,10 @@ PUBLIC: dict[str, dict[str, int]] = {
     "/tags/<token>": {"GET": 404},  # a safety tag's page, by its certificate's unguessable token
 }
 # Public, but each object is checked: a private photo is absent for a visitor (a public one is not).
-CHECKED_FOR_VISITORS = {"/photos/<int:photo_id>/<any(display, thumb):size>": 404}
+CHECKED_FOR_VISITORS = {"/photos/<int:photo_id>/<any(display, thumb):size>": 404, "/documents/<int:document_id>": 404}
 
 ARGUMENT = re.compile(r"<(?:[^>]*:)?(\w+)>")
-NOT_IDS = {"number", "size", "token", "filename", "action", "code"}
+NOT_IDS = {"number", "size", "token", "filename", "action", "code", "punch_step", "change_step"}
 NOISE = [re.compile(rb'<div class="flashes".*?</div>', re.S),  # a message left over from an earlier page
          re.compile(rb'name="csrf_token" value="[^"]*"'),  # signed with the current second
          re.compile(rb"\s+")]
@@ -243,6 +274,11 @@ def small_jpeg(name: str) -> FileStorage:
     return FileStorage(stream=buffer, filename=name, content_type="image/jpeg")
 
 
+def small_pdf(name: str) -> FileStorage:
+    data = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+    return FileStorage(stream=io.BytesIO(data), filename=name, content_type="application/pdf")
+
+
 def furnish(side, prefix: str) -> dict[str, Any]:
     """One of each kind of object on a side, by the URL argument that names it."""
     invitation, _token = accounts.invite(side.lead, Role.TREASURER, alliance=side.alliance, name=f"{prefix}受邀人")
@@ -272,7 +308,7 @@ def furnish(side, prefix: str) -> dict[str, Any]:
     db.session.commit()
     safety = inspected(side, prefix)
     return {
-        **safety, "permit_id": permit_requested(side, prefix),
+        **safety, **contracted(side, prefix), "permit_id": permit_requested(side, prefix),
         "street_id": side.street.id, "alliance_id": side.alliance.id, "shop_id": side.shop.id,
         "invitation_id": invitation.id, "membership_id": membership.id, "signboard_id": signboard.id,
         "photo_id": signboard.photos[0].id, "project_id": project.id, "number": 1, "size": "thumb",
@@ -304,6 +340,38 @@ def inspected(side, prefix: str) -> dict[str, Any]:
             ids["certificate_id"] = db.session.scalar(
                 select(Certificate.id).where(Certificate.inspection_id == inspection.id))
     return ids
+
+
+def contracted(side, prefix: str) -> dict[str, Any]:
+    """A project funded and contracted: the side's contractor person acts for the chosen contractor, which quoted and
+    was selected; on its order a milestone is marked done, a defect is on the punch list and a change is proposed."""
+    from merchant_alliance.funds import budgets
+    from merchant_alliance.works import contractors, orders, quotes
+    from tests.fixtures.safety import permitted_project
+
+    project = permitted_project(owner=side.owner, shop=side.shop, title=f"{prefix}灯箱更新")
+    fund = funds.default_fund(side.alliance)
+    funds.record_entry(side.treasurer, fund, funds.EntryDetails(EntryKind.SUBSIDY, 5_000_00, counterparty="街道办"),
+                       idempotency_key=f"{prefix}-subsidy")
+    budget = budgets.set_budget(side.lead, project, 10_000_00, budgets.default_rule(fund))
+    pledges.create_pledge(side.owner, fund, side.shop, budget.shop_fen, pledges.today() + timedelta(days=30),
+                          project=project)
+    projects.move(side.lead, project, "fund")
+    contractor = contractors.add_contractor(side.lead, side.alliance, {"name": f"{prefix}施工队",
+                                                                      "kinds": ["installer"]})
+    contractors.add_person(side.lead, contractor, side.contractor.id)
+    (quote,) = quotes.invite(side.lead, project, [contractor], f"{prefix}请报价")
+    quotes.submit(side.contractor, quote, quotes.Offer(9_000_00, f"{prefix}拆旧安装", 20,
+                                                       pledges.today() + timedelta(days=30)), [small_pdf("报价单.pdf")])
+    order = quotes.select_quote(side.lead, quote, f"{prefix}报价合理")
+    milestone = order.milestones[0]
+    orders.mark_done(side.contractor, milestone, f"{prefix}完成", [small_jpeg("完成.jpg")])
+    punch = orders.raise_punch(side.lead, order, f"{prefix}缝隙", [small_jpeg("缺陷.jpg")])
+    change = orders.propose_change(side.contractor, order, 100_00, f"{prefix}加装保险绳")
+    return {"contractor_id": contractor.id, "quote_id": quote.id, "work_order_id": order.id,
+            "document_id": quote.documents[0].id,
+            "milestone_id": milestone.id, "punch_id": punch.id, "change_id": change.id,
+            "punch_step": "verify", "change_step": "reject"}
 
 
 def permit_requested(side, prefix: str) -> int:
@@ -368,6 +436,11 @@ def side_b_state(world, b: dict[str, Any]) -> tuple:
         db.session.scalar(select(func.count()).select_from(InspectionAnswer)),
         db.session.get(RectificationOrder, b["order_id"]).state,
         db.session.get(Certificate, b["certificate_id"]).revoked_at,
+        db.session.get(Milestone, b["milestone_id"]).state, db.session.get(Quote, b["quote_id"]).state,
+        db.session.get(PunchItem, b["punch_id"]).state, db.session.get(ChangeOrder, b["change_id"]).state,
+        db.session.get(WorkOrder, b["work_order_id"]).changes_fen,
+        db.session.scalar(select(func.count()).select_from(SiteLogEntry)
+                          .where(SiteLogEntry.order_id == b["work_order_id"])),
     )
 
 

@@ -31,6 +31,9 @@ MAY = {
     "may_withdraw": {"owner", "co_owner"},
     "may_manage_budget": {"lead", "co_lead"},
     "officer_of_project": {"officer"},  # the street office's steps: the permit, the inspection
+    "may_choose_contractor": {"lead", "co_lead"},  # selecting a quote signs the work order
+    "works_on_project": {"lead", "co_lead"},  # and the contractor's people, once there is an order
+    "accepts_for_project": {"lead", "co_lead"},  # or the shop's owner, where the alliance's rules say so
 }
 # DESIGN.md: "withdrawn: by the shop, before a contract is signed."
 BEFORE_CONTRACT = {S.DRAFT, S.SUBMITTED, S.CHANGES_REQUESTED, S.DESIGN_APPROVED, S.PERMIT_REQUESTED, S.PERMIT_GRANTED,
