@@ -1,10 +1,12 @@
-"""What the benchmarks share: a database of their own, on SQLite or PostgreSQL."""
+"""What the benchmarks share: a database of their own, on SQLite or PostgreSQL, and a page's timings."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import statistics
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,3 +53,32 @@ def login(app, phone: str, password: str):
     if response.status_code != 302:
         raise SystemExit(f"logging in as {phone} failed: HTTP {response.status_code}")
     return client
+
+
+@dataclass(kw_only=True)
+class Timing:
+    """The timings of one page over several requests: wall and CPU time, time in the database, queries."""
+
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # this process's CPU time
+    sql: list[float] = field(default_factory=list)  # time in cursor.execute
+    queries: list[int] = field(default_factory=list)
+    statements: list[tuple[float, str, object]] = field(default_factory=list)  # of the last request
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.wall) * 1000
+
+    @property
+    def p95_ms(self) -> float:
+        if len(self.wall) < 2:
+            return self.median_ms
+        return statistics.quantiles(self.wall, n=20, method="inclusive")[-1] * 1000
+
+    @property
+    def cpu_ms(self) -> float:
+        return statistics.median(self.cpu) * 1000
+
+    @property
+    def sql_ms(self) -> float:
+        return statistics.median(self.sql) * 1000

@@ -30,13 +30,12 @@ import csv
 import io
 import random
 import re
-import statistics
 import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -47,7 +46,7 @@ from flask import Flask  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import event, insert, text  # noqa: E402
 
-from bench.common import database, postgres_url
+from bench.common import Timing, database, postgres_url
 from bench.common import login as common_login  # noqa: E402
 from bench.district import (  # noqa: E402 - the same kinds of money, shops and payees as the district
     CONTRACTORS,
@@ -460,35 +459,12 @@ def pages(books: Books) -> list[Page]:
 
 
 @dataclass
-class Result:
+class Result(Timing):
     page: Page
     role: str
-    wall: list[float] = field(default_factory=list)
-    cpu: list[float] = field(default_factory=list)
     runs: int = 0
-    sql: list[float] = field(default_factory=list)
-    queries: list[int] = field(default_factory=list)
     size: int = 0
-    statements: list[tuple[float, str, object]] = field(default_factory=list)  # of the last run: seconds, SQL, params
     error: str | None = None  # not 200, or not the figures the database holds
-
-    @property
-    def median_ms(self) -> float:
-        return statistics.median(self.wall) * 1000
-
-    @property
-    def p95_ms(self) -> float:
-        if len(self.wall) < 2:
-            return self.median_ms
-        return statistics.quantiles(self.wall, n=20, method="inclusive")[-1] * 1000
-
-    @property
-    def cpu_ms(self) -> float:
-        return statistics.median(self.cpu) * 1000
-
-    @property
-    def sql_ms(self) -> float:
-        return statistics.median(self.sql) * 1000
 
     @property
     def missed(self) -> bool:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import statistics
 import sys
 import tempfile
 import time
@@ -47,7 +46,7 @@ from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from bench import district  # noqa: E402
-from bench.common import database, login, postgres_url  # noqa: E402
+from bench.common import Timing, database, login, postgres_url  # noqa: E402
 from bench.fund_books import QueryLog, slowest_statements  # noqa: E402
 from config import DevelopmentConfig  # noqa: E402
 from merchant_alliance import create_app  # noqa: E402
@@ -156,31 +155,8 @@ def build(busy: district.Spec, around: float) -> World:
 
 
 @dataclass
-class Timing:
-    wall: list[float] = field(default_factory=list)
-    cpu: list[float] = field(default_factory=list)  # this process's CPU time
-    sql: list[float] = field(default_factory=list)  # time in cursor.execute
-    queries: list[int] = field(default_factory=list)
-    statements: list[tuple[float, str, object]] = field(default_factory=list)  # of the last request
+class PageTiming(Timing):
     errors: list[str] = field(default_factory=list)
-
-    @property
-    def median_ms(self) -> float:
-        return statistics.median(self.wall) * 1000
-
-    @property
-    def cpu_ms(self) -> float:
-        return statistics.median(self.cpu) * 1000
-
-    @property
-    def sql_ms(self) -> float:
-        return statistics.median(self.sql) * 1000
-
-    @property
-    def p95_ms(self) -> float:
-        if len(self.wall) < 2:
-            return self.median_ms
-        return statistics.quantiles(self.wall, n=20, method="inclusive")[-1] * 1000
 
 
 def order_links(body: str, testid: str | None = None) -> list[int]:
@@ -197,7 +173,7 @@ class Page:
     who: str  # "lead" or "contractor"
     url: str
     check: Callable[[str], str | None]  # None when the page shows what it must
-    timing: Timing = field(default_factory=Timing)
+    timing: PageTiming = field(default_factory=PageTiming)
     plan: list[str] = field(default_factory=list)  # the slowest statements of one request, and a plan
 
 

@@ -17,7 +17,7 @@ import hashlib
 import logging
 import secrets
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -104,12 +104,7 @@ def save_photos(
     processed = prepared.images
 
     storage = get_storage()
-    session = db.session()
-    if not session.in_transaction():
-        session.begin()
-    # New objects live and die with the innermost transaction (or SAVEPOINT) they were written in.
-    transaction = session.get_nested_transaction() or session.get_transaction()
-    written: list[_NewObject] = session.info.setdefault(NEW_OBJECTS, [])
+    session, put = _putting(storage)
     photos = []
     # Files first, rows after: a row never exists without its files, and the database is written to
     # (and on SQLite locked) only once the slow part is done.
@@ -117,8 +112,7 @@ def save_photos(
         upload_id = secrets.token_hex(8)
         display_key, thumb_key = (photo_key(image.sha256, upload_id, size) for size in PHOTO_SIZES)
         for key, data in ((display_key, image.display), (thumb_key, image.thumb)):
-            if storage.put(key, data, "image/jpeg"):
-                written.append(_NewObject(storage, key, transaction))
+            put(key, data, "image/jpeg")
         photos.append(Photo(
             sha256=image.sha256, backend=storage.name, display_key=display_key, thumb_key=thumb_key,
             content_type="image/jpeg", display_bytes=len(image.display), thumb_bytes=len(image.thumb),
@@ -174,17 +168,12 @@ def save_documents(actor: User, prepared: PreparedDocuments, *, alliance: Allian
     if not prepared.files:
         return []
     storage = get_storage()
-    session = db.session()
-    if not session.in_transaction():
-        session.begin()
-    transaction = session.get_nested_transaction() or session.get_transaction()
-    written: list[_NewObject] = session.info.setdefault(NEW_OBJECTS, [])
+    session, put = _putting(storage)
     documents = []
     for name, data in prepared.files:
         sha = hashlib.sha256(data).hexdigest()
         key = document_key(sha, secrets.token_hex(8))
-        if storage.put(key, data, DOCUMENT_TYPE):
-            written.append(_NewObject(storage, key, transaction))
+        put(key, data, DOCUMENT_TYPE)
         documents.append(Document(sha256=sha, backend=storage.name, key=key, bytes=len(data), original_filename=name,
                                   uploaded_by_id=actor.id, alliance_id=alliance.id,
                                   shop_id=shop.id if shop is not None else None))
@@ -220,6 +209,22 @@ class _NewObject:
     storage: Storage
     key: str
     transaction: SessionTransaction  # the innermost transaction (or SAVEPOINT) it was written in
+
+
+def _putting(storage: Storage) -> tuple[Session, Callable[[str, bytes, str], None]]:
+    """The session (in a transaction), and a `put(key, data, content_type)` that stores an object and remembers it,
+    so that it lives and dies with the innermost transaction (or SAVEPOINT) it was written in."""
+    session = db.session()
+    if not session.in_transaction():
+        session.begin()
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    written: list[_NewObject] = session.info.setdefault(NEW_OBJECTS, [])
+
+    def put(key: str, data: bytes, content_type: str) -> None:
+        if storage.put(key, data, content_type):  # False: the object was there already, and is not ours to delete
+            written.append(_NewObject(storage, key, transaction))
+
+    return session, put
 
 
 def _after_commit(session: Session) -> None:

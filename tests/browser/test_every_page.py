@@ -22,6 +22,7 @@ from merchant_alliance.funds.models import ExpenseRequest, ExpenseState
 from merchant_alliance.projects.models import Project, ProjectState
 from merchant_alliance.safety.models import Certificate, Inspection, Permit, RectificationOrder
 from merchant_alliance.shops.models import Shop, Signboard
+from merchant_alliance.works.models import WorkOrder
 from tests.browser.conftest import Phone, live_app
 
 pytestmark = pytest.mark.browser
@@ -50,6 +51,10 @@ PAGES: dict[str, list[tuple[str, int]]] = {
         ("/projects/{completed}/compare", OK), ("/projects/{completed}/budget", OK),
         ("/fund/expenses/{open_expense}", OK),
         ("/alliances/{alliance}/fund/expenses/new", OK), ("/alliances/{alliance}/fund/rules", OK),
+        ("/alliances/{alliance}/works", OK), ("/alliances/{alliance}/works?state=completed", OK),
+        ("/alliances/{alliance}/contractors", OK), ("/contractors/{contractor}", OK),
+        ("/projects/{contracted}/quotes", OK), ("/quotes/{quote}", OK), ("/orders/{work_order}", OK),
+        ("/orders/{work_order}/milestones", OK), ("/orders/{work_order}/log", OK),
     ],
     Role.TREASURER: [
         ("/", OK), ("/alliances/{alliance}/fund", OK), ("/alliances/{alliance}/fund/entries", OK),
@@ -68,7 +73,11 @@ PAGES: dict[str, list[tuple[str, int]]] = {
         ("/streets/{street}/safety/settings", OK),
     ],
     Role.PLATFORM_ADMIN: [("/", OK), ("/streets", OK)],
-    Role.CONTRACTOR: [("/", OK)],
+    Role.CONTRACTOR: [
+        ("/", OK), ("/my-work", OK), ("/orders/{work_order}", OK), ("/orders/{work_order}/log", OK),
+        ("/quotes/{quote}", OK), ("/contractors/{contractor}", OK),
+        ("/projects/{contracted}", NOT_FOUND),  # its quote and order show the design; the project page is not theirs
+    ],
 }
 
 
@@ -98,7 +107,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]
             "order": db.session.scalar(select(RectificationOrder.id)),
             "certificate": db.session.scalar(select(Certificate.id).order_by(Certificate.id)),
             "permit": db.session.scalar(select(Permit.id).order_by(Permit.id)),
+            # the order of the demo contractor's person: the bookshop's, installed, a payment asked for
+            "work_order": db.session.scalar(select(WorkOrder.id).order_by(WorkOrder.id)),
+            "contracted": project(ProjectState.CONTRACTED),
         }
+        order = db.session.get(WorkOrder, ids["work_order"])
+        ids.update(quote=order.quote_id, contractor=order.contractor_id)
     assert all(ids.values()), ids
     return folder, ids
 
