@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from merchant_alliance.accounts.models import Alliance, User
 from merchant_alliance.extensions import db, value_enum
+from merchant_alliance.i18n import N_
 from merchant_alliance.photos.models import Document, Photo
 from merchant_alliance.projects.models import Project
 from merchant_alliance.timeutil import utcnow
@@ -99,6 +100,16 @@ class PaymentState(Labelled):
     VOID = "void"  # the expense request was rejected or cancelled: the milestone may be asked for again
 
 
+# A default milestone's name is its kind's, kept as a msgid: shown (and told in notices) in each reader's language.
+MILESTONE_NAMES = {
+    MilestoneKind.DESIGN: N_("Design finalised"),
+    MilestoneKind.REMOVAL: N_("Old sign removed"),
+    MilestoneKind.FABRICATION: N_("Fabrication done"),
+    MilestoneKind.INSTALLATION: N_("Installed"),
+    MilestoneKind.CLEANUP: N_("Site cleaned"),
+    MilestoneKind.OTHER: N_("Other"),
+}
+
 LABELS = {
     ContractorKind.DESIGNER: _l("Designer"),
     ContractorKind.FABRICATOR: _l("Fabricator"),
@@ -114,12 +125,7 @@ LABELS = {
     OrderState.CONTRACTED: _l("Contracted"),
     OrderState.IN_PROGRESS: _l("In progress"),
     OrderState.COMPLETED: _l("Completed"),
-    MilestoneKind.DESIGN: _l("Design finalised"),
-    MilestoneKind.REMOVAL: _l("Old sign removed"),
-    MilestoneKind.FABRICATION: _l("Fabrication done"),
-    MilestoneKind.INSTALLATION: _l("Installed"),
-    MilestoneKind.CLEANUP: _l("Site cleaned"),
-    MilestoneKind.OTHER: _l("Other"),
+    **{kind: _l(name) for kind, name in MILESTONE_NAMES.items()},
     MilestoneState.PENDING: _l("To do"),
     MilestoneState.DONE: _l("Done, waiting for acceptance"),
     MilestoneState.ACCEPTED: _l("Accepted"),

@@ -32,6 +32,7 @@ from merchant_alliance.projects.models import ProjectState
 from merchant_alliance.timeutil import local_today, utcnow
 from merchant_alliance.workflow import Attempt, Transition, Workflow
 from merchant_alliance.works.models import (
+    MILESTONE_NAMES,
     ChangeOrder,
     ChangeState,
     Milestone,
@@ -201,6 +202,20 @@ def deciders(order: WorkOrder) -> set[int]:
     return people_concerned(order.project)
 
 
+def _name(milestone: Milestone) -> str | dict[str, str]:
+    """A milestone's name for a notice: its own, or its kind's, translated when the notice is read."""
+    from merchant_alliance.notifications.services import translatable
+
+    return milestone.name or translatable(MILESTONE_NAMES[milestone.kind])
+
+
+def _decision(msgid: str) -> dict[str, str]:
+    """A word of a notice translated when the notice is read, in the reader's language."""
+    from merchant_alliance.notifications.services import translatable
+
+    return translatable(msgid)
+
+
 def leads_of(order: WorkOrder) -> set[int]:
     """The alliance's confirmed leads: who decides changes."""
     from merchant_alliance.accounts.models import Membership, Role
@@ -261,7 +276,7 @@ def mark_done(actor: User, milestone: Milestone, note: str, photos: Sequence[Fil
         "done_by_id": actor.id, "done_at": utcnow(), "done_note": (note or "").strip()[:2000], "return_reason": ""})
     milestone.photos.extend(save_photos(actor, prepared, alliance=order.project.alliance, shop=order.project.shop))
     _work_logged(actor, order)
-    _notify(deciders(order) - {actor.id}, "mark_done", order, milestone=milestone.title)
+    _notify(deciders(order) - {actor.id}, "mark_done", order, milestone=_name(milestone))
     db.session.commit()
 
 
@@ -281,7 +296,7 @@ def accept(actor: User, milestone: Milestone) -> None:
                                                             Milestone.state != M.ACCEPTED))
     if open_left == 0 and order.state == OrderState.IN_PROGRESS:
         work_orders.perform(actor, order, "complete", internal=True, values={"completed_at": utcnow()})
-    _notify(contractor_people(order) - {actor.id}, "accept", order, milestone=milestone.title)
+    _notify(contractor_people(order) - {actor.id}, "accept", order, milestone=_name(milestone))
     db.session.commit()
 
 
@@ -290,7 +305,7 @@ def send_back(actor: User, milestone: Milestone, reason: str) -> None:
     reason = (reason or "").strip()
     milestones.perform(actor, milestone, "send_back", Attempt(reason=reason), values={
         "decided_by_id": actor.id, "decided_at": utcnow(), "return_reason": reason[:2000]})
-    _notify(contractor_people(order) - {actor.id}, "send_back", order, milestone=milestone.title, reason=reason)
+    _notify(contractor_people(order) - {actor.id}, "send_back", order, milestone=_name(milestone), reason=reason)
     db.session.commit()
 
 
@@ -507,8 +522,8 @@ def approve_change(actor: User, change: ChangeOrder, extra: Shares | None = None
                        .values(changes_fen=WorkOrder.changes_fen + change.amount_fen)
                        .execution_options(synchronize_session=False, cache_scopes=scopes_of(order)))
     db.session.expire(order, ["changes_fen"])
-    _notify(contractor_people(order) | {change.proposed_by_id} - {actor.id}, "change_decided", order,
-            amount=format_fen(change.amount_fen, signed=True), decision=str(_l("approved")))
+    _notify((contractor_people(order) | {change.proposed_by_id}) - {actor.id}, "change_decided", order,
+            amount=format_fen(change.amount_fen, signed=True), decision=_decision(N_("approved")))
     db.session.commit()
 
 
@@ -519,8 +534,8 @@ def decide_change(actor: User, change: ChangeOrder, action: str, reason: str = "
     changes.perform(actor, change, action, Attempt(reason=reason or ""), values={
         "decided_by_id": actor.id, "decided_at": utcnow(), "decision_reason": (reason or "").strip()[:2000]})
     if action == "reject":
-        _notify(contractor_people(change.order) | {change.proposed_by_id} - {actor.id}, "change_decided", change.order,
-                amount=format_fen(change.amount_fen, signed=True), decision=str(_l("rejected")))
+        _notify((contractor_people(change.order) | {change.proposed_by_id}) - {actor.id}, "change_decided",
+                change.order, amount=format_fen(change.amount_fen, signed=True), decision=_decision(N_("rejected")))
     db.session.commit()
 
 
@@ -534,7 +549,7 @@ def tell_about_late(today: date | None = None) -> int:
         Milestone.state != M.ACCEPTED, Milestone.due_on < today, Milestone.late_notified_on.is_(None))))
     for milestone in late:
         order = milestone.order
-        _notify(deciders(order) | contractor_people(order), "late", order, milestone=milestone.title,
+        _notify(deciders(order) | contractor_people(order), "late", order, milestone=_name(milestone),
                 day=milestone.due_on.isoformat())
         milestone.late_notified_on = today
     db.session.commit()

@@ -7,10 +7,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import select, update
 
 from merchant_alliance.extensions import db
 from merchant_alliance.notifications.models import Notification
+from merchant_alliance.notifications.services import render_message
 from merchant_alliance.timeutil import local_today
 from merchant_alliance.works.models import Milestone, MilestoneKind
 from tests.fixtures.works import accepted, contracted_order, milestone
@@ -25,7 +27,8 @@ def due(m: Milestone, days_ago: int) -> None:
 
 
 def told() -> list[tuple[int, str]]:
-    return [(n.user_id, n.params.get("milestone")) for n in
+    """(who, what they read) for each notice of late work."""
+    return [(n.user_id, render_message(n)) for n in
             db.session.scalars(select(Notification).where(Notification.message.contains("is not accepted yet")))]
 
 
@@ -39,7 +42,10 @@ def test_each_late_milestone_is_told_once_to_the_leads_the_shop_and_the_contract
     assert result.exit_code == 0 and "1 late milestone(s) reported." in result.output
     people = {user_id for user_id, name in told()}
     assert {world.a.lead.id, world.a.owner.id, world.a.contractor.id} <= people
-    assert {name for _, name in told()} == {removal.title}
+    with force_locale("en"):
+        assert {text.split("”")[0] for _, text in told()} == {"“Old sign removed"}  # in the reader's language
+    with force_locale("zh_CN"):
+        assert all(removal.title in text and design.title not in text for _, text in told())
     assert db.session.get(Milestone, removal.id).late_notified_on == local_today()
 
     before = len(told())
