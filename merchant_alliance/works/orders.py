@@ -322,20 +322,10 @@ def edit_milestones(actor: User, order: WorkOrder, rows: Sequence[dict]) -> None
     total = sum(row["share_percent"] for row in rows)
     if total != 100:
         raise DomainError(_l("The shares add up to %(total)s%%; they must add up to 100%%.", total=total))
+    for row in rows:  # every row checked before any is written: a refusal leaves the order as it was
+        _check_milestone_row(by_id[row["id"]], row, order)
     for row in rows:
-        milestone = by_id[row["id"]]
-        name = (row["name"] or "").strip()
-        if not name:
-            raise DomainError(_l("Every milestone needs a name."))
-        if not (0 <= row["share_percent"] <= 100) or not (0 <= row["photos_needed"] <= 10):
-            raise DomainError(_l("A share is between 0 and %(max)s%%, and at most 10 photos are asked for.", max=100))
-        if row["due_on"] < order.start_on:
-            raise DomainError(_l("A milestone is due on or after the order's start (%(day)s).",
-                                 day=order.start_on.isoformat()))
-        changed = (milestone.share_percent != row["share_percent"] or milestone.photos_needed != row["photos_needed"])
-        if changed and not milestones.allows(milestone, "edit"):
-            raise DomainError(_l("“%(name)s” is already done: its share and photos can no longer change.",
-                                 name=milestone.title))
+        milestone, name = by_id[row["id"]], row["name"].strip()
         # A default milestone left with its kind's name keeps no name of its own: it shows in each reader's language.
         milestone.name = "" if name == str(milestone.kind.label) else name[:100]
         milestone.due_on = row["due_on"]
@@ -345,6 +335,20 @@ def edit_milestones(actor: User, order: WorkOrder, rows: Sequence[dict]) -> None
         order.due_on = due
     audit.record(actor, "workorder.milestones_changed", order, **_order_scope(order))
     db.session.commit()
+
+
+def _check_milestone_row(milestone: Milestone, row: dict, order: WorkOrder) -> None:
+    if not (row["name"] or "").strip():
+        raise DomainError(_l("Every milestone needs a name."))
+    if not (0 <= row["share_percent"] <= 100) or not (0 <= row["photos_needed"] <= 10):
+        raise DomainError(_l("A share is between 0 and %(max)s%%, and at most 10 photos are asked for.", max=100))
+    if row["due_on"] < order.start_on:
+        raise DomainError(_l("A milestone is due on or after the order's start (%(day)s).",
+                             day=order.start_on.isoformat()))
+    changed = milestone.share_percent != row["share_percent"] or milestone.photos_needed != row["photos_needed"]
+    if changed and not milestones.allows(milestone, "edit"):
+        raise DomainError(_l("“%(name)s” is already done: its share and photos can no longer change.",
+                             name=milestone.title))
 
 
 # --- the site log ------------------------------------------------------------------------------------
