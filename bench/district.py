@@ -283,7 +283,8 @@ def fill_signboards_and_projects(data: AllianceData) -> None:
     board_ids = list(data.ids.take("signboards", boards))
     kinds = list(SignType)
     data.rows(Signboard, [
-        {"id": b, "shop_id": shop, "position": "正门上方", "sign_type": kinds[b % len(kinds)],
+        {"id": b, "shop_id": shop, "alliance_id": data.alliance_id, "street_id": data.street_id,
+         "position": "正门上方", "sign_type": kinds[b % len(kinds)],
          "width_m": Decimal("4.00"), "height_m": Decimal("0.80"), "projection_m": Decimal("0.20"),
          "clearance_m": Decimal("3.20"), "material": "铝板", "illuminated": b % 3 == 0,
          "install_year": 2000 + b % 24, "condition": "worn", "created_at": begin, "updated_at": begin}

@@ -164,7 +164,8 @@ def fill(entries: int, seed: int = 2026) -> Books:
     project_shop = {p: 1 + (p - 1) % SHOPS for p in range(1, PROJECTS + 1)}
     states = list(ProjectState)
     _rows(Signboard, [
-        {"id": p, "shop_id": project_shop[p], "position": "正门上方", "sign_type": SignType.WALL_PARALLEL,
+        {"id": p, "shop_id": project_shop[p], "alliance_id": 1, "street_id": 1, "position": "正门上方",
+         "sign_type": SignType.WALL_PARALLEL,
          "width_m": Decimal("4.00"), "height_m": Decimal("0.80"), "projection_m": Decimal("0"), "clearance_m": None,
          "material": "铝板", "illuminated": False, "install_year": 2010, "condition": "worn",
          "created_at": begin, "updated_at": begin}

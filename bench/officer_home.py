@@ -208,7 +208,7 @@ def fill_street(fill: Filler, street_id: int, spec: Spec, password_hash: str, to
     settings = checklists.settings_for(street_id)
     db.session.commit()
     items: list[ChecklistItem] = list(template.items)
-    template_id, code, validity = template.id, settings.code, timedelta(days=settings.validity_days)
+    template_id, code, validity = template.id, settings.code, timedelta(days=settings.medium_risk_days)
     fix_days = {severity: settings.days_for(severity) for severity in Severity}
 
     officer_id, officer_phone = fill.user(f"安全员{street_id}", begin, password_hash)
@@ -235,7 +235,8 @@ def fill_street(fill: Filler, street_id: int, spec: Spec, password_hash: str, to
         for s, b in zip(shop_ids, fill.ids.take("signboards", shops), strict=True):
             signs.append(Sign(b, s, alliance_id, lead_id, rng.choices(kinds, weights)[0], rng.random() < 0.4))
     fill.rows(Signboard, [
-        {"id": s.id, "shop_id": s.shop_id, "position": "正门上方", "sign_type": s.sign_type, "width_m": Decimal("4.00"),
+        {"id": s.id, "shop_id": s.shop_id, "alliance_id": s.alliance_id, "street_id": street_id, "position": "正门上方",
+         "sign_type": s.sign_type, "width_m": Decimal("4.00"),
          "height_m": Decimal("0.80"), "projection_m": Decimal("0.20"), "clearance_m": Decimal("3.20"),
          "material": "铝板", "illuminated": s.illuminated, "install_year": 2010 + s.id % 12, "condition": "good",
          "created_at": begin, "updated_at": begin}

@@ -72,7 +72,7 @@ def register_input_checks(app: Flask) -> None:
 # Each domain plugs in through its package's `init_app(app)`: blueprints, permission rules, menu
 # entries, page cards, audit labels, checks and demo data. Adding a domain is one more name here.
 DOMAINS = ("public", "accounts", "alliances", "shops", "notifications", "photos", "projects", "funds", "safety",
-           "works")
+           "works", "reports")
 
 
 def register_domains(app: Flask) -> None:

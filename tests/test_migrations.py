@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import current_app
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, delete, func, inspect, make_url, select, text, update
+from sqlalchemy import column, create_engine, delete, func, insert, inspect, make_url, select, table, text, update
 from sqlalchemy.exc import DBAPIError
 
 from config import TestingConfig
@@ -217,7 +217,10 @@ def test_projects_past_design_approval_before_permits_existed_get_a_granted_perm
     from merchant_alliance.safety.models import Permit, PermitState
     from merchant_alliance.shops.models import Signboard, SignType
 
-    upgrade(revision="0012")  # 0013 changes no table: the models describe 0012's schema
+    upgrade(revision="0012")  # 0013 changes no table: the models describe 0012's schema, but for signs (0015)
+    signboards_0012 = table("signboards", *(column(name, Signboard.__table__.c[name].type) for name in (
+        "id", "shop_id", "position", "sign_type", "width_m", "height_m", "projection_m", "material", "illuminated",
+        "condition", "created_at", "updated_at")))
     street = Street(name="静安寺街道", district="静安区")
     alliance = Alliance(name="愚园路商家联盟", road="愚园路", street=street)
     shop = Shop(alliance=alliance, house_number="1018", name="愚园书店")
@@ -226,9 +229,12 @@ def test_projects_past_design_approval_before_permits_existed_get_a_granted_perm
     db.session.flush()
 
     def project(state: ProjectState, *versions: tuple) -> Project:
-        signboard = Signboard(shop=shop, position="正门上方", sign_type=SignType.WALL_PARALLEL,
-                              width_m=Decimal("5.00"), height_m=Decimal("1.00"))
-        made = Project(shop=shop, alliance_id=alliance.id, signboard=signboard, title=str(state), state=state,
+        signboard_id = db.session.execute(insert(signboards_0012).values(
+            shop_id=shop.id, position="正门上方", sign_type=SignType.WALL_PARALLEL.value, width_m=Decimal("5.00"),
+            height_m=Decimal("1.00"), projection_m=Decimal("0"), material="", illuminated=False,
+            condition="good", created_at=datetime(2026, 1, 5), updated_at=datetime(2026, 1, 5))
+            .returning(signboards_0012.c.id)).scalar_one()
+        made = Project(shop=shop, alliance_id=alliance.id, signboard_id=signboard_id, title=str(state), state=state,
                        created_by=owner)
         for number, (width, clearance, fixing, lighting) in enumerate(versions, start=1):
             made.versions.append(DesignVersion(

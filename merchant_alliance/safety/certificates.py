@@ -12,7 +12,7 @@ import enum
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
@@ -24,7 +24,7 @@ from merchant_alliance.accounts.models import User
 from merchant_alliance.errors import DomainError, NotAllowed
 from merchant_alliance.extensions import db
 from merchant_alliance.pagecache import alliance_scope
-from merchant_alliance.safety import checklists, queries
+from merchant_alliance.safety import checklists, queries, registry
 from merchant_alliance.safety.models import (
     Certificate,
     CertificateSequence,
@@ -53,12 +53,11 @@ def next_serial(street_id: int, code: str, year: int) -> str:
     return f"{code}-{year}-{number:05d}"
 
 
-def issue(user: User, inspection: Inspection, *, advisories: Sequence = ()) -> Certificate:
-    """The certificate of a passed inspection (in the caller's transaction): valid for the street's interval,
-    the next inspection due when it ends; the sign's earlier certificate is superseded."""
+def issue(user: User, inspection: Inspection, *, valid_until: date, advisories: Sequence = ()) -> Certificate:
+    """The certificate of a passed inspection (in the caller's transaction), valid until the sign's next
+    periodic inspection is due (safety.registry); the sign's earlier certificate is superseded."""
     settings = checklists.settings_for(inspection.street_id)
     today = local_today()
-    valid_until = today + timedelta(days=settings.validity_days)
     permit = db.session.scalar(select(Permit).where(Permit.project_id == inspection.project_id)) \
         if inspection.project_id else None
     certificate = Certificate(
@@ -98,6 +97,8 @@ def revoke(user: User, certificate: Certificate, reason: str) -> None:
         db.session.rollback()
         raise DomainError(_l("This certificate has already been revoked."))
     db.session.expire(certificate)
+    if certificate.superseded_by_id is None:
+        registry.due_now(certificate.signboard)  # the sign must be inspected again
     audit.record(user, "certificate.revoked", certificate, alliance_id=certificate.alliance_id,
                  street_id=certificate.street_id, reason=reason[:2000])
     db.session.commit()

@@ -93,8 +93,14 @@ class SafetySettingsForm(FlaskForm):
         validators=[InputRequired(), Length(max=12),
                     Regexp(checklists.STREET_CODE, message=checklists.STREET_CODE_FORM)],
         description=_l("Begins every certificate's serial number, e.g. YYL-2026-00017."), render_kw=CODE_INPUT)
-    validity_days = IntegerField(_l("A certificate is valid for (days)"), render_kw=DAYS, validators=[
+    high_risk_days = IntegerField(_l("Inspect a high-risk sign every (days)"), render_kw=DAYS, validators=[
+        InputRequired(), NumberRange(checklists.MIN_DAYS, checklists.MAX_DAYS, message=checklists.DAYS_RANGE)],
+        description=_l("Projecting and rooftop signs, and lit signs with one more reason."))
+    medium_risk_days = IntegerField(_l("Inspect a medium-risk sign every (days)"), render_kw=DAYS, validators=[
         InputRequired(), NumberRange(checklists.MIN_DAYS, checklists.MAX_DAYS, message=checklists.DAYS_RANGE)])
+    low_risk_days = IntegerField(_l("Inspect a low-risk sign every (days)"), render_kw=DAYS, validators=[
+        InputRequired(), NumberRange(checklists.MIN_DAYS, checklists.MAX_DAYS, message=checklists.DAYS_RANGE)],
+        description=_l("Small wall signs in good repair."))
     critical_days = IntegerField(_l("Days to rectify a critical item"), render_kw=DAYS, validators=[
         InputRequired(), NumberRange(checklists.MIN_DAYS, checklists.MAX_DAYS, message=checklists.DAYS_RANGE)])
     major_days = IntegerField(_l("Days to rectify a major item"), render_kw=DAYS, validators=[

@@ -71,13 +71,12 @@ def edit(street_id: int):
 def settings(street_id: int):
     street = _street_or_404(street_id)
     current = checklists.shown_settings(street.id)
-    form = SafetySettingsForm(data={"street_code": current.code, "validity_days": current.validity_days,
-                                    "critical_days": current.critical_days, "major_days": current.major_days,
-                                    "minor_days": current.minor_days})
+    days = ("high_risk_days", "medium_risk_days", "low_risk_days", "critical_days", "major_days", "minor_days")
+    form = SafetySettingsForm(data={"street_code": current.code, **{name: getattr(current, name) for name in days}})
     if form.validate_on_submit():
         with refusals(form, "street_code") as attempt:
-            checklists.update_settings(current_user, street, form.street_code.data, form.validity_days.data,
-                                       form.critical_days.data, form.major_days.data, form.minor_days.data)
+            checklists.update_settings(current_user, street, form.street_code.data,
+                                       *(form[name].data for name in days))
         if attempt.ok:
             flash(_("The safety settings have been saved."), "success")
             return redirect(url_for("checklists.settings", street_id=street.id))

@@ -282,20 +282,28 @@ def _spec_of(item: ChecklistItem) -> ItemSpec:
                     tuple(kind for kind in KINDS if kind in item.kinds))
 
 
-def update_settings(user: User, street: Street, code: str, validity_days: int, critical_days: int, major_days: int,
-                    minor_days: int) -> SafetySettings:
-    """The street's code in certificate serial numbers, how long a certificate is valid, and the default days to
-    rectify by severity; committed. Certificates and rectification orders already made keep their dates."""
+RISKIER_MORE_OFTEN = _l("A riskier sign cannot be inspected less often than a safer one.")
+
+
+def update_settings(user: User, street: Street, code: str, high_risk_days: int, medium_risk_days: int,
+                    low_risk_days: int, critical_days: int, major_days: int, minor_days: int) -> SafetySettings:
+    """The street's code in certificate serial numbers, how often a sign is re-inspected by risk level (its
+    certificate is valid until then), and the default days to rectify by severity; committed. Certificates and
+    rectification orders already made keep their dates."""
     if not authz.can(user, "manage_safety", street):
         raise NotAllowed()
     code = str(code or "").strip().upper()
     if not STREET_CODE.match(code):
         raise DomainError(STREET_CODE_FORM).on("code")
-    values: dict[str, Any] = {"validity_days": validity_days, "critical_days": critical_days,
+    values: dict[str, Any] = {"high_risk_days": high_risk_days, "medium_risk_days": medium_risk_days,
+                              "low_risk_days": low_risk_days, "critical_days": critical_days,
                               "major_days": major_days, "minor_days": minor_days}
     for name, value in values.items():
         if isinstance(value, bool) or not isinstance(value, int) or not MIN_DAYS <= value <= MAX_DAYS:
             raise DomainError(DAYS_RANGE, min=MIN_DAYS, max=MAX_DAYS).on(name)
+    if not high_risk_days <= medium_risk_days <= low_risk_days:
+        raise DomainError(RISKIER_MORE_OFTEN).on("medium_risk_days" if medium_risk_days < high_risk_days
+                                                 else "low_risk_days")
     lock_row(Street, street.id)  # two saves at once: the second waits, then changes what the first saved
     if _code_taken(code, street.id):
         raise DomainError(STREET_CODE_TAKEN, code=code).on("code")

@@ -261,8 +261,12 @@ def _start(user: User, signboard: Signboard, kind: InspectionKind, *, project: P
         signboard=signboard, shop=shop, alliance_id=shop.alliance_id, street_id=street_id, project=project,
         template=checklists.current_template(street_id), rectification=rectification, kind=kind,
         sign_type=sign_type, illuminated=illuminated, started_by_id=user.id)
-    db.session.add(inspection)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            db.session.add(inspection)
+    except IntegrityError:  # another officer started one a moment ago (one under way per sign)
+        db.session.rollback()
+        raise DomainError(ALREADY_OPEN) from None
     audit.record(user, "inspection.started", inspection, alliance_id=shop.alliance_id, street_id=street_id,
                  kind=str(kind), signboard=signboard.id, project=project.id if project else None)
     db.session.commit()
@@ -270,9 +274,16 @@ def _start(user: User, signboard: Signboard, kind: InspectionKind, *, project: P
 
 
 def _open_order(signboard_id: int) -> RectificationOrder | None:
-    return db.session.scalar(select(RectificationOrder).where(
-        RectificationOrder.signboard_id == signboard_id,
-        RectificationOrder.state != RectificationState.CLOSED).order_by(RectificationOrder.id.desc()).limit(1))
+    return open_orders_of([signboard_id]).get(signboard_id)
+
+
+def open_orders_of(signboard_ids: Sequence[int]) -> dict[int, RectificationOrder]:
+    """signboard id → its rectification order not yet closed (the newest), in one query."""
+    if not signboard_ids:
+        return {}
+    return {order.signboard_id: order for order in db.session.scalars(select(RectificationOrder).where(
+        RectificationOrder.signboard_id.in_(signboard_ids),
+        RectificationOrder.state != RectificationState.CLOSED).order_by(RectificationOrder.id))}
 
 
 # --- answering -----------------------------------------------------------------------------------------
@@ -365,7 +376,7 @@ def _hashes(prepared) -> list[tuple[str, str]]:
 def finish(user: User, inspection: Inspection, *, exception_reason: str = "", summary: str = "") -> Verdict:
     """Finish the inspection with the result its answers give: the certificate when it passes, a rectification
     order when it fails; the project (if any) moves with it. Committed."""
-    from merchant_alliance.safety import certificates
+    from merchant_alliance.safety import certificates, registry
 
     if not authz.can(user, "inspect", inspection):
         raise NotAllowed()
@@ -387,8 +398,9 @@ def finish(user: User, inspection: Inspection, *, exception_reason: str = "", su
     if inspection.rectification is not None:  # re-inspected: its order is done with, whatever the result
         inspection.rectification.state = RectificationState.CLOSED
         inspection.rectification.closed_at = utcnow()
+    next_due_on = registry.record_inspection(inspection, passed)  # the sign's line in the street's registry
     if passed:
-        certificates.issue(user, inspection, advisories=verdict.failed_minor)
+        certificates.issue(user, inspection, valid_until=next_due_on, advisories=verdict.failed_minor)
     else:  # a new order, with what this visit found
         _open_rectification(user, inspection, verdict.to_rectify)
     _tell_the_shop(inspection, passed)

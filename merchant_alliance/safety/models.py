@@ -20,7 +20,7 @@ from merchant_alliance.extensions import db, value_enum
 from merchant_alliance.pagecache import scopes_via
 from merchant_alliance.photos.models import Photo
 from merchant_alliance.projects.models import Project
-from merchant_alliance.shops.models import Shop, Signboard
+from merchant_alliance.shops.models import Risk, Shop, Signboard
 from merchant_alliance.timeutil import utcnow
 
 
@@ -41,13 +41,16 @@ ILLUMINATED = "illuminated"
 
 
 class SafetySettings(db.Model):
-    """A street's own figures: how long a certificate is valid, and the default time to rectify by severity."""
+    """A street's own figures: how often a sign is re-inspected by its risk level (a certificate is valid until
+    then), and the default time to rectify by severity."""
 
     __tablename__ = "safety_settings"
 
     street_id: Mapped[int] = mapped_column(ForeignKey("streets.id"), primary_key=True)
     code: Mapped[str] = mapped_column(String(12), unique=True)  # the street's code in serial numbers
-    validity_days: Mapped[int] = mapped_column(default=365)
+    high_risk_days: Mapped[int] = mapped_column(default=365)  # e.g. projecting and lit signs: every year
+    medium_risk_days: Mapped[int] = mapped_column(default=730)
+    low_risk_days: Mapped[int] = mapped_column(default=1095)  # small wall signs: every 3 years
     critical_days: Mapped[int] = mapped_column(default=2)  # DOMAIN.md: a found hazard is repaired within 48 h
     major_days: Mapped[int] = mapped_column(default=14)
     minor_days: Mapped[int] = mapped_column(default=30)
@@ -59,6 +62,11 @@ class SafetySettings(db.Model):
     def days_for(self, severity: Severity) -> int:
         return {Severity.CRITICAL: self.critical_days, Severity.MAJOR: self.major_days,
                 Severity.MINOR: self.minor_days}[severity]
+
+    def interval_for(self, risk: Risk) -> int:
+        """Days from a passed inspection to the next one."""
+        return {Risk.HIGH: self.high_risk_days, Risk.MEDIUM: self.medium_risk_days,
+                Risk.LOW: self.low_risk_days}[risk]
 
 
 class ChecklistTemplate(db.Model):
@@ -242,11 +250,22 @@ INSPECTION_STATE_LABELS = {
 }
 
 
+OPEN_INSPECTION = "state = 'open'"
+
+
 class Inspection(db.Model):
     """One visit to one sign against one version of the street's checklist."""
 
     __tablename__ = "inspections"
-    __table_args__ = (Index("ix_inspections_street_state", "street_id", "state"),)
+    __table_args__ = (
+        Index("ix_inspections_street_state", "street_id", "state"),
+        # A sign has at most one inspection under way (two officers starting at once: the second is told).
+        Index("uq_inspections_open_sign", "signboard_id", unique=True,
+              sqlite_where=text(OPEN_INSPECTION), postgresql_where=text(OPEN_INSPECTION)),
+        # A day's route: the street's open inspections planned for that day.
+        Index("ix_inspections_planned", "street_id", "planned_on",
+              sqlite_where=text(OPEN_INSPECTION), postgresql_where=text(OPEN_INSPECTION)),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     signboard_id: Mapped[int] = mapped_column(ForeignKey("signboards.id"), index=True)
@@ -268,6 +287,7 @@ class Inspection(db.Model):
     # Major items may fail without failing the inspection only with the officer's reasons.
     exception_reason: Mapped[str] = mapped_column(Text, default="")
     summary: Mapped[str] = mapped_column(Text, default="")
+    planned_on: Mapped[date | None]  # the day it is on the officer's route (periodic inspections started in bulk)
     started_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -65,5 +65,6 @@ class SignboardForm(SignSpecMixin, IdempotentForm):
     material = StringField(_l("Material"), validators=[Optional(), Length(max=100)])
     install_year = IntegerField(_l("Year installed"), validators=[Optional(), NumberRange(min=1900, max=2100)],
                                 render_kw={"inputmode": "numeric"})
-    condition = SelectField(_l("Condition"), choices=lambda: [(c.value, c.label) for c in SignCondition])
+    condition = SelectField(_l("Condition"), choices=lambda: [(c.value, c.label) for c in SignCondition
+                                                                 if c != SignCondition.REMOVED])
     photos = MultipleFileField(_l("Photos of the sign"), render_kw=PHOTO_INPUT)

@@ -24,6 +24,7 @@ from merchant_alliance.once import submit_once
 from merchant_alliance.pagecache import scopes_of
 from merchant_alliance.photos.services import save_photos
 from merchant_alliance.shops.models import Shop, Signboard
+from merchant_alliance.shops.risk import risk_of
 
 LANDLINE_RE = re.compile(r"^(0\d{2,3}-?)?\d{7,8}(-\d{1,6})?$")
 LICENCE_RE = re.compile(r"^[0-9A-Z]{15,18}$")
@@ -374,9 +375,11 @@ def register_signboard(actor: User, shop: Shop, values: dict[str, Any],
 
 def update_signboard(actor: User, signboard: Signboard, values: dict[str, Any],
                      photos: Sequence[FileStorage] = ()) -> Signboard:
-    """Correct a signboard's record or add photos of it."""
+    """Correct a signboard's record or add photos of it (not once it is closed in the registry as removed)."""
     if not authz.can(actor, "edit", signboard):
         raise NotAllowed()
+    if signboard.removed_at is not None:
+        raise DomainError(_l("This sign was removed: its record is closed."))
     return submit_once(actor, None, Signboard,
                        lambda: _save_signboard(actor, signboard, values, photos, "signboard_updated"))
 
@@ -390,6 +393,7 @@ def _save_signboard(actor: User, signboard: Signboard, values: dict[str, Any], p
     saved = save_photos(actor, photos, alliance=shop.alliance, shop=shop)
     for key, value in values.items():
         setattr(signboard, key, value)
+    signboard.risk = risk_of(signboard)
     db.session.add(signboard)  # a new one joins the session only once it is complete
     signboard.photos.extend(saved)
     db.session.flush()

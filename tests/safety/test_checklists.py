@@ -200,7 +200,7 @@ def test_only_an_officer_of_the_street_saves_its_checklist(app, world, who):
     with pytest.raises(NotAllowed):
         checklists.save_version(person, world.a.street, [*checklists.DEFAULT_ITEMS, NEW_ITEM])
     with pytest.raises(NotAllowed):
-        checklists.update_settings(person, world.a.street, "YYL", 365, 2, 14, 30)
+        checklists.update_settings(person, world.a.street, "YYL", 365, 730, 1095, 2, 14, 30)
     assert versions(world.a.street.id) == [1]
 
 
@@ -232,24 +232,27 @@ def test_two_officers_saving_at_once_make_one_new_version_and_the_other_is_told(
 
 
 def test_the_officer_sets_the_street_code_and_the_days(app, world):
-    settings = checklists.update_settings(world.a.officer, world.a.street, " yyl ", 730, 1, 10, 60)
+    settings = checklists.update_settings(world.a.officer, world.a.street, " yyl ", 730, 1000, 2000, 1, 10, 60)
 
     db.session.expire_all()
     settings = db.session.get(SafetySettings, world.a.street.id)
-    assert (settings.code, settings.validity_days, settings.critical_days, settings.major_days,
-            settings.minor_days, settings.updated_by_id) == ("YYL", 730, 1, 10, 60, world.a.officer.id)
+    assert (settings.code, settings.high_risk_days, settings.medium_risk_days, settings.low_risk_days,
+            settings.critical_days, settings.major_days, settings.minor_days, settings.updated_by_id) == (
+        "YYL", 730, 1000, 2000, 1, 10, 60, world.a.officer.id)
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "safety.settings_saved"))
     assert event.street_id == world.a.street.id and event.details["changes"]["code"] == [
         checklists.default_code(world.a.street.id), "YYL"]
 
 
 @pytest.mark.parametrize("values, field, message", [
-    (("Y", 365, 2, 14, 30), "code", "2 to 12 capital letters or digits"),
-    (("YY-L", 365, 2, 14, 30), "code", "2 to 12 capital letters or digits"),
-    (("ABCDEFGHIJKLM", 365, 2, 14, 30), "code", "2 to 12 capital letters or digits"),
-    (("YYL", 0, 2, 14, 30), "validity_days", "from 1 to 3650"),
-    (("YYL", 365, 2, 14, 3651), "minor_days", "from 1 to 3650"),
-], ids=["short code", "dash", "long code", "no validity", "too many days"])
+    (("Y", 365, 730, 1095, 2, 14, 30), "code", "2 to 12 capital letters or digits"),
+    (("YY-L", 365, 730, 1095, 2, 14, 30), "code", "2 to 12 capital letters or digits"),
+    (("ABCDEFGHIJKLM", 365, 730, 1095, 2, 14, 30), "code", "2 to 12 capital letters or digits"),
+    (("YYL", 0, 730, 1095, 2, 14, 30), "high_risk_days", "from 1 to 3650"),
+    (("YYL", 365, 730, 1095, 2, 14, 3651), "minor_days", "from 1 to 3650"),
+    (("YYL", 365, 300, 1095, 2, 14, 30), "medium_risk_days", "less often than a safer one"),
+    (("YYL", 365, 730, 700, 2, 14, 30), "low_risk_days", "less often than a safer one"),
+], ids=["short code", "dash", "long code", "no interval", "too many days", "medium before high", "low before medium"])
 def test_settings_breaking_a_rule_are_refused_and_not_saved(app, world, values, field, message):
     with pytest.raises(DomainError, match=message) as refused:
         checklists.update_settings(world.a.officer, world.a.street, *values)
@@ -263,13 +266,13 @@ def test_settings_breaking_a_rule_are_refused_and_not_saved(app, world, values, 
 def test_a_street_code_of_another_street_is_refused(app, world, taken):
     """Serial numbers are unique across streets: a code another street uses (or will, by default) is refused."""
     if taken == "saved by the other street":
-        checklists.update_settings(world.b.officer, world.b.street, "YYL", 365, 2, 14, 30)
+        checklists.update_settings(world.b.officer, world.b.street, "YYL", 365, 730, 1095, 2, 14, 30)
         code = "YYL"
     else:
         code = checklists.default_code(world.b.street.id)
 
     with pytest.raises(DomainError, match="Another street uses the code"):
-        checklists.update_settings(world.a.officer, world.a.street, code, 365, 2, 14, 30)
+        checklists.update_settings(world.a.officer, world.a.street, code, 365, 730, 1095, 2, 14, 30)
 
 
 # --- the pages ---------------------------------------------------------------------------------------------------
@@ -372,24 +375,28 @@ def test_the_settings_page_saves_the_code_and_days_and_shows_mistakes_beside_the
     page = text_of(officer.get(url))
     assert f'value="{checklists.default_code(world.a.street.id)}"' in page and 'value="365"' in page
 
-    wrong = officer.post(url, data={"street_code": "愚园", "validity_days": "0", "critical_days": "2",
-                                    "major_days": "14", "minor_days": "30"})
+    wrong = officer.post(url, data={"street_code": "愚园", "high_risk_days": "0", "medium_risk_days": "730",
+                                    "low_risk_days": "1095", "critical_days": "2", "major_days": "14",
+                                    "minor_days": "30"})
     assert wrong.status_code == 200
     assert field_errors(wrong, "street_code") == ["The street code is 2 to 12 capital letters or digits, such as YYL."]
-    assert field_errors(wrong, "validity_days") == ["Choose a number of days from 1 to 3650."]
+    assert field_errors(wrong, "high_risk_days") == ["Choose a number of days from 1 to 3650."]
     assert db.session.get(SafetySettings, world.a.street.id) is None
 
     taken = checklists.default_code(world.b.street.id)
-    refused = officer.post(url, data={"street_code": taken, "validity_days": "730", "critical_days": "2",
-                                      "major_days": "14", "minor_days": "30"})
+    refused = officer.post(url, data={"street_code": taken, "high_risk_days": "730", "medium_risk_days": "730",
+                                      "low_risk_days": "1095", "critical_days": "2", "major_days": "14",
+                                      "minor_days": "30"})
     assert field_errors(refused, "street_code") == [f"Another street uses the code {taken}. Please choose another one."]
 
-    right = officer.post(url, data={"street_code": "yyl", "validity_days": "730", "critical_days": "1",
-                                    "major_days": "10", "minor_days": "60"})
+    right = officer.post(url, data={"street_code": "yyl", "high_risk_days": "730", "medium_risk_days": "900",
+                                    "low_risk_days": "1200", "critical_days": "1", "major_days": "10",
+                                    "minor_days": "60"})
     assert right.status_code == 302
     db.session.expire_all()
     settings = db.session.get(SafetySettings, world.a.street.id)
-    assert (settings.code, settings.validity_days, settings.critical_days) == ("YYL", 730, 1)
+    assert (settings.code, settings.high_risk_days, settings.medium_risk_days, settings.low_risk_days,
+            settings.critical_days) == ("YYL", 730, 900, 1200, 1)
 
 
 PAGES = ["checklist", "checklist/versions/1", "checklist/edit", "settings"]
@@ -406,7 +413,7 @@ def test_only_officers_of_the_street_reach_the_pages(app, world, page, who, stat
     url = f"/streets/{world.a.street.id}/safety/{page}"
 
     assert browser.get(url).status_code == status
-    assert browser.post(url, data={"street_code": "HACK", "validity_days": "1", "critical_days": "1",
+    assert browser.post(url, data={"street_code": "HACK", "high_risk_days": "1", "critical_days": "1",
                                    "major_days": "1", "minor_days": "1"}).status_code in (status, 405)
     assert versions(world.a.street.id) == [] and db.session.get(SafetySettings, world.a.street.id) is None
 
@@ -440,7 +447,7 @@ def test_the_pages_issue_as_many_queries_for_many_versions_as_for_one(app, world
         return counts
 
     first_version(world.a.street.id)
-    checklists.update_settings(world.a.officer, world.a.street, "YYL", 365, 2, 14, 30)
+    checklists.update_settings(world.a.officer, world.a.street, "YYL", 365, 730, 1095, 2, 14, 30)
     small = queries()
     items = list(checklists.DEFAULT_ITEMS)
     for n in range(6):
