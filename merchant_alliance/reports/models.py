@@ -104,7 +104,8 @@ class HazardReport(db.Model):
     latitude: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))  # only if a reporter chose to share it
     longitude: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))
     entries_count: Mapped[int] = mapped_column(default=1)
-    photo_published: Mapped[bool] = mapped_column(default=False)  # the officer checked it shows no one
+    # The officer checked the photos and the words show no one's face or personal data: the public sees them.
+    published: Mapped[bool] = mapped_column(default=False)
     public_note: Mapped[str] = mapped_column(Text, default="")  # what the street office says publicly
     inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspections.id"), index=True)
     triaged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

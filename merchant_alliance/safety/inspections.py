@@ -234,9 +234,11 @@ def start_for_project(user: User, project: Project) -> Inspection:
                   sign_type=str(sign_type), illuminated=illuminated)
 
 
-def start_for_sign(user: User, signboard: Signboard, kind: InspectionKind = InspectionKind.PERIODIC) -> Inspection:
+def start_for_sign(user: User, signboard: Signboard, kind: InspectionKind = InspectionKind.PERIODIC, *,
+                   commit: bool = True) -> Inspection:
     """A periodic inspection (or the follow-up of a report) of any sign on the street; the re-inspection of its
-    open rectification order when it has one. Committed."""
+    open rectification order when it has one. Committed (unless `commit` is False: the caller commits it with
+    what it writes too)."""
     if not authz.officer_of(user, signboard.shop.alliance.street_id):
         raise NotAllowed()
     if kind == InspectionKind.ACCEPTANCE:
@@ -247,12 +249,15 @@ def start_for_sign(user: User, signboard: Signboard, kind: InspectionKind = Insp
     if db.session.scalar(select(Inspection.id).where(Inspection.signboard_id == signboard.id,
                                                      Inspection.state == IS.OPEN).limit(1)) is not None:
         raise DomainError(ALREADY_OPEN)
+    if signboard.removed_at is not None:
+        raise DomainError(_l("This sign was removed: there is nothing to inspect."))
     return _start(user, signboard, kind, project=None, rectification=rectification,
-                  sign_type=str(signboard.sign_type), illuminated=signboard.illuminated)
+                  sign_type=str(signboard.sign_type), illuminated=signboard.illuminated, commit=commit)
 
 
 def _start(user: User, signboard: Signboard, kind: InspectionKind, *, project: Project | None,
-           rectification: RectificationOrder | None, sign_type: str, illuminated: bool) -> Inspection:
+           rectification: RectificationOrder | None, sign_type: str, illuminated: bool,
+           commit: bool = True) -> Inspection:
     shop = signboard.shop
     street_id = shop.alliance.street_id
     if not authz.officer_of(user, street_id):
@@ -269,7 +274,8 @@ def _start(user: User, signboard: Signboard, kind: InspectionKind, *, project: P
         raise DomainError(ALREADY_OPEN) from None
     audit.record(user, "inspection.started", inspection, alliance_id=shop.alliance_id, street_id=street_id,
                  kind=str(kind), signboard=signboard.id, project=project.id if project else None)
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return inspection
 
 

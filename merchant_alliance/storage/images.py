@@ -24,6 +24,7 @@ import struct
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pillow_heif
@@ -386,3 +387,36 @@ def _jpeg(image: Image.Image, icc_profile: bytes | None, exif: bytes | None) -> 
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", **options)
     return buffer.getvalue()
+
+
+def gps_position(upload) -> tuple[Decimal, Decimal] | None:
+    """The position in a photo's EXIF GPS tags (latitude, longitude in degrees), read before the pipeline strips
+    them, for a reporter who chose to share where they are; None when it has none or it cannot be read. Reads
+    the header only and leaves the upload's stream where it was."""
+    stream = upload.stream
+    start = stream.tell()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a huge image: only its header is read here, the pipeline judges it
+            with Image.open(stream) as image:
+                gps = image.getexif().get_ifd(ExifTags.IFD.GPSInfo)
+        lat, lon = _degrees(gps.get(2), gps.get(1)), _degrees(gps.get(4), gps.get(3))
+    except (*EXIF_ERRORS, *DECODE_ERRORS, Image.DecompressionBombError, UnidentifiedImageError):
+        return None
+    finally:
+        stream.seek(start)
+    if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    return lat, lon
+
+
+def _degrees(value, ref) -> Decimal | None:
+    """EXIF's (degrees, minutes, seconds) and N/S/E/W as signed decimal degrees (6 places)."""
+    try:
+        degrees, minutes, seconds = (Decimal(str(float(part))) for part in value)
+    except (TypeError, ValueError, ArithmeticError):
+        return None
+    result = degrees + minutes / 60 + seconds / 3600
+    if str(ref).strip("\x00 ").upper() in ("S", "W"):
+        result = -result
+    return result.quantize(Decimal("0.000001"))

@@ -60,7 +60,7 @@ def upgrade():
     sa.Column('latitude', sa.Numeric(precision=9, scale=6), nullable=True),
     sa.Column('longitude', sa.Numeric(precision=9, scale=6), nullable=True),
     sa.Column('entries_count', sa.Integer(), nullable=False),
-    sa.Column('photo_published', sa.Boolean(), nullable=False),
+    sa.Column('published', sa.Boolean(), nullable=False),
     sa.Column('public_note', sa.Text(), nullable=False),
     sa.Column('inspection_id', sa.Integer(), nullable=True),
     sa.Column('triaged_by_id', sa.Integer(), nullable=True),
