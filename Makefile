@@ -58,7 +58,8 @@ bench: dev-venv translations
 	@set -a; [ -f instance/test-services.env ] && . instance/test-services.env; set +a; status=0; \
 	for run in "photo_ingest.py --check" "fund_books.py" "fund_books.py --postgres" "page_throughput.py" \
 	           "page_throughput.py --postgres" "officer_home.py" "officer_home.py --postgres" "answer_photo.py" \
-	           "answer_photo.py --postgres" "works_board.py" "works_board.py --postgres"; do \
+	           "answer_photo.py --postgres" "works_board.py" "works_board.py --postgres" "registry.py" \
+	           "registry.py --postgres"; do \
 	  echo "== bench/$$run"; PYTHONPATH=. $(BIN)/python bench/$$run || status=1; \
 	done; exit $$status
 

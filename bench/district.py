@@ -8,13 +8,21 @@ never goes below zero, expense requests, comments, notifications and audit event
 random seed, so any alliance is a realistic one to measure a page on.
 
 Each step fills one domain's tables for one alliance; a later domain (permits, works, the registry)
-adds its step to STEPS and the district has its data too. The works' step gives every alliance five
-contractors (one with a person who logs in), quotes, and a work order with five milestones for every
-project contracted or later, moved as far as the project has gone, with site logs, punch items, change
-orders and the milestone payments made from the fund (retention held, released after the warranty);
-their photos (a milestone's evidence, a site log's, a defect's) come on top of the 94,000. Ids are
-given explicitly and the PostgreSQL sequences are moved past them at the end, so the app can insert
-afterwards.
+adds its step to STEPS and the district has its data too. Every street has an officer (who logs in)
+and its checklist; the registry's step gives every sign a varied kind, size, age, light and condition,
+about 2.5 inspections over five years (52,000 at the default size: a passed one every interval of the
+sign's risk level, failures with their rectification orders and re-inspections, a certificate for
+each pass), and fills the sign's registry line as the app keeps it (risk, last inspection and result,
+next due date = the certificate in force's, open reports, removal): a few signs never inspected, a
+few removed, some overdue (some of those on a day's route), some due within 30 days, some whose last
+inspection failed; and about 10,000 hazard reports from the public (0.48 a sign), most resolved or
+dismissed, the open ones about places with no other open report on their street. The works' step
+gives every alliance five contractors (one with a person who logs in), quotes, and a work order with
+five milestones for every project contracted or later, moved as far as the project has gone, with
+site logs, punch items, change orders and the milestone payments made from the fund (retention held,
+released after the warranty); their photos (a milestone's evidence, a site log's, a defect's) come on
+top of the 94,000. Ids are given explicitly and the PostgreSQL sequences are moved past them at the
+end, so the app can insert afterwards.
 
     PYTHONPATH=. .venv/bin/python bench/district.py [--postgres [URL]] [--scale 0.1]
 
@@ -35,6 +43,7 @@ from datetime import date, datetime, timedelta
 from datetime import time as clock
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -68,8 +77,32 @@ from merchant_alliance.projects.models import (  # noqa: E402
     ProjectState,
     design_version_photos,
 )
-from merchant_alliance.shops.models import Shop, Signboard, SignType, signboard_photos  # noqa: E402
-from merchant_alliance.timeutil import local_month, utcnow  # noqa: E402
+from merchant_alliance.reports.models import HazardReport, ReportEntry, ReportState, Service  # noqa: E402
+from merchant_alliance.safety import checklists  # noqa: E402
+from merchant_alliance.safety.models import (  # noqa: E402
+    Certificate,
+    CertificateSequence,
+    ChecklistItem,
+    Inspection,
+    InspectionAnswer,
+    InspectionKind,
+    InspectionState,
+    Outcome,
+    RectificationItem,
+    RectificationOrder,
+    RectificationState,
+    Severity,
+)
+from merchant_alliance.shops.models import (  # noqa: E402
+    Risk,
+    Shop,
+    Signboard,
+    SignCondition,
+    SignType,
+    signboard_photos,
+)
+from merchant_alliance.shops.risk import risk_of  # noqa: E402
+from merchant_alliance.timeutil import local_day_start_utc, local_month, local_today, utcnow  # noqa: E402
 from merchant_alliance.works.models import (  # noqa: E402
     Acceptor,
     ChangeOrder,
@@ -135,6 +168,27 @@ RETENTION_PERCENT, WARRANTY_DAYS = Decimal(3), 365
 SITE_WORK = ["现场勘察，复核尺寸。", "拆除旧招牌，墙面修补。", "钢骨架焊接，防锈处理。", "面板吊装就位，锚栓固定。",
              "接电调试，灯光检查。", "清理现场，旧招牌运走。"]
 WEATHER = ["晴", "多云", "阴", "小雨"]
+# The registry (one line per sign, safety.registry): what signs look like, where their inspections stand, and the
+# public's hazard reports. Its own random numbers (Spec.seed and the alliance): the other steps' data stays the same.
+SIGN_WEIGHTS = {SignType.WALL_PARALLEL: 64, SignType.PROJECTING: 15, SignType.CANOPY: 10, SignType.FREE_STANDING: 8,
+                SignType.ROOFTOP: 3}
+CONDITION_WEIGHTS = {SignCondition.GOOD: 78, SignCondition.WORN: 20, SignCondition.HAZARDOUS: 2}
+# Where a sign's inspections stand today (safety.registry.status_of): never inspected, closed as removed, past its
+# due date, due within 30 days, or up to date.
+STATUS_WEIGHTS = {"never_inspected": 4, "removed": 1, "overdue": 9, "due_soon": 7, "ok": 79}
+HISTORY_YEARS = 5  # the oldest inspections in the registry
+SIGN_FAIL_RATE = 0.07  # of an inspection before the last passed one: a rectification order, closed by a re-inspection
+RECENT_FAIL_RATE = 0.3  # of the signs overdue or due soon: their latest inspection failed, the order still open
+PLANNED_RATE = 0.3  # of the overdue signs not failed: a periodic inspection planned on a day of the coming week
+REPORT_STATES = {ReportState.NEW: 6, ReportState.ACCEPTED: 5, ReportState.INSPECTING: 3, ReportState.RESOLVED: 56,
+                 ReportState.DISMISSED: 30}
+REPORT_PLACES = {"sign": 70, "shop": 20, "house": 10}  # chosen from the sign's tag page, the road's shops, or typed
+REPORT_WORDS = {Service.LOOSE: "招牌一角松动，刮风时晃得厉害。", Service.CORRODED: "支架锈得很厉害，下面有锈水。",
+                Service.ELECTRICAL: "灯箱的电线露在外面，下雨天冒火花。",
+                Service.OBSTRUCTING: "招牌太低，路过会碰到头。",
+                Service.OTHER: "招牌上的字掉了一个，挂在半空。"}
+SERVICE_WEIGHTS = {Service.LOOSE: 35, Service.CORRODED: 30, Service.ELECTRICAL: 15, Service.OBSTRUCTING: 10,
+                   Service.OTHER: 10}
 AUDIT_ACTIONS = ["project.submit", "project.approve_design", "project.request_changes", "fund.entry", "shop.updated",
                  "expense.approve", "pledge.created", "signboard.updated", "project.comment", "budget.set"]
 
@@ -150,6 +204,8 @@ class Spec:
     entries: int = 1_050_000
     photos: int = 94_000  # about; most come with design versions and signboards
     audit_events: int = 380_000
+    inspections_per_sign: float = 2.5  # the registry's inspections (20,900 signs: about 52,000)
+    reports_per_sign: float = 0.48  # hazard reports from the public (about 10,000)
     seed: int = 2026
     states: dict[ProjectState, int] | None = None  # the projects' states and their weights; None: STATE_WEIGHTS
 
@@ -206,6 +262,9 @@ class AllianceData:
     contractor_user_id: int = 0  # logs in for the alliance's busiest contractor
     order_id: int = 0  # an order in progress with the most to show (site log, punch items, payments)
     counts: Counter[str] = field(default_factory=Counter)
+    house_of: dict[int, str] = field(default_factory=dict)  # shop id -> its house number
+    signboards: list[dict] = field(default_factory=list)  # the rows inserted
+    office: StreetOffice | None = None  # the street's officer, checklist and settings (for the registry)
 
     def share(self, total: int) -> int:
         """This alliance's part of a district-wide total, spread so that the parts add up to it."""
@@ -235,6 +294,7 @@ def fill_people_and_shops(data: AllianceData) -> None:
     user_ids = list(data.ids.take("users", len(data.shop_ids) + 2))
     data.lead_id, data.treasurer_id = user_ids[0], user_ids[1]
     data.owner_of = dict(zip(data.shop_ids, user_ids[2:], strict=True))
+    data.house_of = {s: str(2 + 2 * n + (n % 2)) for n, s in enumerate(data.shop_ids)}
     data.rows(User, [
         {"id": u, "name": f"用户{u}", "phone": f"150{u:08d}", "email": f"district{u}@example.com",
          "password_hash": data.password_hash, "locale": None, "active": True, "created_at": begin,
@@ -258,10 +318,11 @@ def fill_people_and_shops(data: AllianceData) -> None:
                       "shop_share_cover": "pledged"}])
 
 
-def _photo_rows(data: AllianceData, count: int, shop_id: int | None, uploaded_by: int) -> list[dict]:
+def _photo_rows(data: AllianceData, count: int, shop_id: int | None, uploaded_by: int,
+                rng: random.Random | None = None) -> list[dict]:
     rows = []
     for photo_id in data.ids.take("photos", count):
-        sha = f"{data.rng.getrandbits(256):064x}"
+        sha = f"{(rng or data.rng).getrandbits(256):064x}"
         rows.append({
             "id": photo_id, "sha256": sha, "backend": "local", "display_key": f"photos/{sha[:2]}/{sha}/d/display.jpg",
             "thumb_key": f"photos/{sha[:2]}/{sha}/d/thumb.jpg", "content_type": "image/jpeg",
@@ -281,15 +342,23 @@ def fill_signboards_and_projects(data: AllianceData) -> None:
     boards = max(len(data.shop_ids), projects)
     board_shop = [data.shop_ids[n % len(data.shop_ids)] for n in range(boards)]
     board_ids = list(data.ids.take("signboards", boards))
-    kinds = list(SignType)
-    data.rows(Signboard, [
-        {"id": b, "shop_id": shop, "alliance_id": data.alliance_id, "street_id": data.street_id,
-         "position": "正门上方", "sign_type": kinds[b % len(kinds)],
-         "width_m": Decimal("4.00"), "height_m": Decimal("0.80"), "projection_m": Decimal("0.20"),
-         "clearance_m": Decimal("3.20"), "material": "铝板", "illuminated": b % 3 == 0,
-         "install_year": 2000 + b % 24, "condition": "worn", "created_at": begin, "updated_at": begin}
-        for b, shop in zip(board_ids, board_shop, strict=True)
-    ])
+    # What the signs are like (the registry's own random numbers: the steps' data stays as it was).
+    sign_rng = random.Random(data.spec.seed * 7_919 + data.alliance_id)
+    kinds, kind_weights = list(SIGN_WEIGHTS), list(SIGN_WEIGHTS.values())
+    conditions, condition_weights = list(CONDITION_WEIGHTS), list(CONDITION_WEIGHTS.values())
+    data.signboards = []
+    for b, shop in zip(board_ids, board_shop, strict=True):
+        kind = sign_rng.choices(kinds, kind_weights)[0]
+        data.signboards.append({
+            "id": b, "shop_id": shop, "alliance_id": data.alliance_id, "street_id": data.street_id,
+            "position": "侧墙" if kind == SignType.PROJECTING else "屋顶" if kind == SignType.ROOFTOP else "正门上方",
+            "sign_type": kind, "width_m": Decimal(sign_rng.randrange(150, 900)) / 100,
+            "height_m": Decimal(sign_rng.randrange(50, 160)) / 100,
+            "projection_m": Decimal("1.20") if kind == SignType.PROJECTING else Decimal("0.20"),
+            "clearance_m": Decimal(sign_rng.randrange(250, 600)) / 100, "material": "铝板",
+            "illuminated": sign_rng.random() < 0.35, "install_year": sign_rng.randrange(2004, 2025),
+            "condition": sign_rng.choices(conditions, condition_weights)[0], "created_at": begin, "updated_at": begin})
+    data.rows(Signboard, data.signboards)
     board_photos = _photo_rows(data, boards, None, data.lead_id)
     for row, shop in zip(board_photos, board_shop, strict=True):
         row["shop_id"] = shop
@@ -737,6 +806,311 @@ def fill_works(data: AllianceData) -> None:
             select(func.count()).where(LedgerMonth.fund_id == data.fund_id))
 
 
+@dataclass
+class StreetOffice:
+    """A street's safety office, for the registry step of its alliances: its officer, checklist and settings, the
+    serial numbers issued per year and the places with a hazard report open."""
+
+    street_id: int
+    officer_id: int
+    officer_phone: str
+    template_id: int
+    items: list[ChecklistItem]
+    code: str
+    intervals: dict[Risk, int]  # days from a passed inspection to the next, by risk level
+    fix_days: dict[Severity, int]
+    sequence: Counter[int] = field(default_factory=Counter)  # year -> the last serial number issued
+    open_places: set[str] = field(default_factory=set)
+
+
+def open_street_office(street_id: int, ids: Ids, begin: datetime, password_hash: str) -> StreetOffice:
+    """The street's officer (a person who logs in), and its checklist and settings made through the app."""
+    officer_id = ids.take("users")[0]
+    phone = f"150{officer_id:08d}"
+    db.session.execute(insert(User), [{
+        "id": officer_id, "name": f"安全员{street_id}", "phone": phone, "email": f"district{officer_id}@example.com",
+        "password_hash": password_hash, "locale": None, "active": True, "created_at": begin, "last_login_at": None}])
+    db.session.execute(insert(Membership), [{
+        "id": ids.take("memberships")[0], "user_id": officer_id, "role": Role.STREET_OFFICER, "shop_id": None,
+        "alliance_id": None, "street_id": street_id, "created_at": begin, "granted_by_id": None,
+        "confirmed_at": begin}])
+    template = checklists.current_template(street_id)
+    settings = checklists.settings_for(street_id)
+    db.session.flush()
+    return StreetOffice(street_id=street_id, officer_id=officer_id, officer_phone=phone, template_id=template.id,
+                        items=[i for i in template.items if i.severity != Severity.MINOR], code=settings.code,
+                        intervals={risk: settings.interval_for(risk) for risk in Risk},
+                        fix_days={severity: settings.days_for(severity) for severity in Severity})
+
+
+def _registry_moment(rng: random.Random, day: date, end: datetime) -> datetime:
+    """A moment of the Shanghai working day `day`, as naive UTC, not after the district's end."""
+    return min(local_day_start_utc(day) + timedelta(hours=9, minutes=rng.randrange(0, 8 * 60)), end)
+
+
+def fill_registry(data: AllianceData) -> None:
+    """Every sign's line in the street's registry and the records behind it: up to HISTORY_YEARS of inspections (about
+    Spec.inspections_per_sign a sign, a passed one every interval of the sign's risk level, a failed one followed by
+    its rectification order and the re-inspection that closed it), a certificate for each passed one (the newest in
+    force, due when the sign's next inspection is), a few signs never inspected, a few closed as removed, some
+    overdue (a few of those on a day's route), some due within 30 days, some whose latest inspection failed; and the
+    public's hazard reports (Spec.reports_per_sign a sign: most resolved or dismissed, those still open about places
+    with no other open report, as the app keeps them), with each sign's count of open reports."""
+    office = data.office
+    if office is None or not data.signboards:
+        return
+    rng = random.Random(data.spec.seed * 7_927 + data.alliance_id)
+    today, end, a = local_today(), data.end, data.alliance_id
+    statuses, status_weights = list(STATUS_WEIGHTS), list(STATUS_WEIGHTS.values())
+    earliest = today - timedelta(days=365 * HISTORY_YEARS)
+    signs = data.signboards
+    total = round(len(signs) * data.spec.inspections_per_sign)
+    status_of = {sign["id"]: rng.choices(statuses, status_weights)[0] for sign in signs}
+    inspected = [sign for sign in signs if status_of[sign["id"]] != "never_inspected"]
+    per_sign, extra = divmod(total, max(1, len(inspected)))
+    inspections, answers, orders, certificates, lines = [], [], [], [], []
+    reinspected: list[dict] = []  # {"b_id": re-inspection, "b_order": the order it re-checks}
+    history: dict[int, list[dict]] = defaultdict(list)  # sign id -> its finished inspections, oldest first
+    under_way: dict[int, dict] = {}  # sign id -> its open inspection
+    order_of: dict[int, dict] = {}  # sign id -> its order not closed
+
+    def inspection(sign: dict, kind: InspectionKind, state: InspectionState, started: datetime) -> dict:
+        done = state != InspectionState.OPEN
+        row = {"id": data.ids.take("inspections")[0], "signboard_id": sign["id"], "shop_id": sign["shop_id"],
+               "alliance_id": a, "street_id": data.street_id, "project_id": None, "template_id": office.template_id,
+               "rectification_id": None, "kind": kind, "state": state, "sign_type": sign["sign_type"],
+               "illuminated": sign["illuminated"], "exception_reason": "", "summary": "", "planned_on": None,
+               "started_by_id": office.officer_id, "started_at": started,
+               "completed_by_id": office.officer_id if done else None,
+               "completed_at": min(started + timedelta(minutes=rng.randrange(20, 90)), end) if done else None,
+               "updated_at": started}
+        inspections.append(row)
+        if done:
+            history[sign["id"]].append(row)
+        else:
+            under_way[sign["id"]] = row
+        return row
+
+    def fail(sign: dict, row: dict, day: date) -> dict:
+        """The failed answers of a failed inspection, and its rectification order (open) with their items."""
+        applicable = [i for i in office.items if i.applies(sign["sign_type"], sign["illuminated"])]
+        failed = rng.sample(applicable, min(len(applicable), rng.choice((1, 1, 1, 2))))
+        order = {"id": data.ids.take("rectification_orders")[0], "inspection_id": row["id"], "signboard_id": sign["id"],
+                 "shop_id": sign["shop_id"], "alliance_id": a, "street_id": data.street_id, "project_id": None,
+                 "state": RectificationState.OPEN,
+                 "deadline": day + timedelta(days=min(office.fix_days[i.severity] for i in failed)),
+                 "overdue_notified_at": None, "created_at": row["completed_at"], "closed_at": None, "items": []}
+        orders.append(order)
+        for item in failed:
+            answer_id = data.ids.take("inspection_answers")[0]
+            answers.append({"id": answer_id, "inspection_id": row["id"], "alliance_id": a, "item_id": item.id,
+                            "condition_id": None, "code": item.code, "outcome": Outcome.FAIL,
+                            "note": "锚栓松动，需紧固。", "revision": 1, "answered_by_id": office.officer_id,
+                            "answered_at": row["started_at"]})
+            order["items"].append({
+                "id": data.ids.take("rectification_items")[0], "order_id": order["id"], "alliance_id": a,
+                "answer_id": answer_id, "code": item.code, "severity": item.severity,
+                "deadline": day + timedelta(days=office.fix_days[item.severity]), "fixed_note": "",
+                "fixed_by_id": None, "fixed_at": None})
+        return order
+
+    def fixed(order: dict, at: datetime) -> None:
+        for item in order["items"]:
+            item.update(fixed_note="已紧固并复查。", fixed_by_id=data.owner_of[order["shop_id"]], fixed_at=at)
+
+    for n, sign in enumerate(inspected):
+        status = status_of[sign["id"]]
+        count = max(1, per_sign + (1 if n < extra else 0))
+        passed_risk = risk_of(SimpleNamespace(**sign, last_passed=True), today)
+        interval = office.intervals[passed_risk]
+        # The next due date its status asks for, the passed inspection it follows from, and perhaps a failed one since.
+        due = today - timedelta(days=rng.randrange(1, 240)) if status == "overdue" else \
+            today + timedelta(days=rng.randrange(0, 31)) if status == "due_soon" else \
+            today + timedelta(days=rng.randrange(31, interval))
+        last_pass = due - timedelta(days=interval)
+        events: list[tuple[date, InspectionKind, bool]] = []  # newest first: day, kind, passed
+        if status in ("overdue", "due_soon") and count > 1 and rng.random() < RECENT_FAIL_RATE:
+            first = max(last_pass + timedelta(days=1), due - timedelta(days=30), today - timedelta(days=120))
+            if first < today:
+                events.append((first + timedelta(days=rng.randrange(0, (today - first).days)), InspectionKind.PERIODIC,
+                               False))
+        day, kind = last_pass, InspectionKind.PERIODIC
+        while len(events) < count:
+            events.append((day, kind, True))
+            left = count - len(events)
+            if not left:
+                break
+            if left >= 2 and rng.random() < SIGN_FAIL_RATE:  # it had failed: the re-inspection passed it
+                events[-1] = (day, InspectionKind.REINSPECTION, True)
+                day -= timedelta(days=rng.choice(list(office.fix_days.values())[:2]) + rng.randrange(1, 8))
+                events.append((day, InspectionKind.PERIODIC, False))
+                left -= 1
+            spread = (day - earliest).days // left
+            day -= timedelta(days=max(30, min(round(interval * rng.uniform(0.85, 1.0)), spread)))
+            kind = InspectionKind.PERIODIC
+        order, current = None, None
+        for day, kind, passed in reversed(events):
+            row = inspection(sign, kind, InspectionState.PASSED if passed else InspectionState.FAILED,
+                             _registry_moment(rng, day, end))
+            if order is not None:  # the re-inspection of the failure before it
+                reinspected.append({"b_id": row["id"], "b_order": order["id"]})
+                order.update(state=RectificationState.CLOSED, closed_at=row["completed_at"])
+                fixed(order, row["started_at"] - timedelta(days=1))
+                order = None
+            if not passed:
+                order = fail(sign, row, day)
+                continue
+            certificate = {
+                "id": 0, "serial": "", "token": f"{rng.getrandbits(192):048x}", "signboard_id": sign["id"],
+                "shop_id": sign["shop_id"], "alliance_id": a, "street_id": data.street_id, "project_id": None,
+                "inspection_id": row["id"], "inspector_id": office.officer_id, "issued_on": day,
+                "valid_until": day + timedelta(days=interval), "next_due_on": day + timedelta(days=interval),
+                "conditions": "", "advisories": "", "revoked_at": None, "revoked_reason": "", "superseded_by_id": None,
+                "created_at": row["completed_at"]}
+            if current is not None:
+                current["superseded_by_id"] = certificate
+            certificates.append(certificate)
+            current = certificate
+        if order is not None:  # the latest failed: the shop is on it, or says it is fixed
+            order_of[sign["id"]] = order
+            if rng.random() < 0.3:
+                order["state"] = RectificationState.FIXED
+                fixed(order, min(order["created_at"] + timedelta(days=1), end))
+        last = history[sign["id"]][-1]
+        sign.update(last_inspected_on=_local_day(last["completed_at"]),
+                    last_passed=last["state"] == InspectionState.PASSED,
+                    next_due_on=current["next_due_on"] if current else None)
+        if status == "removed":
+            removed = min(last["completed_at"] + timedelta(days=rng.randrange(1, 400)), end)
+            photo = _photo_rows(data, 1, sign["shop_id"], office.officer_id, rng)
+            data.rows(Photo, photo)
+            sign.update(removed_at=removed, removed_by_id=office.officer_id, removal_note="招牌已拆除，墙面已修补。",
+                        removal_photo_id=photo[0]["id"], condition=SignCondition.REMOVED, next_due_on=None)
+        elif status == "overdue" and rng.random() < PLANNED_RATE:  # on the route of a day of the coming week
+            kind = InspectionKind.REINSPECTION if sign["id"] in order_of else InspectionKind.PERIODIC
+            started = _registry_moment(rng, today - timedelta(days=rng.randrange(1, 5)), end)
+            planned = inspection(sign, kind, InspectionState.OPEN, started)
+            planned["planned_on"] = today + timedelta(days=rng.randrange(0, 7))
+            if sign["id"] in order_of:
+                reinspected.append({"b_id": planned["id"], "b_order": order_of[sign["id"]]["id"]})
+
+    # The public's reports: most long settled, the open ones about places with no other open report on the street.
+    standing = [sign for sign in signs if sign.get("removed_at") is None]
+    open_reports: Counter[int] = Counter()
+    reports, entries = [], []
+    states, state_weights = list(REPORT_STATES), list(REPORT_STATES.values())
+    places, place_weights = list(REPORT_PLACES), list(REPORT_PLACES.values())
+    services, service_weights = list(SERVICE_WEIGHTS), list(SERVICE_WEIGHTS.values())
+    span = (end - data.begin).total_seconds()
+    for _ in range(round(len(signs) * data.spec.reports_per_sign)):
+        state = rng.choices(states, state_weights)[0]
+        place = rng.choices(places, place_weights)[0]
+        sign = rng.choice(standing if state in (ReportState.NEW, ReportState.ACCEPTED, ReportState.INSPECTING)
+                          else signs)
+        if place == "sign":
+            key, shop_id, house = f"sign:{sign['id']}", sign["shop_id"], data.house_of[sign["shop_id"]]
+        elif place == "shop":
+            key, shop_id, house = f"shop:{sign['shop_id']}", sign["shop_id"], data.house_of[sign["shop_id"]]
+        else:
+            house = f"{data.house_of[sign['shop_id']]}-{rng.randrange(1, 4)}"
+            key, shop_id = f"house:{house}", None
+        if state.open:
+            if key in office.open_places:  # a second report of the place joins the first: settled long ago instead
+                state = ReportState.DISMISSED
+            else:
+                office.open_places.add(key)
+        history_of = history.get(sign["id"], [])
+        if state == ReportState.RESOLVED and not history_of:
+            state = ReportState.DISMISSED
+        linked = place == "sign" or state in (ReportState.ACCEPTED, ReportState.INSPECTING, ReportState.RESOLVED)
+        inspection_id, closed = None, None
+        if state == ReportState.NEW:
+            created = end - timedelta(days=rng.uniform(0, 20))
+        elif state == ReportState.ACCEPTED:
+            created = end - timedelta(days=rng.uniform(2, 60))
+        elif state == ReportState.INSPECTING:
+            created = end - timedelta(days=rng.uniform(2, 30))
+            follow_up = under_way.get(sign["id"]) or inspection(
+                sign, InspectionKind.FOLLOW_UP, InspectionState.OPEN, min(created + timedelta(days=1), end))
+            inspection_id = follow_up["id"]
+        elif state == ReportState.RESOLVED:
+            done = rng.choice(history_of)
+            created = done["started_at"] - timedelta(days=rng.uniform(2, 30))
+            inspection_id, closed = done["id"], done["completed_at"]
+        else:
+            created = data.begin + timedelta(seconds=rng.uniform(0, span))
+            closed = min(created + timedelta(days=rng.uniform(0.5, 5)), end)
+        triaged = None if state == ReportState.NEW else min(created + timedelta(hours=rng.uniform(2, 48)), end)
+        if closed is not None and triaged is not None:
+            triaged = min(triaged, closed)
+        service = rng.choices(services, service_weights)[0]
+        report_id = data.ids.take("hazard_reports")[0]
+        count = rng.choices((1, 2, 3), (85, 10, 5))[0]
+        shared = rng.random() < 0.3
+        reports.append({
+            "id": report_id, "street_id": data.street_id, "alliance_id": a,
+            "shop_id": sign["shop_id"] if linked else shop_id, "signboard_id": sign["id"] if linked else None,
+            "house_number": house, "place_key": key, "service": service, "description": REPORT_WORDS[service],
+            "urgent": rng.random() < (0.15 if service == Service.LOOSE else 0.03), "state": state,
+            "latitude": Decimal(f"31.{rng.randrange(215000, 232000)}") if shared else None,
+            "longitude": Decimal(f"121.{rng.randrange(430000, 452000)}") if shared else None,
+            "entries_count": count, "public_note": "经现场核查，招牌牢固，暂无安全隐患。"
+            if state == ReportState.DISMISSED else "已安排检查。" if state != ReportState.NEW else "",
+            "inspection_id": inspection_id, "triaged_by_id": office.officer_id if triaged else None,
+            "triaged_at": triaged, "closed_at": closed, "created_at": created,
+            "updated_at": closed or triaged or created})
+        if state.open and linked:
+            open_reports[sign["id"]] += 1
+        for k in range(count):
+            entries.append({
+                "id": data.ids.take("report_entries")[0], "report_id": report_id,
+                "token": f"{rng.getrandbits(256):064x}",
+                "description": REPORT_WORDS[service] if k == 0 else "我也看到了。",
+                "reporter_name": "" if rng.random() < 0.6 else "热心市民",
+                "reporter_contact": "" if rng.random() < 0.7 else f"138{rng.randrange(10**8):08d}",
+                "client": f"{rng.getrandbits(256):064x}", "api_key_id": None,
+                "created_at": min(created + timedelta(days=k * rng.uniform(0, 2)), closed or end)})
+
+    # Certificates' serial numbers per street and year, in the order this road's were issued.
+    certificates.sort(key=lambda row: (row["issued_on"], row["inspection_id"]))
+    for row, certificate_id in zip(certificates, data.ids.take("certificates", len(certificates)), strict=True):
+        year = row["issued_on"].year
+        office.sequence[year] += 1
+        row.update(id=certificate_id, serial=f"{office.code}-{year}-{office.sequence[year]:05d}")
+    for row in certificates:
+        if isinstance(row["superseded_by_id"], dict):
+            row["superseded_by_id"] = row["superseded_by_id"]["id"]
+    for sign in signs:
+        lines.append({"b_id": sign["id"], "b_risk": risk_of(SimpleNamespace(**{"last_passed": None, **sign}), today),
+                      "b_inspected": sign.get("last_inspected_on"), "b_passed": sign.get("last_passed"),
+                      "b_due": sign.get("next_due_on"), "b_reports": open_reports[sign["id"]],
+                      "b_removed": sign.get("removed_at"), "b_removed_by": sign.get("removed_by_id"),
+                      "b_note": sign.get("removal_note", ""), "b_photo": sign.get("removal_photo_id"),
+                      "b_condition": sign["condition"]})
+        data.counts[f"signs {status_of[sign['id']].replace('_', ' ')}"] += 1
+    data.rows(Inspection, inspections)
+    data.rows(InspectionAnswer, answers)
+    data.rows(RectificationOrder, [{k: v for k, v in row.items() if k != "items"} for row in orders])
+    data.rows(RectificationItem, [item for row in orders for item in row["items"]])
+    table = Inspection.__table__
+    if reinspected:  # a re-inspection names the order it re-checks (the order names its inspection: two steps)
+        db.session.connection().execute(
+            update(table).where(table.c.id == bindparam("b_id")).values(rectification_id=bindparam("b_order")),
+            reinspected)
+    data.rows(Certificate, sorted(certificates, key=lambda row: row["id"], reverse=True))  # the newer one first
+    data.rows(HazardReport, reports)
+    data.rows(ReportEntry, entries)
+    boards = Signboard.__table__
+    db.session.connection().execute(
+        update(boards).where(boards.c.id == bindparam("b_id")).values(
+            risk=bindparam("b_risk"), last_inspected_on=bindparam("b_inspected"), last_passed=bindparam("b_passed"),
+            next_due_on=bindparam("b_due"), open_reports=bindparam("b_reports"), removed_at=bindparam("b_removed"),
+            removed_by_id=bindparam("b_removed_by"), removal_note=bindparam("b_note"),
+            removal_photo_id=bindparam("b_photo"), condition=bindparam("b_condition")), lines)
+    data.counts["reports open"] += sum(r["state"].open for r in reports)
+    data.counts["inspections open"] += len(under_way)
+
+
 def fill_photos_to_share(data: AllianceData) -> None:
     """Receipts and comment photos, up to the alliance's share of the district's photos."""
     missing = data.share(data.spec.photos) - data.counts["photos"]
@@ -769,7 +1143,7 @@ def fill_audit_and_notifications(data: AllianceData) -> None:
 
 # The steps that fill one alliance, in order. A new domain appends its own.
 STEPS: list[Callable[[AllianceData], None]] = [
-    fill_people_and_shops, fill_signboards_and_projects, fill_fund, fill_works, fill_photos_to_share,
+    fill_people_and_shops, fill_signboards_and_projects, fill_registry, fill_fund, fill_works, fill_photos_to_share,
     fill_audit_and_notifications,
 ]
 
@@ -789,6 +1163,7 @@ class District:
     project_id: int = 0
     contractor_phone: str = ""  # a person of the alliance's busiest contractor
     order_id: int = 0  # a work order in progress, with a site log, payments and often more
+    officers: dict[int, str] = field(default_factory=dict)  # street id -> its officer's phone
 
 
 def build(spec: Spec, *, progress: Callable[[str], None] = lambda line: None, ids: Ids | None = None) -> District:
@@ -805,6 +1180,9 @@ def build(spec: Spec, *, progress: Callable[[str], None] = lambda line: None, id
         db.session.execute(insert(Street), [{"id": street_id, "name": f"第{street_id}街道", "district": "静安区",
                                              "created_at": begin}])
         counts["streets"] += 1
+        office = open_street_office(street_id, ids, begin, password_hash)
+        district.officers[street_id] = office.officer_phone
+        counts["users"] += 1
         for n in range(spec.alliances_per_street):
             alliance_id = ids.take("alliances")[0]
             db.session.execute(insert(Alliance), [{"id": alliance_id, "street_id": street_id,
@@ -813,7 +1191,7 @@ def build(spec: Spec, *, progress: Callable[[str], None] = lambda line: None, id
             counts["alliances"] += 1
             data = AllianceData(spec=spec, ids=ids, rng=random.Random(spec.seed * 100_003 + alliance_id),
                                 street_id=street_id, alliance_id=alliance_id, index=counts["alliances"] - 1,
-                                begin=begin, end=end, password_hash=password_hash)
+                                begin=begin, end=end, password_hash=password_hash, office=office)
             for step in STEPS:
                 step(data)
             counts.update(data.counts)
@@ -827,6 +1205,9 @@ def build(spec: Spec, *, progress: Callable[[str], None] = lambda line: None, id
                 district.owner_phone = f"150{data.owner_of[data.shop_ids[0]]:08d}"
                 district.project_id = next(p for p in data.project_ids if data.project_shop[p] == data.shop_ids[0])
             db.session.commit()
+        db.session.execute(insert(CertificateSequence), [{"street_id": street_id, "year": year, "last": last}
+                                                         for year, last in sorted(office.sequence.items())])
+        db.session.commit()
         progress(f"street {s + 1}/{spec.streets}: {counts['ledger_entries']:,} entries, "
                  f"{counts['work_orders']:,} work orders, {time.perf_counter() - started:.0f} s")
     if db.engine.dialect.name == "postgresql":

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -75,7 +76,8 @@ from merchant_alliance.safety.models import (  # noqa: E402
     Severity,
 )
 from merchant_alliance.safety.queries import EXPIRING_WITHIN, LIST_LIMIT  # noqa: E402
-from merchant_alliance.shops.models import Shop, Signboard, SignType  # noqa: E402
+from merchant_alliance.shops.models import Risk, Shop, Signboard, SignCondition, SignType  # noqa: E402
+from merchant_alliance.shops.risk import risk_of  # noqa: E402
 from merchant_alliance.timeutil import local_day_start_utc, local_today, utcnow  # noqa: E402
 
 TARGET_MS = 100.0  # median of the officer's home, at the full size
@@ -89,6 +91,7 @@ REFAIL_RATE = 0.05  # of a re-inspection
 RECENT_FAILURE_DAYS = 120  # a sign's last inspection failed this recently: its order may still be open
 RECENT_FAIL_RATE = 0.08
 REVOKED_RATE = 0.003  # of the signs' current certificates
+REMOVED_RATE = 0.005  # of the signs: taken down, closed in the registry
 COMPLETED_SHARE = 0.3  # of the signs: renovated through the app (a completed project, its acceptance inspection)
 DENIED_PERMITS = 0.1  # per requested permit, a denied one
 
@@ -126,6 +129,7 @@ class Expected:
     overdue: int = 0  # of those, open past their deadline
     expiring: int = 0  # current certificates due within EXPIRING_WITHIN (or already past due)
     past_due: int = 0  # of those, already past due (the sign's last inspection failed, or it is late)
+    removed: int = 0  # signs closed in the registry as taken down
 
     @property
     def badges(self) -> list[int]:
@@ -208,7 +212,8 @@ def fill_street(fill: Filler, street_id: int, spec: Spec, password_hash: str, to
     settings = checklists.settings_for(street_id)
     db.session.commit()
     items: list[ChecklistItem] = list(template.items)
-    template_id, code, validity = template.id, settings.code, timedelta(days=settings.medium_risk_days)
+    template_id, code = template.id, settings.code
+    intervals = {risk: timedelta(days=settings.interval_for(risk)) for risk in Risk}  # a certificate's validity
     fix_days = {severity: settings.days_for(severity) for severity in Severity}
 
     officer_id, officer_phone = fill.user(f"安全员{street_id}", begin, password_hash)
@@ -234,13 +239,15 @@ def fill_street(fill: Filler, street_id: int, spec: Spec, password_hash: str, to
             for k, s in enumerate(shop_ids)])
         for s, b in zip(shop_ids, fill.ids.take("signboards", shops), strict=True):
             signs.append(Sign(b, s, alliance_id, lead_id, rng.choices(kinds, weights)[0], rng.random() < 0.4))
-    fill.rows(Signboard, [
-        {"id": s.id, "shop_id": s.shop_id, "alliance_id": s.alliance_id, "street_id": street_id, "position": "正门上方",
-         "sign_type": s.sign_type, "width_m": Decimal("4.00"),
-         "height_m": Decimal("0.80"), "projection_m": Decimal("0.20"), "clearance_m": Decimal("3.20"),
-         "material": "铝板", "illuminated": s.illuminated, "install_year": 2010 + s.id % 12, "condition": "good",
-         "created_at": begin, "updated_at": begin}
-        for s in signs])
+    boards = {  # inserted with their registry lines, once the inspections are known
+        s.id: {"id": s.id, "shop_id": s.shop_id, "alliance_id": s.alliance_id, "street_id": street_id,
+               "position": "正门上方", "sign_type": s.sign_type, "width_m": Decimal("4.00"),
+               "height_m": Decimal("0.80"), "projection_m": Decimal("0.20"), "clearance_m": Decimal("3.20"),
+               "material": "铝板", "illuminated": s.illuminated, "install_year": 2010 + s.id % 12,
+               "condition": SignCondition.GOOD, "created_at": begin, "updated_at": begin, "removed_at": None,
+               "removed_by_id": None, "removal_note": ""}
+        for s in signs}
+    last_result: dict[int, tuple[date, bool]] = {}  # sign id -> its last finished inspection's day, and passed
 
     inspections, answers, orders, order_items, certificates = [], [], [], [], []
     items_of: dict[int, list[dict]] = {}  # order id -> its items
@@ -361,6 +368,7 @@ def fill_street(fill: Filler, street_id: int, spec: Spec, password_hash: str, to
                 open_order = fail(sign, row, day, failed)
                 continue
             project_id = None  # the project is signed off by its first passed inspection; later ones are periodic
+            validity = intervals[risk_of(SimpleNamespace(**boards[sign.id], last_passed=True), day)]
             certificates.append({
                 "id": 0, "serial": "", "token": f"{rng.getrandbits(192):048x}", "signboard_id": sign.id,
                 "shop_id": sign.shop_id, "alliance_id": sign.alliance_id, "street_id": street_id,
@@ -371,6 +379,7 @@ def fill_street(fill: Filler, street_id: int, spec: Spec, password_hash: str, to
             if sign.id in current_certificate:
                 current_certificate[sign.id]["superseded_by_id"] = certificates[-1]
             current_certificate[sign.id] = certificates[-1]
+        last_result[sign.id] = (days[-1], events[-1][1] is None)
         if open_order is not None:  # the last inspection failed: the shop is on it, or late
             expected.rectifications += 1
             late = open_order["deadline"] < today
@@ -422,6 +431,26 @@ def fill_street(fill: Filler, street_id: int, spec: Spec, password_hash: str, to
     expected.permits, expected.installed = len(requested), len(installed)
     expected.open_inspections = len(under_way)
 
+    # The registry's lines, as the app keeps them: the last inspection, its result and the risk level that follows,
+    # the next one due when the current certificate is (now, if it was revoked); a few signs taken down since, among
+    # those with nothing waiting (their certificates not due soon), so the home's figures stay as they are.
+    for sign_id, board in boards.items():
+        day, passed = last_result[sign_id]
+        current = current_certificate.get(sign_id)
+        due = None if current is None else current["next_due_on"] if current["revoked_at"] is None \
+            else min(current["next_due_on"], (current["revoked_at"] + timedelta(hours=8)).date())
+        board.update(last_inspected_on=day, last_passed=passed, next_due_on=due)
+        board["risk"] = risk_of(SimpleNamespace(**board), today)
+    removal_rng = random.Random(spec.seed * 1_009 + street_id)  # the other figures' random numbers stay as they were
+    busy = {sign.id for sign in chosen}
+    quiet = [board for board in boards.values() if board["id"] not in busy and board["last_passed"]
+             and board["next_due_on"] is not None and board["next_due_on"] > today + EXPIRING_WITHIN]
+    for board in removal_rng.sample(quiet, min(len(quiet), max(1, round(len(boards) * REMOVED_RATE)))):
+        board.update(removed_at=_at(today - timedelta(days=removal_rng.randrange(1, 200)), removal_rng),
+                     removed_by_id=officer_id, removal_note="招牌已拆除，墙面已修补。",
+                     condition=SignCondition.REMOVED, next_due_on=None)
+        expected.removed += 1
+    fill.rows(Signboard, list(boards.values()))
     fill.rows(Project, projects)
     fill.rows(DesignVersion, versions)
     fill.rows(Permit, permits)
@@ -567,7 +596,8 @@ def describe(world: World, label: str) -> list[str]:
             f"{spec.inspections:,} inspections; waiting: {expected.permits} permits to review, {expected.installed} "
             f"installed signs and {expected.open_inspections} inspections under way, {expected.rectifications} "
             f"rectifications open or reported fixed ({expected.overdue} overdue), {expected.expiring} certificates "
-            f"due within {EXPIRING_WITHIN.days} days ({expected.past_due} already past due)")
+            f"due within {EXPIRING_WITHIN.days} days ({expected.past_due} already past due); {expected.removed} signs "
+            "closed in the registry as removed")
     return lines
 
 

@@ -18,8 +18,11 @@ from merchant_alliance.funds import budgets, pledges
 from merchant_alliance.funds import services as funds
 from merchant_alliance.funds.models import ExpenseRequest, ExpenseState, LedgerEntry, Pledge
 from merchant_alliance.projects.models import Project, ProjectState
+from merchant_alliance.reports.models import HazardReport
+from merchant_alliance.safety import registry
 from merchant_alliance.safety.models import Certificate, Inspection, Permit, RectificationOrder
-from merchant_alliance.shops.models import Shop
+from merchant_alliance.shops.models import Risk, Shop, Signboard
+from merchant_alliance.timeutil import local_today
 from merchant_alliance.works.models import (
     ChangeOrder,
     Contractor,
@@ -81,14 +84,14 @@ def test_demo_load_creates_the_yuyuan_road_alliance_once_and_prints_the_logins(r
     completed = db.session.scalars(select(Project).where(Project.state == ProjectState.COMPLETED)).all()
     assert len(completed) == 2 and bookshop in completed
     results = db.session.execute(select(Inspection.project_id, Inspection.kind, Inspection.state)
-                                 .order_by(Inspection.id)).all()
+                                 .where(Inspection.project_id.is_not(None)).order_by(Inspection.id)).all()
     assert [(kind.value, state.value) for _, kind, state in results] == [
         ("acceptance", "failed"), ("reinspection", "passed"), ("acceptance", "passed")]
     order = db.session.scalar(select(RectificationOrder))
     assert order.state.value == "closed" and all(item.fixed_at and item.photos for item in order.items)
     certificates = db.session.scalars(select(Certificate).order_by(Certificate.id)).all()
-    assert {c.project_id for c in certificates} == {p.id for p in completed}
-    assert [c.serial.split("-")[0] for c in certificates] == ["JAS", "JAS"]
+    assert {c.project_id for c in certificates if c.project_id} == {p.id for p in completed}
+    assert [c.serial.split("-")[0] for c in certificates] == ["JAS", "JAS", "JAS"]  # and a periodic one
     for certificate in certificates:
         assert client.get(f"/tags/{certificate.token}").status_code == 200
     waiting = db.session.scalars(select(ExpenseRequest.state)).all()
@@ -106,6 +109,21 @@ def test_demo_load_creates_the_yuyuan_road_alliance_once_and_prints_the_logins(r
     assert db.session.scalar(select(func.count()).select_from(Milestone).where(
         Milestone.due_on < date.today(), Milestone.state != "accepted")) >= 1
     assert [i.state.value for i in db.session.scalars(select(PunchItem))] == ["closed"]
+
+    # The registry: every shop's sign, in every state; today's route planned; reports one of each kind.
+    signs = db.session.scalars(select(Signboard)).all()
+    assert {sign.shop_id for sign in signs} == set(db.session.scalars(select(Shop.id)))
+    assert {registry.status_of(sign) for sign in signs} == set(registry.STATUS_LABELS)
+    assert {sign.risk for sign in signs} == set(Risk)
+    assert db.session.scalar(select(func.count()).select_from(RectificationOrder).where(
+        RectificationOrder.state == "open")) == 1
+    planned = db.session.scalars(select(Inspection).where(Inspection.planned_on == local_today())).all()
+    assert planned and {i.signboard_id for i in planned} >= {s.id for s in signs if registry.status_of(s) == "overdue"}
+    reports = db.session.scalars(select(HazardReport).order_by(HazardReport.id)).all()
+    assert [(r.state.value, r.urgent, r.entries_count) for r in reports] == [
+        ("new", True, 1), ("accepted", False, 2), ("dismissed", False, 1), ("inspecting", False, 1)]
+    assert all(sign.open_reports == sum(1 for r in reports if r.signboard_id == sign.id and r.state.open)
+               for sign in signs)
 
     assert f"password for all: {DEMO_PASSWORD}" in result.output
     for account in DEMO_ACCOUNTS:

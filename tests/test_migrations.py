@@ -289,3 +289,74 @@ def test_projects_past_design_approval_before_permits_existed_get_a_granted_perm
     upgrade()
     assert set(permits()) == {ids["funded"], ids["completed"], ids["contracted"]}
     assert schema_differences() == []
+
+
+def test_signs_get_their_place_schedule_and_removal_and_streets_their_intervals_from_what_was_recorded(
+        migration_app):
+    """0015: each existing sign takes its alliance and street from its shop, its last inspection (date and
+    result) from its finished inspections, its next due date from its certificate in force, and a removed one its
+    removal time; a street's intervals start from its certificate validity; of two inspections under way for one
+    sign the older is cancelled (one under way per sign from now on)."""
+    from datetime import date
+
+    from merchant_alliance.safety.models import Certificate, ChecklistTemplate
+
+    upgrade(revision="0014")
+    street = Street(name="静安寺街道", district="静安区")
+    alliance = Alliance(name="愚园路商家联盟", road="愚园路", street=street)
+    shop = Shop(alliance=alliance, house_number="1018", name="愚园书店")
+    officer = User(name="安全员", phone="13800000010", password_hash="x")
+    db.session.add_all([street, alliance, shop, officer])
+    db.session.flush()
+    template = ChecklistTemplate(street_id=street.id, version=1)
+    db.session.add(template)
+    db.session.flush()
+    when = datetime(2026, 3, 2, 9, 30)
+    signboards = table("signboards", *(column(name) for name in (
+        "id", "shop_id", "position", "sign_type", "width_m", "height_m", "projection_m", "material", "illuminated",
+        "condition", "created_at", "updated_at")))
+    for sign_id, condition in ((1, "good"), (2, "worn"), (3, "removed")):
+        db.session.execute(insert(signboards).values(
+            id=sign_id, shop_id=shop.id, position=f"牌{sign_id}", sign_type="wall_parallel", width_m=3, height_m=1,
+            projection_m=0, material="", illuminated=False, condition=condition, created_at=when, updated_at=when))
+    inspections = table("inspections", *(column(name) for name in (
+        "id", "signboard_id", "shop_id", "alliance_id", "street_id", "template_id", "kind", "state", "sign_type",
+        "illuminated", "exception_reason", "summary", "started_by_id", "started_at", "completed_at", "updated_at")))
+    for inspection_id, sign_id, state, completed in (
+            (1, 1, "failed", datetime(2026, 1, 10, 3)), (2, 1, "passed", datetime(2026, 2, 20, 3)),
+            (3, 2, "open", None), (4, 2, "open", None)):
+        db.session.execute(insert(inspections).values(
+            id=inspection_id, signboard_id=sign_id, shop_id=shop.id, alliance_id=alliance.id, street_id=street.id,
+            template_id=template.id, kind="periodic", state=state, sign_type="wall_parallel", illuminated=False,
+            exception_reason="", summary="", started_by_id=officer.id, started_at=when, completed_at=completed,
+            updated_at=when))
+    db.session.add(Certificate(
+        serial="JAS-2026-00001", token="t" * 32, signboard_id=1, shop_id=shop.id, alliance_id=alliance.id,
+        street_id=street.id, inspection_id=2, inspector_id=officer.id, issued_on=date(2026, 2, 20),
+        valid_until=date(2027, 2, 20), next_due_on=date(2027, 2, 20)))
+    settings = table("safety_settings", *(column(name) for name in (
+        "street_id", "code", "validity_days", "critical_days", "major_days", "minor_days", "updated_at")))
+    db.session.execute(insert(settings).values(street_id=street.id, code="JAS", validity_days=500, critical_days=2,
+                                               major_days=14, minor_days=30, updated_at=when))
+    db.session.commit()
+    ids = (alliance.id, street.id)
+    db.session.remove()
+
+    upgrade(revision="0015")
+    with db.engine.connect() as conn:
+        signs = conn.execute(text(
+            "SELECT id, alliance_id, street_id, risk, last_inspected_on, last_passed, next_due_on, "
+            "removed_at IS NOT NULL, open_reports FROM signboards ORDER BY id")).all()
+        states = conn.execute(text("SELECT id, state FROM inspections ORDER BY id")).all()
+        intervals = conn.execute(text(
+            "SELECT high_risk_days, medium_risk_days, low_risk_days FROM safety_settings")).one()
+    as_date = date.fromisoformat
+    assert [(s[0], s[1], s[2], s[3], s[4] and as_date(str(s[4])), s[5] if s[5] is None else bool(s[5]),
+             s[6] and as_date(str(s[6])), bool(s[7]), s[8]) for s in signs] == [
+        (1, *ids, "medium", date(2026, 2, 20), True, date(2027, 2, 20), False, 0),
+        (2, *ids, "medium", None, None, None, False, 0),
+        (3, *ids, "medium", None, None, None, True, 0),
+    ]
+    assert states == [(1, "failed"), (2, "passed"), (3, "cancelled"), (4, "open")]
+    assert tuple(intervals) == (500, 1000, 1500)
+    assert schema_differences() == []

@@ -30,7 +30,7 @@ EXPECTED = {
     ("Invitation", "revoke"): {"accounts"},
     ("Shop", "view"): {"shops"}, ("Shop", "edit"): {"shops"}, ("Shop", "invite_owner"): {"shops"},
     ("Shop", "propose"): {"shops"}, ("Signboard", "view"): {"shops"}, ("Signboard", "edit"): {"shops"},
-    ("Photo", "view"): {"photos", "works"}, ("Document", "view"): {"photos", "works"},
+    ("Photo", "view"): {"photos", "works", "reports"}, ("Document", "view"): {"photos", "works"},
     ("Project", "view"): {"projects"}, ("Project", "propose"): {"projects"},
     ("Project", "review"): {"projects"},
     ("Project", "withdraw"): {"projects"}, ("Project", "comment"): {"projects"}, ("Comment", "view"): {"projects"},
@@ -41,6 +41,7 @@ EXPECTED = {
     ("RectificationOrder", "view"): {"safety"}, ("RectificationOrder", "report_fixed"): {"safety"},
     ("RectificationOrder", "manage"): {"safety"},
     ("Certificate", "view"): {"safety"}, ("Certificate", "revoke"): {"safety"},
+    ("Signboard", "close_as_removed"): {"safety"},
     ("Alliance", "manage_contractors"): {"works"}, ("Alliance", "view_contractors"): {"works"},
     ("Alliance", "view_works"): {"works"}, ("Contractor", "view"): {"works"}, ("Contractor", "edit"): {"works"},
     ("Project", "choose_contractor"): {"works"}, ("Project", "view_works"): {"works"},
@@ -50,6 +51,8 @@ EXPECTED = {
     ("WorkOrder", "raise_punch"): {"works"}, ("WorkOrder", "pay"): {"works"}, ("Milestone", "view"): {"works"},
     ("SiteLogEntry", "view"): {"works"}, ("PunchItem", "view"): {"works"}, ("ChangeOrder", "view"): {"works"},
     ("OrderPayment", "view"): {"works"},
+    ("HazardReport", "view"): {"reports"}, ("HazardReport", "triage"): {"reports"},
+    ("Street", "triage_reports"): {"reports"},
 }
 
 

@@ -59,6 +59,9 @@ class Photo(db.Model):
     alliance_id: Mapped[int] = mapped_column(ForeignKey("alliances.id"), index=True)
     shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id"), index=True)
     public: Mapped[bool] = mapped_column(default=False)
+    # A passer-by's photo in a hazard report: only the street office sees it (not the shop or its alliance, though
+    # it is filed under them) until it is checked and published (`public`).
+    held: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     alliance: Mapped[Alliance] = relationship()

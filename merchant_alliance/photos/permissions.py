@@ -9,7 +9,8 @@ from merchant_alliance.photos.models import Document, Photo
 
 RULES = {
     (Photo, "view"): lambda u, p: (
-        p.public or (can(u, "view", p.shop) if p.shop is not None else can(u, "view_register", p.alliance))
+        p.public or (not p.held and (can(u, "view", p.shop) if p.shop is not None
+                                     else can(u, "view_register", p.alliance)))
     ),
     (Document, "view"): lambda u, d: (
         can(u, "view", d.shop) if d.shop is not None else can(u, "view_register", d.alliance)

@@ -88,6 +88,7 @@ def save_photos(
     alliance: Alliance,
     shop: Shop | None = None,
     public: bool = False,
+    held: bool = False,
 ) -> list[Photo]:
     """Store photos and add their Photo rows to the session (flushed, not committed).
 
@@ -120,7 +121,7 @@ def save_photos(
             thumb_width=image.thumb_width, thumb_height=image.thumb_height,
             taken_at=image.taken_at, original_filename=name,
             uploaded_by_id=actor.id if actor is not None else None,
-            alliance_id=alliance.id, shop_id=shop.id if shop is not None else None, public=public,
+            alliance_id=alliance.id, shop_id=shop.id if shop is not None else None, public=public, held=held,
         ))
     session.add_all(photos)
     session.flush()

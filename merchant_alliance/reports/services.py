@@ -137,7 +137,8 @@ def submit(street: Street, *, alliance_id: int, service: str, description: str, 
     again = _same_submission(street.id, place_key, client, description)
     if again is not None:  # a double submit: the first entry stands, nothing new is written
         return again
-    stored = save_photos(None, prepared, alliance=alliance, shop=shop) if prepared.images else []
+    stored = save_photos(None, prepared, alliance=alliance, shop=shop, held=True) \
+        if prepared.images else []
     entry = ReportEntry(token=secrets.token_urlsafe(24), description=description, reporter_name=reporter_name,
                         reporter_contact=reporter_contact, client=client, api_key_id=api_key.id if api_key else None)
     entry.photos.extend(stored)
@@ -367,7 +368,8 @@ def _merge(user: User, report: HazardReport, into: HazardReport) -> HazardReport
 
 def accept(user: User, report: HazardReport) -> None:
     """Keep the report for the sign's next inspection; the shop hears of it. Committed."""
-    reports.perform(user, report, "accept", values={"triaged_by_id": user.id, "triaged_at": utcnow()})
+    reports.perform(user, report, "accept", internal=True,  # a row of its own page, not a generic button
+                    values={"triaged_by_id": user.id, "triaged_at": utcnow()})
     _tell_the_shop(report)
     db.session.commit()
 
@@ -384,15 +386,15 @@ def inspect(user: User, report: HazardReport) -> Inspection:
     inspection resolves the report."""
     from merchant_alliance.safety import inspections
 
-    reports.check(user, report, "inspect")
+    reports.check(user, report, "inspect", internal=True)
     signboard = report.signboard
     inspection = db.session.scalar(select(Inspection).where(Inspection.signboard_id == signboard.id,
                                                             Inspection.state == InspectionState.OPEN))
     if inspection is None:
         inspection = inspections.start_for_sign(user, signboard, InspectionKind.FOLLOW_UP, commit=False)
     first = report.state == R.NEW
-    reports.perform(user, report, "inspect", values={"inspection_id": inspection.id, "triaged_by_id": user.id,
-                                                     "triaged_at": utcnow()})
+    reports.perform(user, report, "inspect", internal=True,
+                    values={"inspection_id": inspection.id, "triaged_by_id": user.id, "triaged_at": utcnow()})
     if first:
         _tell_the_shop(report)
     db.session.commit()
@@ -407,7 +409,7 @@ def set_published(user: User, report: HazardReport, published: bool) -> None:
     photo_ids = select(report_photos.c.photo_id).join(ReportEntry, ReportEntry.id == report_photos.c.entry_id) \
         .where(ReportEntry.report_id == report.id)
     db.session.execute(update(Photo).where(Photo.id.in_(photo_ids)).values(public=published)
-                       .execution_options(synchronize_session=False))
+                       .execution_options(synchronize_session="fetch"))  # photos this session holds follow
     report.published = published
     audit.record(user, "report.published" if published else "report.unpublished", report,
                  alliance_id=report.alliance_id, street_id=report.street_id)

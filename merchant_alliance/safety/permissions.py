@@ -11,6 +11,7 @@ from __future__ import annotations
 from merchant_alliance.accounts.models import Street
 from merchant_alliance.authz import can, officer_of
 from merchant_alliance.safety.models import Certificate, Inspection, Permit, RectificationOrder
+from merchant_alliance.shops.models import Signboard
 from merchant_alliance.shops.permissions import owner_or_lead
 
 
@@ -36,5 +37,7 @@ RULES = {
     (RectificationOrder, "manage"): lambda u, r: officer_of(u, r.street_id),
     (Certificate, "view"): _sees_shop,
     (Certificate, "revoke"): lambda u, c: officer_of(u, c.street_id),
+    # A sign taken down is closed in the registry by its shop (or its lead) or by the street's officer.
+    (Signboard, "close_as_removed"): lambda u, b: owner_or_lead(u, b.shop) or officer_of(u, b.street_id),
 }
 VISIBLE_WHEN = {Permit: "view", Inspection: "view", RectificationOrder: "view", Certificate: "view"}

@@ -124,6 +124,9 @@ class OfficerWork:
     rectifications_total: int
     expiring: list[Certificate]
     expiring_total: int
+    overdue_signs: list[Signboard]  # past their periodic inspection's due date, the longest overdue first
+    overdue_signs_total: int
+    route_today: dict[int, int]  # street id → inspections planned for today and not yet finished
 
 
 def officer_work(street_ids: list[int]) -> OfficerWork:
@@ -141,6 +144,14 @@ def officer_work(street_ids: list[int]) -> OfficerWork:
     expiring = select(Certificate).where(
         Certificate.street_id.in_(street_ids), Certificate.revoked_at.is_(None),
         Certificate.superseded_by_id.is_(None), Certificate.next_due_on <= today + EXPIRING_WITHIN)
+    overdue_signs = select(Signboard).where(Signboard.street_id.in_(street_ids), Signboard.next_due_on < today,
+                                            Signboard.removed_at.is_(None))
+    # Written as the partial index's own condition, like the orders above.
+    route = dict(db.session.execute(
+        select(Inspection.street_id, func.count())
+        .where(Inspection.street_id.in_(street_ids), Inspection.planned_on == today,
+               text("inspections.state = 'open'"))
+        .group_by(Inspection.street_id)).all())
     return OfficerWork(
         permits=_first(permits.options(joinedload(Permit.project).joinedload(Project.shop))
                        .order_by(Permit.submitted_at, Permit.id)),
@@ -155,6 +166,10 @@ def officer_work(street_ids: list[int]) -> OfficerWork:
         expiring=_first(expiring.options(joinedload(Certificate.shop))
                         .order_by(Certificate.next_due_on, Certificate.id)),
         expiring_total=_count(expiring),
+        overdue_signs=_first(overdue_signs.options(joinedload(Signboard.shop))
+                             .order_by(Signboard.next_due_on, Signboard.id)),
+        overdue_signs_total=_count(overdue_signs),
+        route_today={street_id: route.get(street_id, 0) for street_id in street_ids},
     )
 
 

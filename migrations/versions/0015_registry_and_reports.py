@@ -1,7 +1,8 @@
 """registry and reports: every sign's line in the street office's registry (its alliance and street, risk level,
 last and next inspection, reminders sent, open reports, removal), re-inspection intervals per risk level instead of
 one certificate validity, planned inspections (a day's route) with at most one under way per sign, hazard reports
-from the public with their entries and photos, and the Open311 API keys a street issues
+from the public with their entries and photos (held from the shop and its alliance until the street office
+publishes them), and the Open311 API keys a street issues
 
 Existing signs take their alliance and street from their shop, their last inspection and next due date from their
 inspections and current certificate, and a removed one its removal time; their risk starts at "medium" and
@@ -112,6 +113,8 @@ def upgrade():
     op.execute("UPDATE inspections SET state = 'cancelled', summary = 'cancelled: another inspection of this sign "
                "was under way' WHERE state = 'open' AND id < (SELECT max(i.id) FROM inspections i "
                "WHERE i.signboard_id = inspections.signboard_id AND i.state = 'open')")
+    with op.batch_alter_table('photos', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('held', sa.Boolean(), nullable=False, server_default=sa.false()))
     with op.batch_alter_table('inspections', schema=None) as batch_op:
         batch_op.add_column(sa.Column('planned_on', sa.Date(), nullable=True))
         batch_op.create_index('ix_inspections_planned', ['street_id', 'planned_on'], unique=False, sqlite_where=sa.text("state = 'open'"), postgresql_where=sa.text("state = 'open'"))
@@ -201,6 +204,9 @@ def downgrade():
         batch_op.drop_index('uq_inspections_open_sign', sqlite_where=sa.text("state = 'open'"), postgresql_where=sa.text("state = 'open'"))
         batch_op.drop_index('ix_inspections_planned', sqlite_where=sa.text("state = 'open'"), postgresql_where=sa.text("state = 'open'"))
         batch_op.drop_column('planned_on')
+
+    with op.batch_alter_table('photos', schema=None) as batch_op:
+        batch_op.drop_column('held')
 
     op.drop_table('report_entry_photos')
     with op.batch_alter_table('report_entries', schema=None) as batch_op:

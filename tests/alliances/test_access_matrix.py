@@ -37,6 +37,8 @@ from merchant_alliance.notifications.models import Notification
 from merchant_alliance.notifications.services import notify
 from merchant_alliance.projects import services as projects
 from merchant_alliance.projects.models import Project
+from merchant_alliance.reports import api_keys
+from merchant_alliance.reports.models import HazardReport, ReportEntry, Service
 from merchant_alliance.safety import inspections, permits
 from merchant_alliance.safety.models import Certificate, InspectionAnswer, Outcome, RectificationOrder
 from merchant_alliance.shops.models import SignCondition, SignType
@@ -102,6 +104,22 @@ ROUTES: dict[str, Access] = {
     "/streets/<int:street_id>/safety/checklist/versions/<int:number>": access("officer", "admin"),
     "/streets/<int:street_id>/safety/checklist/edit": access("officer", "admin"),
     "/streets/<int:street_id>/safety/settings": access("officer", "admin"),
+    # the keys city systems post reports with (Open311): the street's officers only
+    "/streets/<int:street_id>/api-keys": access("officer", "admin"),
+    "/streets/<int:street_id>/api-keys/<int:api_key_id>/revoke": access("officer", "admin"),
+    # the street's sign registry, its CSV, planning a road's inspections and the day's route: its officers only
+    "/streets/<int:street_id>/registry": access("officer", "admin"),
+    "/streets/<int:street_id>/registry.csv": access("officer", "admin"),
+    "/streets/<int:street_id>/registry/plan": access("officer", "admin"),
+    "/streets/<int:street_id>/route": access("officer", "admin"),
+    # hazard reports: the street's officers triage them (the admin sees the street, not its reports)
+    "/streets/<int:street_id>/reports/triage": access("officer", "admin"),
+    "/reports/<int:report_id>": access("officer"),
+    "/reports/<int:report_id>/link": access("officer"),
+    "/reports/<int:report_id>/accept": access("officer"),
+    "/reports/<int:report_id>/inspect": access("officer"),
+    "/reports/<int:report_id>/dismiss": access("officer"),
+    "/reports/<int:report_id>/publish": access("officer"),
     # an alliance
     "/alliances/<int:alliance_id>": access(ALLIANCE_MEMBERS),
     "/alliances/<int:alliance_id>/invite": LEAD_ONLY,
@@ -124,6 +142,9 @@ ROUTES: dict[str, Access] = {
     "/shops/<int:shop_id>/projects/new": PROPOSERS,
     "/signboards/<int:signboard_id>": access(SHOP_VIEWERS),
     "/signboards/<int:signboard_id>/edit": PROPOSERS,
+    # a sign's registry page: whoever sees the sign; its shop (or lead) or the street's officer closes it as removed
+    "/signboards/<int:signboard_id>/registry": access(SHOP_VIEWERS),
+    "/signboards/<int:signboard_id>/removal": access(SHOP_VIEWERS, post="officer lead owner"),
     # the contractor quotes for a project of this shop (`contracted`): it sees the shop's photos, the sign's as it is
     "/photos/<int:photo_id>/<any(display, thumb):size>": access(f"{SHOP_VIEWERS} contractor"),
     "/documents/<int:document_id>": access(f"{SHOP_VIEWERS} contractor"),  # a PDF of the contractor's quote
@@ -226,7 +247,20 @@ PUBLIC: dict[str, dict[str, int]] = {
     "/invite/<token>": {"GET": 404, "POST": 404},
     "/language": {"POST": 302},
     "/tags/<token>": {"GET": 404},  # a safety tag's page, by its certificate's unguessable token
+    # hazard reports from anyone: the street's form (sent empty, it comes back with its refusals), the form from a
+    # sign's tag, the reporter's private page (by an unguessable token) and the street's public list
+    "/streets/<int:street_id>/report": {"GET": 200, "POST": 200},
+    "/tags/<token>/report": {"GET": 404, "POST": 404},
+    "/reports/follow/<token>": {"GET": 404},
+    "/streets/<int:street_id>/reports": {"GET": 200},
+    # Open311, for city systems: with two streets and no jurisdiction_id, it asks for one
+    "/open311/v2/services.<any(json, xml):fmt>": {"GET": 400},
+    "/open311/v2/requests.<any(json, xml):fmt>": {"GET": 400, "POST": 400},
+    "/open311/v2/requests/<int:service_request_id>.<any(json, xml):fmt>": {"GET": 400},
 }
+# Public pages of a street that name it and its shops (for the public to report them): on side B's own page, B's
+# street and shop names are expected; its people's names never.
+NAMES_ITS_STREET = {"/streets/<int:street_id>/report", "/streets/<int:street_id>/reports"}
 # Public, but each object is checked: a private photo is absent for a visitor (a public one is not).
 CHECKED_FOR_VISITORS = {"/photos/<int:photo_id>/<any(display, thumb):size>": 404, "/documents/<int:document_id>": 404}
 
@@ -314,7 +348,30 @@ def furnish(side, prefix: str) -> dict[str, Any]:
         "photo_id": signboard.photos[0].id, "project_id": project.id, "number": 1, "size": "thumb",
         "notification_id": note.id, "token": "made-up-token", "filename": "css/app.css", "entry_id": entry.id,
         "pledge_id": pledge.id, "request_id": expense.id, "action": "approve",
+        "api_key_id": api_keys.issue(side.officer, side.street, f"{prefix}热线")[0].id,
+        "service_request_id": reported(side, prefix), "fmt": "json", "report_id": report_case(side, prefix),
     }
+
+
+def report_case(side, prefix: str) -> int:
+    """A passer-by's report of the side's shop, through the report service: its case's id."""
+    from merchant_alliance.reports import services as reports
+
+    return reports.submit(side.street, alliance_id=side.alliance.id, shop_id=side.shop.id, service="loose",
+                          description=f"{prefix}招牌松动", photos=[small_jpeg(f"{prefix}报告.jpg")],
+                          reporter_name=f"{prefix}路人", reporter_contact="13900001111").report_id
+
+
+def reported(side, prefix: str) -> int:
+    """A hazard report of the side's street (as Open311 lists it): its id."""
+    report = HazardReport(street_id=side.street.id, alliance_id=side.alliance.id, house_number="1",
+                          place_key=f"house:{side.alliance.id}:1", service=Service.LOOSE, description=f"{prefix}松动")
+    db.session.add(report)
+    db.session.flush()
+    db.session.add(ReportEntry(report_id=report.id, token=f"{prefix}-token", description=report.description,
+                               reporter_name=f"{prefix}报告人"))
+    db.session.commit()
+    return report.id
 
 
 def inspected(side, prefix: str) -> dict[str, Any]:
@@ -441,6 +498,8 @@ def side_b_state(world, b: dict[str, Any]) -> tuple:
         db.session.get(WorkOrder, b["work_order_id"]).changes_fen,
         db.session.scalar(select(func.count()).select_from(SiteLogEntry)
                           .where(SiteLogEntry.order_id == b["work_order_id"])),
+        db.session.execute(select(HazardReport.state, HazardReport.signboard_id, HazardReport.published)
+                           .where(HazardReport.id == b["report_id"])).one(),
     )
 
 
@@ -509,8 +568,12 @@ def anonymous_row(app, client, world, sides) -> list[str]:
                 else:
                     problem = None
                 body = response.get_data()
-                # The home page names every alliance and street for the public; nothing else does.
-                if any(name in body for name in private) or (rule.rule != "/" and MARK.encode() in body):
+                # The home page names every alliance and street for the public, a street's report pages its own
+                # name and shops; nothing else does, and no page names side B's people.
+                own_street = rule.rule in NAMES_ITS_STREET and values is sides["b"]
+                named = private[:2] if own_street else private
+                marked = rule.rule != "/" and not own_street and MARK.encode() in body
+                if any(name in body for name in named) or marked:
                     problem = (problem or "") + " and shows side B's names"
                 if problem:
                     problems.append(f"anonymous  {method:4} {path}: {problem}")

@@ -20,6 +20,7 @@ from merchant_alliance.demo import ALLIANCE_NAME, DEMO_ACCOUNTS, DEMO_PASSWORD, 
 from merchant_alliance.extensions import db
 from merchant_alliance.funds.models import ExpenseRequest, ExpenseState
 from merchant_alliance.projects.models import Project, ProjectState
+from merchant_alliance.reports.models import HazardReport
 from merchant_alliance.safety.models import Certificate, Inspection, Permit, RectificationOrder
 from merchant_alliance.shops.models import Shop, Signboard
 from merchant_alliance.works.models import WorkOrder
@@ -34,9 +35,13 @@ PAGES: dict[str, list[tuple[str, int]]] = {
     "visitor": [
         ("/", OK), ("/login", OK), ("/password/forgot", OK),
         ("/invite/not-a-real-invitation", NOT_FOUND), ("/no-such-page", NOT_FOUND),
+        # A passer-by reporting a dangerous sign, following the report, reading the street's reports.
+        ("/streets/{street}/report", OK), ("/tags/{tag}/report", OK), ("/reports/follow/{follow}", OK),
+        ("/streets/{street}/reports", OK), ("/tags/{tag}", OK),
     ],
     Role.SHOP_OWNER: [
         ("/", OK), ("/shops/{shop}", OK), ("/shops/{shop}/money", OK), ("/signboards/{signboard}", OK),
+        ("/signboards/{signboard}/registry", OK), ("/streets/{street}/registry", FORBIDDEN),
         ("/signboards/{signboard}/edit", OK), ("/shops/{shop}/signboards/new", OK), ("/shops/{shop}/projects/new", OK),
         ("/projects/mine", OK), ("/projects/{submitted}", OK), ("/projects/{submitted}/timeline", OK),
         ("/projects/{submitted}/versions/1", OK), ("/notifications", OK), ("/password", OK),
@@ -71,6 +76,10 @@ PAGES: dict[str, list[tuple[str, int]]] = {
         ("/certificates/{certificate}/tag", OK), ("/permits/{permit}", OK),
         ("/streets/{street}/safety/checklist", OK), ("/streets/{street}/safety/checklist/edit", OK),
         ("/streets/{street}/safety/settings", OK),
+        ("/streets/{street}/registry", OK), ("/streets/{street}/registry?overdue=1&high_risk=1", OK),
+        ("/streets/{street}/route", OK), ("/signboards/{signboard}/registry", OK),
+        ("/signboards/{removed_sign}/registry", OK), ("/signboards/{reported_sign}/registry", OK),
+        ("/streets/{street}/reports/triage", OK), ("/reports/{report}", OK), ("/streets/{street}/api-keys", OK),
     ],
     Role.PLATFORM_ADMIN: [("/", OK), ("/streets", OK)],
     Role.CONTRACTOR: [
@@ -110,7 +119,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]
             # the order of the demo contractor's person: the bookshop's, installed, a payment asked for
             "work_order": db.session.scalar(select(WorkOrder.id).order_by(WorkOrder.id)),
             "contracted": project(ProjectState.CONTRACTED),
+            "removed_sign": db.session.scalar(select(Signboard.id).where(Signboard.removed_at.is_not(None))),
+            "tag": db.session.scalar(select(Certificate.token).order_by(Certificate.id)),
         }
+        urgent = db.session.scalar(select(HazardReport).where(HazardReport.urgent))
+        ids.update(report=urgent.id, reported_sign=urgent.signboard_id, follow=urgent.entries[0].token)
         order = db.session.get(WorkOrder, ids["work_order"])
         ids.update(quote=order.quote_id, contractor=order.contractor_id)
     assert all(ids.values()), ids
