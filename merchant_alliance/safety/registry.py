@@ -102,7 +102,7 @@ def remove(user: User, signboard: Signboard, note: str, photos: Sequence[FileSto
         raise NotAllowed()
     note = (note or "").strip()
     if len(note) > 500:
-        raise DomainError(_l("A note can be at most %(n)s characters."), n=500).on("note")
+        raise DomainError(_l("A note can be at most %(n)s characters."), n=500).on("removal_note")
     if signboard.removed_at is not None:
         raise DomainError(ALREADY_REMOVED)
     prepared = prepare_photos(photos)  # the slow part, before anything is written

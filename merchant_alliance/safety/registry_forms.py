@@ -27,6 +27,6 @@ class RemovalForm(FlaskForm):
     """Close the sign in the registry as taken down: a photo of the facade without it, and a note."""
 
     photos = MultipleFileField(_l("Photo of the facade without the sign"), render_kw=CAMERA)
-    note = TextAreaField(_l("Note"), render_kw={"maxlength": 500}, validators=[
+    removal_note = TextAreaField(_l("Note"), render_kw={"maxlength": 500}, validators=[
         Optional(), Length(max=500, message=_l("A note can be at most %(max)d characters."))],
         description=_l("For example: taken down by the shop on 3 March, wall repaired."))

@@ -150,7 +150,7 @@ def removal(signboard_id: int):
     if form.validate_on_submit():
         # A photo that is not one (or too many) is said under the photo field, like the missing photo.
         with refusals(form, "photos") as attempt:
-            registry.remove(current_user, signboard, form.note.data or "", form.photos.data or [])
+            registry.remove(current_user, signboard, form.removal_note.data or "", form.photos.data or [])
         if attempt.ok:
             flash(_("The sign is closed in the registry as removed."), "success")
             return redirect(url_for("registry.sign", signboard_id=signboard.id))

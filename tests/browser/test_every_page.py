@@ -41,7 +41,7 @@ PAGES: dict[str, list[tuple[str, int]]] = {
     ],
     Role.SHOP_OWNER: [
         ("/", OK), ("/shops/{shop}", OK), ("/shops/{shop}/money", OK), ("/signboards/{signboard}", OK),
-        ("/signboards/{signboard}/registry", OK), ("/streets/{street}/registry", FORBIDDEN),
+        ("/signboards/{signboard}/registry", OK), ("/streets/{street}/registry", NOT_FOUND),
         ("/signboards/{signboard}/edit", OK), ("/shops/{shop}/signboards/new", OK), ("/shops/{shop}/projects/new", OK),
         ("/projects/mine", OK), ("/projects/{submitted}", OK), ("/projects/{submitted}/timeline", OK),
         ("/projects/{submitted}/versions/1", OK), ("/notifications", OK), ("/password", OK),

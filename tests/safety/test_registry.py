@@ -416,7 +416,7 @@ def test_a_removal_without_a_photo_is_refused_and_writes_nothing(app, world):
     before = removal_written(app, sign)
     owner = login_as(world.a.owner)
 
-    response = owner.post(f"/signboards/{sign.id}/removal", data={"note": "已拆除，墙面已修补"})
+    response = owner.post(f"/signboards/{sign.id}/removal", data={"removal_note": "已拆除，墙面已修补"})
 
     page = text_of(response)
     assert response.status_code == 200
@@ -431,7 +431,7 @@ def test_the_shop_closes_its_sign_as_removed_once_and_it_is_planned_no_more(app,
     owner = login_as(world.a.owner)
 
     response = owner.post(f"/signboards/{sign.id}/removal",
-                          data={"note": "店招已拆除", "photos": [upload(filename="拆除后.jpg")]})
+                          data={"removal_note": "店招已拆除", "photos": [upload(filename="拆除后.jpg")]})
 
     assert response.status_code == 302 and response.location.endswith(f"/signboards/{sign.id}/registry")
     page = text_of(owner.get(f"/signboards/{sign.id}/registry"))
