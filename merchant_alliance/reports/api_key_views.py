@@ -6,21 +6,20 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import current_user
 from wtforms import StringField
 from wtforms.validators import Length
 
-from merchant_alliance import authz
-from merchant_alliance.accounts.models import Street
 from merchant_alliance.errors import refusals
 from merchant_alliance.extensions import db
 from merchant_alliance.once import IdempotentForm
 from merchant_alliance.reports import api_keys
 from merchant_alliance.reports.models import ApiKey
 from merchant_alliance.safety.checklists import shown_settings
+from merchant_alliance.safety.pages import for_logged_in_users, street_or_404
 from merchant_alliance.urls import external_url
 
-bp = Blueprint("api_keys", __name__, url_prefix="/streets/<int:street_id>/api-keys")
+bp = for_logged_in_users(Blueprint("api_keys", __name__, url_prefix="/streets/<int:street_id>/api-keys"))
 
 
 class ApiKeyForm(IdempotentForm):
@@ -29,21 +28,10 @@ class ApiKeyForm(IdempotentForm):
                        validators=[Length(max=100, message=_l("Please keep this under %(max)d characters."))])
 
 
-@bp.before_request
-@login_required
-def require_login() -> None:
-    """Every page here is for logged-in users."""
-
-
-def _street_or_404(street_id: int) -> Street:
-    street = db.get_or_404(Street, street_id)
-    authz.require(current_user, "manage_safety", street)
-    return street
-
 
 @bp.route("", methods=["GET", "POST"])
 def keys(street_id: int):
-    street = _street_or_404(street_id)
+    street = street_or_404(street_id)
     form = ApiKeyForm()
     issued, secret = None, None
     if form.validate_on_submit():
@@ -63,7 +51,7 @@ def keys(street_id: int):
 
 @bp.post("/<int:api_key_id>/revoke")
 def revoke(street_id: int, api_key_id: int):
-    street = _street_or_404(street_id)
+    street = street_or_404(street_id)
     key = db.session.get(ApiKey, api_key_id)
     if key is None or key.street_id != street.id:
         abort(404)

@@ -107,6 +107,8 @@ class HazardReport(db.Model):
     # The officer checked the photos and the words show no one's face or personal data: the public sees them.
     published: Mapped[bool] = mapped_column(default=False)
     public_note: Mapped[str] = mapped_column(Text, default="")  # what the street office says publicly
+    # Closed because the same sign had an open case: its entries (and reporters) moved to that one.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("hazard_reports.id"))
     inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspections.id"), index=True)
     triaged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     triaged_at: Mapped[datetime | None]

@@ -17,6 +17,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request, url_for
 from flask_babel import LazyString
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_limiter.util import get_remote_address
 from sqlalchemy import and_, func, or_, select
@@ -179,7 +180,8 @@ def _fields(report: HazardReport, media_photo_id: int | None, street: Street) ->
     fields: dict[str, Any] = {
         "service_request_id": report.id,
         "status": "open" if ReportState(report.state).open else "closed",
-        "status_notes": report.public_note or "",
+        "status_notes": (_("Merged with report %(n)s: the same sign was reported again.", n=report.merged_into_id)
+                         if report.merged_into_id else report.public_note or ""),
         "service_name": Service(report.service).label,
         "service_code": Service(report.service).value,
         "description": report.description if published else "",

@@ -20,6 +20,7 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -311,7 +312,7 @@ def closes_the_case(report: HazardReport, user: User, transition: Transition, at
     _count_open(report.signboard_id, -1)
     db.session.execute(update(HazardReport).where(HazardReport.id == report.id)
                        .values(closed_at=utcnow()).execution_options(synchronize_session=False))
-    if transition.action == "dismiss":
+    if transition.action == "dismiss" and not getattr(attempt, "merging", False):
         db.session.execute(update(HazardReport).where(HazardReport.id == report.id)
                            .values(public_note=attempt.reason.strip()[:1000])
                            .execution_options(synchronize_session=False))
@@ -351,6 +352,14 @@ def link(user: User, report: HazardReport, signboard: Signboard) -> HazardReport
     return report
 
 
+@dataclass(frozen=True)
+class Merging(Attempt):
+    """The dismissal that closes a case merged into another: its reason is for the audit trail only (the pages say
+    which case it joined, in the reader's language)."""
+
+    merging: bool = True
+
+
 def _merge(user: User, report: HazardReport, into: HazardReport) -> HazardReport:
     """Move the report's entries into the open case `into` and close the report as merged (caller commits)."""
     moved = db.session.execute(update(ReportEntry).where(ReportEntry.report_id == report.id)
@@ -358,8 +367,8 @@ def _merge(user: User, report: HazardReport, into: HazardReport) -> HazardReport
     db.session.execute(update(HazardReport).where(HazardReport.id == into.id).values(
         entries_count=HazardReport.entries_count + moved, urgent=HazardReport.urgent | report.urgent,
         updated_at=utcnow()).execution_options(synchronize_session=False))
-    reports.perform(user, report, "dismiss", Attempt(reason=f"#{into.id}"), internal=True,
-                    details={"merged_into": into.id})
+    reports.perform(user, report, "dismiss", Merging(reason=f"merged into #{into.id}"), internal=True,
+                    values={"merged_into_id": into.id}, details={"merged_into": into.id})
     audit.record(user, "report.merged", report, alliance_id=report.alliance_id, street_id=report.street_id,
                  into=into.id, entries=moved)
     db.session.expire_all()

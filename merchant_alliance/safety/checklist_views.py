@@ -4,28 +4,16 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 
-from merchant_alliance import authz
 from merchant_alliance.accounts.models import Street
 from merchant_alliance.errors import refusals
-from merchant_alliance.extensions import db
 from merchant_alliance.safety import checklists
 from merchant_alliance.safety.checklist_forms import ChecklistForm, SafetySettingsForm
+from merchant_alliance.safety.pages import for_logged_in_users, street_or_404
 
-bp = Blueprint("checklists", __name__, url_prefix="/streets/<int:street_id>/safety")
+bp = for_logged_in_users(Blueprint("checklists", __name__, url_prefix="/streets/<int:street_id>/safety"))
 
-
-@bp.before_request
-@login_required
-def require_login() -> None:
-    """Every page here is for logged-in users."""
-
-
-def _street_or_404(street_id: int) -> Street:
-    street = db.get_or_404(Street, street_id)
-    authz.require(current_user, "manage_safety", street)
-    return street
 
 
 def _page(street: Street, page: str, **context):
@@ -35,14 +23,14 @@ def _page(street: Street, page: str, **context):
 
 @bp.route("/checklist")
 def checklist(street_id: int):
-    street = _street_or_404(street_id)
+    street = street_or_404(street_id)
     return _page(street, "safety/checklist.html", template=checklists.shown_version(street.id),
                  versions=checklists.versions_of(street.id), latest=True)
 
 
 @bp.route("/checklist/versions/<int:number>")
 def version(street_id: int, number: int):
-    street = _street_or_404(street_id)
+    street = street_or_404(street_id)
     template = checklists.shown_version(street.id, number)
     if template is None:
         abort(404)
@@ -52,7 +40,7 @@ def version(street_id: int, number: int):
 
 @bp.route("/checklist/edit", methods=["GET", "POST"])
 def edit(street_id: int):
-    street = _street_or_404(street_id)
+    street = street_or_404(street_id)
     form = ChecklistForm()
     if request.method == "GET":
         form.fill(checklists.shown_version(street.id))
@@ -69,7 +57,7 @@ def edit(street_id: int):
 
 @bp.route("/settings", methods=["GET", "POST"])
 def settings(street_id: int):
-    street = _street_or_404(street_id)
+    street = street_or_404(street_id)
     current = checklists.shown_settings(street.id)
     days = ("high_risk_days", "medium_risk_days", "low_risk_days", "critical_days", "major_days", "minor_days")
     form = SafetySettingsForm(data={"street_code": current.code, **{name: getattr(current, name) for name in days}})

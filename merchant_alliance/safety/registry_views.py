@@ -12,35 +12,23 @@ from datetime import timedelta
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from merchant_alliance import authz, panels
 from merchant_alliance.accounts.forms import ConfirmForm
-from merchant_alliance.accounts.models import Street
 from merchant_alliance.errors import form_refusal, refusals
-from merchant_alliance.extensions import db
 from merchant_alliance.i18n import format_date
 from merchant_alliance.inputs import date_arg, int_arg
 from merchant_alliance.safety import checklists, registry
 from merchant_alliance.safety import registry_queries as queries
 from merchant_alliance.safety.models import InspectionState
+from merchant_alliance.safety.pages import for_logged_in_users, street_or_404
 from merchant_alliance.safety.registry_forms import PlanForm, RemovalForm
 from merchant_alliance.shops.risk import risk_points
 from merchant_alliance.timeutil import local_today
 
-bp = Blueprint("registry", __name__)
+bp = for_logged_in_users(Blueprint("registry", __name__))
 
-
-@bp.before_request
-@login_required
-def require_login() -> None:
-    """Every page here is for logged-in users."""
-
-
-def _street_or_404(street_id: int) -> Street:
-    street = db.get_or_404(Street, street_id)
-    authz.require(current_user, "manage_safety", street)
-    return street
 
 
 def _filters() -> queries.Filters:
@@ -49,7 +37,7 @@ def _filters() -> queries.Filters:
 
 @bp.route("/streets/<int:street_id>/registry")
 def registry_list(street_id: int):
-    street = _street_or_404(street_id)
+    street = street_or_404(street_id)
     today = local_today()
     filters = _filters()
     page = queries.registry_page(street.id, filters, queries.Cursor.parse(request.args.get("after")), today)
@@ -64,7 +52,7 @@ def registry_list(street_id: int):
 @bp.route("/streets/<int:street_id>/registry.csv")
 def registry_csv(street_id: int):
     """The filtered registry as a spreadsheet, streamed: its rows are read in batches while it is sent."""
-    street = _street_or_404(street_id)
+    street = street_or_404(street_id)
     today = local_today()
     pieces = queries.registry_csv(queries.all_lines(street.id, _filters(), today), today)
     body = stream_with_context(piece.encode("utf-8") for piece in pieces)
@@ -74,7 +62,7 @@ def registry_csv(street_id: int):
 
 @bp.route("/streets/<int:street_id>/registry/plan", methods=["POST"])
 def plan(street_id: int):
-    street = _street_or_404(street_id)
+    street = street_or_404(street_id)
     roads = queries.roads_of(street.id)
     form = PlanForm().offer(roads)
     if not form.validate_on_submit():  # a road of another street is not among the choices
@@ -100,7 +88,7 @@ def plan(street_id: int):
 
 @bp.route("/streets/<int:street_id>/route")
 def route(street_id: int):
-    street = _street_or_404(street_id)
+    street = street_or_404(street_id)
     day = date_arg("day") or local_today()
     roads = queries.route_of(street.id, day)
     return render_template("safety/route.html", street=street, day=day, roads=roads,

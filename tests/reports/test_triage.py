@@ -122,7 +122,8 @@ def test_linking_onto_a_sign_with_an_open_case_merges_the_reports(app, world):
     db.session.expire_all()
     target = db.session.get(HazardReport, earlier.report_id)
     assert target.entries_count == 2 and {e.id for e in target.entries} == {earlier.id, later.id}
-    assert db.session.get(HazardReport, merged_id).state == ReportState.DISMISSED
+    merged = db.session.get(HazardReport, merged_id)
+    assert (merged.state, merged.merged_into_id, merged.public_note) == (ReportState.DISMISSED, earlier.report_id, "")
     assert open_reports_of(signboard.id) == (1, 1)
     text = follow_page(app, later)
     assert "1 other person reported this too." in text and "Received" in text
