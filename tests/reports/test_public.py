@@ -188,3 +188,21 @@ def test_a_passer_bys_photo_is_held_from_the_shop_and_its_alliance_until_the_str
     login_as(world.a.officer).post(f"/reports/{entry.report_id}/publish", data={"published": "1"})
     for person in (world.a.owner, world.a.lead, world.b.officer):
         assert status(login_as(person), url) == 200, person
+
+
+def test_the_follow_page_and_the_report_form_cost_the_same_queries_at_two_sizes(app, world):
+    """The reporter's page however many others joined the case, and the street's form however many shops the
+    road lists, each cost a fixed number of queries."""
+    from tests.factories import ShopFactory
+
+    signboard = sign_on(world.a)
+    first = report(world.a, signboard=signboard, client="first")
+    anyone = visitor(app)
+    pages = (f"/reports/follow/{first.token}", f"/streets/{world.a.street.id}/report")
+    small = {path: queries_of(anyone, path) for path in pages}
+    for n in range(5):
+        report(world.a, signboard=signboard, client=f"other-{n}", description=f"又看到了{n}")
+        ShopFactory(alliance=world.a.alliance, house_number=f"{2000 + n}", name=f"新店{n}")
+    db.session.commit()
+    assert db.session.get(HazardReport, first.report_id).entries_count == 6
+    assert {path: queries_of(anyone, path) for path in pages} == small

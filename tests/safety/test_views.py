@@ -256,3 +256,51 @@ def test_the_shop_page_shows_each_signs_safety_and_the_officer_starts_a_periodic
     assert button not in text_of(officer.get(f"/shops/{world.a.shop.id}"))  # one under way: a link to it
     assert login_as(world.a.owner).post(f"/signboards/{certificate.signboard_id}/inspections").status_code == 403
     assert login_as(world.b.officer).post(f"/signboards/{certificate.signboard_id}/inspections").status_code == 404
+
+
+def test_the_officers_home_shows_overdue_signs_todays_route_and_new_reports_in_a_constant_number_of_queries(
+        app, world):
+    """The officer's home gains the registry's and the public's work: signs past their due date (the longest
+    overdue first), today's planned inspections, and new hazard reports (urgent first) — the same queries for
+    one of each as for many; another street's officer sees none of it."""
+    from datetime import timedelta
+
+    from merchant_alliance.safety import registry
+    from merchant_alliance.timeutil import local_today
+    from tests.reports.reporting import report, sign_on
+
+    today = local_today()
+    client = login_as(world.a.officer)
+
+    def overdue(position: str, days: int):
+        sign = sign_on(world.a, position)
+        sign.last_inspected_on, sign.last_passed = today - timedelta(days=400 + days), True
+        sign.next_due_on = today - timedelta(days=days)
+        db.session.commit()
+        return sign
+
+    def queries() -> int:
+        client.get("/")
+        db.session.expire_all()
+        with counted_queries() as statements:
+            assert client.get("/").status_code == 200
+        return len(statements)
+
+    late = overdue("正门上方", 10)
+    report(world.a, signboard=late, urgent=True)
+    registry.plan_periodic(world.a.officer, world.a.alliance, today)
+    few = queries()
+    page = text_of(client.get("/"))
+    for testid in ("overdue-signs", "route-today", "new-reports"):
+        assert f'data-testid="{testid}"' in page, testid
+    assert f"/signboards/{late.id}/registry" in page and f"/streets/{world.a.street.id}/route" in page
+
+    for n in range(4):
+        overdue(f"侧墙{n}", 20 + n)
+        report(world.a, house_number=f"{900 + n}", shop_id=None)
+    registry.plan_periodic(world.a.officer, world.a.alliance, today)
+    assert queries() == few
+    page = text_of(client.get("/"))
+    assert page.index("侧墙3") < page.index("正门上方")  # the longest overdue first
+    other = text_of(login_as(world.b.officer).get("/"))
+    assert "侧墙" not in other and f"/signboards/{late.id}/" not in other
