@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from merchant_alliance import authz, panels
-from merchant_alliance.accounts.models import Alliance, Street
+from merchant_alliance.accounts.models import Alliance, Role, Street
 from merchant_alliance.errors import ERROR_MESSAGES, form_refusal, refusals
 from merchant_alliance.extensions import db
 from merchant_alliance.inputs import int_arg, page_arg
@@ -20,6 +20,7 @@ from merchant_alliance.projects.forms import (
     DesignVersionForm,
     GuidelineForm,
     ProposalForm,
+    RenewalGoalForm,
     TransitionForm,
 )
 from merchant_alliance.projects.guidelines import GUIDELINE_FIELDS, check, guideline_for, violations
@@ -36,6 +37,40 @@ def shop_panel(shop: Shop, user) -> dict:
     """The shop page's card of its renovation projects (added by projects.init_app)."""
     return {"rows": queries.projects_of_shop(shop),
             "can_propose": authz.can(user, "propose", shop), "shop": shop}
+
+
+def owner_home_panel(user, _user) -> dict:
+    """The shop owner's projects on their home page, what each waits for, and quick links (added by
+    projects.init_app)."""
+    shop_ids = sorted({m.shop_id for m in user.memberships if m.role == Role.SHOP_OWNER and m.shop_id})
+    if not shop_ids:
+        return {}
+    return {"work": queries.owner_work(shop_ids)}
+
+
+def lead_home_panel(user, _user) -> dict:
+    """What waits for an alliance lead on their home page: designs to review, stuck projects, the renewal
+    progress and its goal (added by projects.init_app)."""
+    alliance_ids = sorted({m.alliance_id for m in user.memberships
+                           if m.role == Role.ALLIANCE_LEAD and m.alliance_id and not m.pending})
+    if not alliance_ids:
+        return {}
+    return {"work": queries.lead_work(user, alliance_ids), "goal_form": RenewalGoalForm()}
+
+
+@bp.route("/alliances/<int:alliance_id>/renewal-goal", methods=["POST"])
+def renewal_goal(alliance_id: int):
+    alliance = db.get_or_404(Alliance, alliance_id)
+    authz.require(current_user, "set_renewal_goal", alliance)
+    form = RenewalGoalForm()
+    if form.validate_on_submit():
+        with refusals() as attempt:
+            services.set_renewal_goal(current_user, alliance, form.goal.data)
+        if attempt.ok:
+            flash(_("The renewal goal has been saved."), "success")
+    else:
+        flash(form_refusal(form, ERROR_MESSAGES[400]), "error")
+    return redirect(url_for("public.index") + "#lead-work")
 
 
 @bp.before_request
@@ -90,13 +125,17 @@ def project(project_id: int):
         "projects/project.html", project=project,
         **{name: lazy(operator.getitem, details, name) for name in _PROJECT_DETAILS},
         transition_form=lazy(TransitionForm), comment_form=lazy(CommentForm),
-        can_add_version=authz.can(current_user, "propose", project) and lifecycle.allows(project, "add_version"),
+        can_add_version=_can_add_version(project),
         can_comment=authz.can(current_user, "comment", project),
         cache_scopes=[alliance_scope(project.alliance_id)],
     )
 
 
-_PROJECT_DETAILS = ("version", "findings", "violations", "actions", "recent", "panels")
+_PROJECT_DETAILS = ("version", "findings", "violations", "actions", "blocked", "standing", "recent", "panels")
+
+
+def _can_add_version(project: Project) -> bool:
+    return authz.can(current_user, "propose", project) and lifecycle.allows(project, "add_version")
 
 
 def _project_details(project: Project) -> dict:
@@ -104,9 +143,44 @@ def _project_details(project: Project) -> dict:
     queries.load_versions(project)
     version = project.latest_version
     findings = _findings(project, version)
-    return {"version": version, "findings": findings, "violations": violations(findings),
-            "actions": lifecycle.actions_for(current_user, project), "recent": services.timeline(project)[-5:],
+    entries = services.timeline(project)
+    # The buttons this person has now, less those the rules refuse whatever they type (a submit before the
+    # new version the lead asked for): for those the page says why instead, and offers the step that helps.
+    actions, blocked = [], {}
+    for transition in lifecycle.actions_for(current_user, project):
+        refusal = lifecycle.refusal(current_user, project, transition.action, Attempt(reason="·"))
+        if refusal is None:
+            actions.append(transition)
+        else:
+            blocked[transition.action] = refusal
+    return {"version": version, "findings": findings, "violations": violations(findings), "actions": actions,
+            "blocked": blocked, "standing": _standing(project, entries, actions, blocked), "recent": entries[-5:],
             "panels": panels.for_page("project", project, current_user)}  # cards other domains add
+
+
+def _standing(project: Project, entries: list, actions: list, blocked: dict) -> dict:
+    """The first screen of the project page: why it is where it is (the latest reason someone gave for a move)
+    and the one next step for this person, from the workflow table: the step the rules ask for first (a new
+    version), else their one button (or the decision below the design when there are several), else who acts
+    next."""
+    reason = next((entry for entry in reversed(entries) if entry.details.get("reason")), None)
+    primary = [t for t in actions if t.style == "primary" and not t.needs_reason]
+    if blocked and _can_add_version(project):
+        step = "add_version"
+    elif any(t.needs_reason for t in actions):
+        step = "decide"  # choices between outcomes: the person looks at the design first
+    elif len(primary) == 1:
+        step = "act"
+    elif primary:
+        step = "decide"
+    else:  # nothing moves it forward from here for this person (withdrawing is no step forward)
+        step = "wait"
+    mine = {t.action for t in actions}
+    waiting_for = [t.label for t in lifecycle.rows
+                   if t.source == project.state and t.button and t.style == "primary" and t.action not in mine] \
+        if step == "wait" else []
+    return {"reason": reason, "step": step, "waiting_for": waiting_for,
+            "first": primary[0].action if step == "act" else None}
 
 
 @bp.route("/projects/<int:project_id>/versions/new", methods=["GET", "POST"])

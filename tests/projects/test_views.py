@@ -414,15 +414,55 @@ def test_the_project_pages_and_lists_issue_as_many_queries_for_a_little_data_as_
             counts[url] = len(statements)
         return counts
 
+    def review_round(n: int) -> None:
+        services.move(cast.owner, project, "submit")
+        services.add_comment(cast.lead, project, f"意见{n}", [upload(), upload()])
+        services.move(cast.lead, project, "request_changes", Attempt(reason=f"第{n}轮"))
+        add_version(project, by=cast.owner, width_m=Decimal("4.80") - n)
+
+    # Measured twice in the same state (the rules a state asks differ), with little and with much behind it.
+    with app.test_request_context("/"):
+        review_round(0)
+    db.session.commit()
     small = queries()
     with app.test_request_context("/"):
-        for n in range(3):
-            services.move(cast.owner, project, "submit")
-            services.add_comment(cast.lead, project, f"意见{n}", [upload(), upload()])
-            services.move(cast.lead, project, "request_changes", Attempt(reason=f"第{n}轮"))
-            add_version(project, by=cast.owner, width_m=Decimal("4.80") - n)
+        for n in range(1, 4):
+            review_round(n)
         for n, state in enumerate([S.SUBMITTED, S.SUBMITTED, S.DRAFT, S.REJECTED, S.CHANGES_REQUESTED]):
             put_in_state(proposal(title=f"又一个{n}", versions=0), state)
     db.session.commit()
-    assert len(db.session.get(Project, project_id).versions) == 5
+    assert len(db.session.get(Project, project_id).versions) == 6
     assert queries() == small
+
+
+def test_the_first_screen_says_where_the_project_stands_why_and_the_one_next_step(app, world, proposal, cast):
+    """After "ask for changes" the owner's page opens with the state, the lead's reason and "add a new version"
+    (not a submit the rules would refuse); the lead's page sends them to the design first, and the decision
+    comes after it, each reason box named by its choice; someone with nothing to do reads who acts next."""
+    project = proposal(versions=1)
+    with app.test_request_context("/"):
+        services.move(cast.owner, project, "submit")
+        services.move(cast.lead, project, "request_changes", Attempt(reason="底边离地须3米以上"))
+    db.session.commit()
+    url = f"/projects/{project.id}"
+
+    page = text_of(login_as(cast.owner).get(url))
+    standing = page[page.index('data-testid="standing"'):page.index("</section>", page.index('data-testid="standing"'))]
+    assert "底边离地须3米以上" in standing
+    assert f'href="/projects/{project.id}/versions/new" data-testid="next-step"' in standing
+    assert 'data-action="submit"' not in page  # refused until a new version: the page says why instead
+    assert "Upload a new version that answers the requested changes first." in page or "请先" in page
+    assert page.count(f'href="/projects/{project.id}/versions/new"') == 1
+
+    add_version(project, by=cast.owner, width_m=Decimal("3.60"))
+    with app.test_request_context("/"):
+        services.move(cast.owner, project, "submit")
+    db.session.commit()
+    page = text_of(login_as(cast.lead).get(url))
+    assert 'href="#decision" data-testid="next-step"' in page
+    assert page.index('data-testid="findings"') < page.index('id="decision"')  # the design before the decision
+    labels = re.findall(r'<label for="reason-(\w+)">([^<]+)</label>', page)
+    assert {action for action, _ in labels} == {"request_changes", "reject"}
+    assert len({label for _, label in labels}) == 2  # two reason boxes, two names
+
+    assert 'data-testid="waiting-for"' in text_of(login_as(cast.owner).get(url))
