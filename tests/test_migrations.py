@@ -206,6 +206,20 @@ def test_roles_held_before_lead_confirmation_existed_stay_in_force_and_going_bac
     assert schema_differences() == []
 
 
+def old_alliance(street: Street):
+    """An alliance as the tables were before 0016 (no renewal goal): its street saved with it; (id,) back."""
+    from types import SimpleNamespace
+
+    db.session.add(street)
+    db.session.flush()
+    alliances = table("alliances", column("id"), column("street_id"), column("name"), column("road"),
+                      column("created_at"))
+    alliance_id = db.session.execute(insert(alliances).values(
+        street_id=street.id, name="愚园路商家联盟", road="愚园路", created_at=datetime(2026, 1, 1))
+        .returning(alliances.c.id)).scalar_one()
+    return SimpleNamespace(id=alliance_id)
+
+
 def test_projects_past_design_approval_before_permits_existed_get_a_granted_permit_from_their_latest_design(
         migration_app):
     """0013: a project that had gone past design approval when permits arrived gets the permit it would have
@@ -222,10 +236,10 @@ def test_projects_past_design_approval_before_permits_existed_get_a_granted_perm
         "id", "shop_id", "position", "sign_type", "width_m", "height_m", "projection_m", "material", "illuminated",
         "condition", "created_at", "updated_at")))
     street = Street(name="静安寺街道", district="静安区")
-    alliance = Alliance(name="愚园路商家联盟", road="愚园路", street=street)
-    shop = Shop(alliance=alliance, house_number="1018", name="愚园书店")
+    alliance = old_alliance(street)
+    shop = Shop(alliance_id=alliance.id, house_number="1018", name="愚园书店")
     owner = User(name="店主", phone="13800000009", password_hash="x")
-    db.session.add_all([street, alliance, shop, owner])
+    db.session.add_all([shop, owner])
     db.session.flush()
 
     def project(state: ProjectState, *versions: tuple) -> Project:
@@ -303,10 +317,10 @@ def test_signs_get_their_place_schedule_and_removal_and_streets_their_intervals_
 
     upgrade(revision="0014")
     street = Street(name="静安寺街道", district="静安区")
-    alliance = Alliance(name="愚园路商家联盟", road="愚园路", street=street)
-    shop = Shop(alliance=alliance, house_number="1018", name="愚园书店")
+    alliance = old_alliance(street)
+    shop = Shop(alliance_id=alliance.id, house_number="1018", name="愚园书店")
     officer = User(name="安全员", phone="13800000010", password_hash="x")
-    db.session.add_all([street, alliance, shop, officer])
+    db.session.add_all([shop, officer])
     db.session.flush()
     template = ChecklistTemplate(street_id=street.id, version=1)
     db.session.add(template)
@@ -359,4 +373,25 @@ def test_signs_get_their_place_schedule_and_removal_and_streets_their_intervals_
     ]
     assert states == [(1, "failed"), (2, "passed"), (3, "cancelled"), (4, "open")]
     assert tuple(intervals) == (500, 1000, 1500)
+    upgrade()  # the revisions after 0015 (the alliance's renewal goal)
+    assert schema_differences() == []
+
+
+def test_alliances_already_recorded_have_no_renewal_goal_until_a_lead_sets_one(migration_app):
+    """0016: an alliance recorded before keeps its name and road and has no goal yet (its lead's home asks for one);
+    going back removes only the goal."""
+    upgrade(revision="0015")
+    old_alliance(Street(name="静安寺街道", district="静安区"))
+    db.session.commit()
+    upgrade(revision="0016")
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT name, road, renewal_goal FROM alliances")).one() == (
+            "愚园路商家联盟", "愚园路", None)
+        conn.execute(text("UPDATE alliances SET renewal_goal = 40"))
+        conn.commit()
+    downgrade(revision="0015")
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT name, road FROM alliances")).one() == ("愚园路商家联盟", "愚园路")
+    assert "renewal_goal" not in {c["name"] for c in inspect(db.engine).get_columns("alliances")}
+    upgrade()
     assert schema_differences() == []

@@ -22,7 +22,7 @@ EXPECTED = {
     ("Alliance", "view"): {"accounts", "shops"}, ("Alliance", "view_register"): {"accounts"},
     ("Alliance", "invite"): {"accounts"}, ("Alliance", "invite_lead"): {"accounts"},
     ("Alliance", "confirm_lead"): {"accounts"}, ("Alliance", "view_audit"): {"accounts"},
-    ("Alliance", "manage_shops"): {"shops"},
+    ("Alliance", "manage_shops"): {"shops"}, ("Alliance", "set_renewal_goal"): {"projects"},
     ("Alliance", "record_money"): {"funds"}, ("Alliance", "view_books"): {"funds"},
     ("Alliance", "view_receipts"): {"funds"}, ("Alliance", "request_expense"): {"funds"},
     ("Alliance", "approve_expense"): {"funds"}, ("Alliance", "pay_expense"): {"funds"},

@@ -81,6 +81,8 @@ class Alliance(db.Model):
     name: Mapped[str] = mapped_column(String(100))
     road: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # How many signs the alliance means to renew, set by its lead; the lead's home shows the progress to it.
+    renewal_goal: Mapped[int | None]
 
     street: Mapped[Street] = relationship(back_populates="alliances")
 

@@ -27,6 +27,9 @@ def init_app(app: Flask) -> None:
                    lambda m, lookups: {"alliance_id": lookups.alliance_of_shop[m.shop_id]}, order=95)
     panels.add("project", "funds/_project_panel.html", spending_views.project_panel)
     panels.add("shop", "funds/_shop_panel.html", spending_views.shop_panel)
+    panels.add("home", "funds/_owner_home.html", views.owner_home_panel)
+    panels.add("home", "funds/_lead_home.html", views.lead_home_panel)
+    panels.add("home", "funds/_treasurer_home.html", views.treasurer_home_panel)
     for name, check in checks.CHECKS.items():
         doctor.register_check(name, check)
     demo.add_loader("fund entries", funds_demo.load)

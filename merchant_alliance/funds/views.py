@@ -23,7 +23,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from merchant_alliance import authz, i18n
-from merchant_alliance.accounts.models import Alliance
+from merchant_alliance.accounts.models import Alliance, Role
 from merchant_alliance.errors import DomainError, form_refusal, refusals
 from merchant_alliance.extensions import db
 from merchant_alliance.funds import budgets, charts, queries, reports, services
@@ -275,3 +275,28 @@ def new_fund(alliance_id: int):
         return redirect(url_for("funds.overview", alliance_id=alliance.id))
     flash(_("The fund “%(name)s” is open.", name=fund.name), "success")
     return redirect(url_for("funds.overview", alliance_id=alliance.id, fund=fund.id))
+
+
+# --- cards on the home page (added by funds.init_app) ---------------------------------------------------
+
+
+def _alliances_as(user, role: Role) -> list[int]:
+    return sorted({m.alliance_id for m in user.memberships if m.role == role and m.alliance_id and not m.pending})
+
+
+def owner_home_panel(user, _user) -> dict:
+    """The shop owner's pledges due soon or overdue, and the alliance's books one tap away."""
+    shop_ids = sorted({m.shop_id for m in user.memberships if m.role == Role.SHOP_OWNER and m.shop_id})
+    return {"money": queries.owner_money(shop_ids)} if shop_ids else {}
+
+
+def lead_home_panel(user, _user) -> dict:
+    """Expense requests waiting for this lead's approval and budgets to set."""
+    alliance_ids = _alliances_as(user, Role.ALLIANCE_LEAD)
+    return {"money": queries.lead_money(user, alliance_ids)} if alliance_ids else {}
+
+
+def treasurer_home_panel(user, _user) -> dict:
+    """Approved requests to pay, overdue pledges and this month's income and spending."""
+    alliance_ids = _alliances_as(user, Role.TREASURER)
+    return {"money": queries.treasurer_money(alliance_ids)} if alliance_ids else {}

@@ -25,4 +25,6 @@ def init_app(app: Flask) -> None:
                    lambda m, _: {"alliance_id": m.alliance_id}, order=40)
     navigation.add([Role.SHOP_OWNER], _l("My renovation projects"), "projects.mine", lambda m, _: {}, order=80)
     panels.add("shop", "projects/_shop_panel.html", views.shop_panel)
+    panels.add("home", "projects/_owner_home.html", views.owner_home_panel)
+    panels.add("home", "projects/_lead_home.html", views.lead_home_panel)
     demo.add_loader("projects", projects_demo.load)

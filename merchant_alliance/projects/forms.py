@@ -6,6 +6,7 @@ from wtforms import (
     BooleanField,
     DecimalField,
     HiddenField,
+    IntegerField,
     MultipleFileField,
     SelectField,
     StringField,
@@ -61,3 +62,13 @@ class GuidelineForm(FlaskForm):
                                    validators=[InputRequired(), NumberRange(min=0, max=50)], render_kw=METRES)
     lighting_allowed = BooleanField(_l("Illuminated signs allowed"))
     notes = TextAreaField(_l("Other guidance for shops"), validators=[Optional(), Length(max=5000)])
+
+
+GOAL_RANGE = _l("The goal must be a number of signs between %(min)s and %(max)s.")
+
+
+class RenewalGoalForm(FlaskForm):
+    """The lead's goal: how many signs the alliance means to renew (blank: no goal)."""
+
+    goal = IntegerField(_l("Signs to renew"),
+                        validators=[Optional(), NumberRange(min=1, max=10_000, message=GOAL_RANGE)])

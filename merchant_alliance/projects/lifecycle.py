@@ -69,8 +69,32 @@ AUDIT_LABELS = {
     "project.reject": _l("rejected the design"),
     "project.withdraw": _l("withdrew the proposal"),
     "guidelines_updated": _l("Design guidelines changed"),
+    "alliance.renewal_goal_set": _l("set the alliance's renewal goal"),
 }
-AUDIT_OBJECTS = {"project": _l("Renovation project"), "designguideline": _l("Design guidelines")}
+AUDIT_OBJECTS = {"project": _l("Renovation project"), "designguideline": _l("Design guidelines"),
+                 "alliance": _l("Alliance")}
+
+
+# What an open project waits for, as its shop reads it on the home page: whose turn it is (`True`: the shop's
+# own) and what is awaited. Every state of the lifecycle is here, those other domains' rows move through too;
+# a changes request says its reason besides (see queries.owner_work).
+WAITING_FOR: dict[ProjectState, tuple[bool, LazyString]] = {
+    S.DRAFT: (True, _l("waiting for you: add a design and submit it")),
+    S.SUBMITTED: (False, _l("waiting for the lead's review")),
+    S.CHANGES_REQUESTED: (True, _l("changes asked of you")),
+    S.DESIGN_APPROVED: (True, _l("waiting for you: send the structural plan to the street office")),
+    S.PERMIT_REQUESTED: (False, _l("waiting for the street office's permit")),
+    S.PERMIT_GRANTED: (False, _l("waiting for the lead to confirm the funding")),
+    S.PERMIT_DENIED: (True, _l("permit denied: waiting for your revised plan")),
+    S.FUNDED: (False, _l("waiting for the lead to choose a contractor")),
+    S.CONTRACTED: (False, _l("waiting for the contractor to start the works")),
+    S.IN_PROGRESS: (False, _l("works under way by the contractor")),
+    S.INSTALLED: (False, _l("waiting for the street office's acceptance inspection")),
+    S.INSPECTION: (False, _l("the street office is inspecting the sign")),
+    S.PASSED: (False, _l("inspection passed")),
+    S.FAILED: (True, _l("inspection failed: waiting for your fixes")),
+    S.RECTIFICATION: (True, _l("waiting for your fixes before the re-inspection")),
+}
 
 
 # --- the projects domain's own guards ---------------------------------------------------------

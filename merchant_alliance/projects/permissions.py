@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from merchant_alliance.accounts.models import Street
+from merchant_alliance.accounts.models import Alliance, Street
 from merchant_alliance.authz import admin, can, lead_of, officer_of, owns_shop
 from merchant_alliance.projects.models import Comment, Project
 from merchant_alliance.shops.permissions import member_on_street, owner_or_lead
@@ -19,5 +19,7 @@ RULES = {
     (Comment, "view"): lambda u, c: can(u, "view", c.project),
     (Street, "edit_guidelines"): lambda u, s: admin(u) or officer_of(u, s.id),
     (Street, "view_guidelines"): lambda u, s: admin(u) or officer_of(u, s.id) or member_on_street(u, s),
+    # How many signs the alliance means to renew is its leads' own goal.
+    (Alliance, "set_renewal_goal"): lambda u, a: lead_of(u, a),
 }
 VISIBLE_WHEN = {Project: "view"}

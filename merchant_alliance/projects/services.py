@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import FileStorage
 
 from merchant_alliance import audit, authz
-from merchant_alliance.accounts.models import Membership, Role, Street, User
+from merchant_alliance.accounts.models import Alliance, Membership, Role, Street, User
 from merchant_alliance.accounts.services import scope_ids
 from merchant_alliance.errors import DomainError, NotAllowed
 from merchant_alliance.extensions import db
@@ -87,7 +87,8 @@ def add_design_version(actor: User, project: Project, specs: dict[str, Any], *,
     """Add the next design version with its mock-ups and photos of the sign as it is now.
 
     Without new photos of the sign as it is now, the new version keeps the previous version's: the sign
-    on the wall has not changed, only the design has.
+    on the wall has not changed, only the design has. The first version takes the photos the signboard was
+    registered with: the app already has them, so the owner is not asked again.
     """
     if not authz.can(actor, "propose", project):
         raise NotAllowed()
@@ -109,8 +110,8 @@ def add_design_version(actor: User, project: Project, specs: dict[str, Any], *,
         version = DesignVersion(project=project, number=number, created_by=actor, **specs)
         db.session.add(version)
         db.session.flush()
-        if not saved["current"] and previous is not None:
-            saved["current"] = list(previous.current_photos)
+        if not saved["current"]:
+            saved["current"] = list(previous.current_photos) if previous is not None else list(project.signboard.photos)
         rows = [{"version_id": version.id, "photo_id": photo.id, "kind": kind}
                 for kind, photos in saved.items() for photo in photos]
         if rows:
@@ -188,6 +189,27 @@ def update_guidelines(actor: User, street: Street, values: dict[str, Any]) -> De
     audit.record(actor, "guidelines_updated", guideline, street_id=street.id, changes=changes)
     db.session.commit()
     return guideline
+
+
+# --- the alliance's renewal goal ---------------------------------------------------------------
+
+MAX_RENEWAL_GOAL = 10_000  # far more signs than a street has: anything larger is a typing slip
+
+
+def set_renewal_goal(actor: User, alliance: Alliance, goal: int | None) -> None:
+    """The lead sets how many signs the alliance means to renew (None: no goal); its home shows the progress."""
+    if not authz.can(actor, "set_renewal_goal", alliance):
+        raise NotAllowed()
+    if goal is not None and not 1 <= goal <= MAX_RENEWAL_GOAL:
+        raise DomainError(_l("The goal must be a number of signs between %(min)s and %(max)s."), min=1,
+                          max=MAX_RENEWAL_GOAL)
+    previous = alliance.renewal_goal
+    if previous == goal:
+        return
+    alliance.renewal_goal = goal
+    audit.record(actor, "alliance.renewal_goal_set", alliance, **scope_ids(alliance=alliance),
+                 goal=goal, previous=previous)
+    db.session.commit()
 
 
 # --- reading -----------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ def lead_home_panel(user, _user) -> dict:
                            if m.role == Role.ALLIANCE_LEAD and m.alliance_id and not m.pending})
     if not alliance_ids:
         return {}
-    return {"work": queries.lead_work(user, alliance_ids), "goal_form": RenewalGoalForm()}
+    return {"work": queries.lead_work(user, alliance_ids)}
 
 
 @bp.route("/alliances/<int:alliance_id>/renewal-goal", methods=["POST"])
@@ -97,23 +97,31 @@ def _findings(project: Project, version: DesignVersion | None) -> list:
 def new_project(shop_id: int):
     shop = db.get_or_404(Shop, shop_id)
     authz.require(current_user, "propose", shop)
-    signboards = signboards_of(shop)
+    signboards = [s for s in signboards_of(shop) if s.removed_at is None]
     if not signboards:
         flash(_("First record the shop's current signboard, with a photo."), "info")
-        return redirect(url_for("shops.new_signboard", shop_id=shop.id))
+        return redirect(url_for("shops.new_signboard", shop_id=shop.id, then="propose"))
+    # What decides whether the form can succeed comes first: a sign with a proposal under way cannot take another,
+    # so it is not offered, and the page links to that proposal before anything is typed.
+    busy = queries.open_proposals_of([s.id for s in signboards])
+    free = [s for s in signboards if s.id not in busy]
     form = ProposalForm()
-    form.signboard_id.choices = [(s.id, s.label) for s in signboards]
-    if request.method == "GET" and int_arg("signboard") is not None:
+    # A post may name a sign that became busy since the page was drawn: the service says so (or, for the same
+    # form sent again, answers with the proposal it already made).
+    form.signboard_id.choices = [(s.id, s.label) for s in (signboards if request.method == "POST" else free)]
+    if request.method == "GET" and int_arg("signboard") in {s.id for s in free}:
         form.signboard_id.data = int_arg("signboard")
     if form.validate_on_submit():
         signboard = next(s for s in signboards if s.id == form.signboard_id.data)
-        with refusals(form) as attempt:
+        with refusals(form if free else None, "signboard_id") as attempt:
             project = services.propose_renovation(current_user, signboard, form.title.data, form.description.data,
                                                    idempotency_key=form.idempotency_key.data)
         if attempt.ok:
             flash(_("Proposal created. Now add the design: its size, materials and mock-ups."), "success")
             return redirect(url_for("projects.new_version", project_id=project.id))
-    return render_template("projects/new_project.html", form=form, shop=shop)
+    form.signboard_id.choices = [(s.id, s.label) for s in free]
+    return render_template("projects/new_project.html", form=form if free else None, shop=shop,
+                           busy=[(s, busy[s.id]) for s in signboards if s.id in busy])
 
 
 @bp.route("/projects/<int:project_id>")
@@ -212,7 +220,8 @@ def new_version(project_id: int):
         if attempt.ok:
             flash(_("Version %(n)s saved.", n=version.number), "success")
             return redirect(url_for("projects.project", project_id=project.id))
-    return render_template("projects/new_version.html", form=form, project=project, previous=previous)
+    return render_template("projects/new_version.html", form=form, project=project, previous=previous,
+                           rules=guideline_for(project.alliance.street_id), facade=project.shop.facade_width_m)
 
 
 @bp.route("/projects/<int:project_id>/versions/<int:number>")

@@ -25,6 +25,7 @@ def init_app(app: Flask) -> None:
     panels.add("project", "safety/_project_panel.html", views.project_panel)
     panels.add("shop", "safety/_shop_panel.html", views.shop_panel)
     panels.add("home", "safety/_officer_home.html", views.officer_home_panel)
+    panels.add("home", "safety/_owner_home.html", views.owner_home_panel)
     inspections.register_workflow_rows()  # installed → inspection → completed | rectification → inspection
     for module in (inspections, certificates):
         audit.register_labels(module.AUDIT_LABELS, objects=module.AUDIT_OBJECTS)

@@ -26,7 +26,7 @@ from merchant_alliance.safety.models import (
     RectificationState,
     answer_photos,
 )
-from merchant_alliance.shops.models import Signboard
+from merchant_alliance.shops.models import Shop, Signboard
 from merchant_alliance.timeutil import local_today
 
 EXPIRING_WITHIN = timedelta(days=30)
@@ -231,3 +231,56 @@ def shop_people(shop_id: int, alliance_id: int) -> set[int]:
         ((Membership.role == Role.SHOP_OWNER) & (Membership.shop_id == shop_id))
         | ((Membership.role == Role.ALLIANCE_LEAD) & (Membership.alliance_id == alliance_id)
            & Membership.confirmed_at.is_not(None)))))
+
+
+# --- the shop owner's home --------------------------------------------------------------------------------
+
+OWNER_SIGNS_SHOWN = 10  # a shop has a few signs; an owner of many shops sees the most urgent ten
+DUE_SOON = timedelta(days=30)  # an inspection due within this is shown as coming
+
+
+@dataclass(frozen=True)
+class OwnerSign:
+    """One sign of the owner's shops and where its safety stands, most urgent first by `urgency`."""
+
+    signboard: Signboard
+    shop_name: str
+    order: RectificationOrder | None  # a rectification not yet closed
+    status: str  # rectify_overdue, rectify, failed, overdue, never, due_soon, ok
+    urgency: int
+
+
+_URGENCY = ("rectify_overdue", "rectify", "failed", "overdue", "never", "due_soon", "ok")
+
+
+def owner_signs(shop_ids: list[int]) -> tuple[list[OwnerSign], int]:
+    """The signs of the owner's shops still up, each with its safety status, the most urgent first (at most
+    OWNER_SIGNS_SHOWN), and how many signs there are: two queries however many signs and orders."""
+    today = local_today()
+    rows = list(db.session.execute(
+        select(Signboard, Shop.name).join(Shop, Signboard.shop_id == Shop.id)
+        .where(Signboard.shop_id.in_(shop_ids), Signboard.removed_at.is_(None)).order_by(Signboard.id)))
+    if not rows:
+        return [], 0
+    orders = {o.signboard_id: o for o in db.session.scalars(
+        select(RectificationOrder).where(RectificationOrder.shop_id.in_(shop_ids),
+                                         text(f"rectification_orders.{OPEN_ORDERS}"))
+        .order_by(RectificationOrder.id))}
+    signs = []
+    for sign, shop_name in rows:
+        order = orders.get(sign.id)
+        if order is not None and order.state == RectificationState.OPEN:
+            status = "rectify_overdue" if order.deadline < today else "rectify"
+        elif sign.last_passed is False:
+            status = "failed"
+        elif sign.next_due_on is not None and sign.next_due_on < today:
+            status = "overdue"
+        elif sign.last_inspected_on is None:
+            status = "never"
+        elif sign.next_due_on is not None and sign.next_due_on <= today + DUE_SOON:
+            status = "due_soon"
+        else:
+            status = "ok"
+        signs.append(OwnerSign(sign, shop_name, order, status, _URGENCY.index(status)))
+    signs.sort(key=lambda s: (s.urgency, s.signboard.next_due_on or today, s.signboard.id))
+    return signs[:OWNER_SIGNS_SHOWN], len(signs)

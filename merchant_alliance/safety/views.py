@@ -13,6 +13,7 @@ from markupsafe import Markup
 
 from merchant_alliance import authz
 from merchant_alliance.accounts.forms import ConfirmForm
+from merchant_alliance.accounts.models import Role
 from merchant_alliance.errors import form_refusal, refusals
 from merchant_alliance.extensions import db
 from merchant_alliance.i18n import current_locale_code, format_date
@@ -291,6 +292,15 @@ def start_for_sign(signboard_id: int):
     if not attempt.ok:
         return redirect(url_for("shops.shop", shop_id=signboard.shop_id, _anchor="safety"))
     return redirect(url_for("safety.inspection", inspection_id=inspection.id))
+
+
+def owner_home_panel(user, _user) -> dict:
+    """The safety of the shop owner's signs, on their home page: rectifications, inspections due or overdue."""
+    shop_ids = sorted({m.shop_id for m in user.memberships if m.role == Role.SHOP_OWNER and m.shop_id})
+    if not shop_ids:
+        return {}
+    signs, total = queries.owner_signs(shop_ids)
+    return {"signs": signs, "total": total, "today": local_today()} if signs else {}
 
 
 def officer_home_panel(user, _user) -> dict:

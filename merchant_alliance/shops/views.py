@@ -165,6 +165,8 @@ def new_signboard(shop_id: int):
                                                      idempotency_key=form.idempotency_key.data)
         if attempt.ok:
             flash(_("Signboard recorded."), "success")
+            if request.args.get("then") == "propose":  # stepped aside from a proposal: back to it, this sign chosen
+                return redirect(url_for("projects.new_project", shop_id=shop.id, signboard=signboard.id))
             return redirect(url_for("shops.signboard", signboard_id=signboard.id))
     return render_template("shops/signboard_form.html", form=form, shop=shop, signboard=None)
 

@@ -1,5 +1,5 @@
-// The hazard report form: "share my location" fills the hidden latitude and longitude from the browser, and the
-// shop list can be searched. Without this script the form still works (no position; the plain list).
+// The hazard report form: "share my location" fills the hidden latitude and longitude from the browser (the shop
+// list's search box is select-filter.js). Without this script the form still works, without a position.
 (() => {
   const form = document.querySelector("[data-report-form]");
   if (!form) return;
@@ -36,24 +36,6 @@
         () => say("failed"),
         { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 },
       );
-    });
-  }
-
-  const filter = form.querySelector("[data-shop-filter]");
-  const select = form.querySelector("select[name=shop]");
-  if (filter && select) {
-    filter.hidden = false;
-    filter.addEventListener("input", () => {
-      const wanted = filter.value.trim().toLowerCase();
-      for (const group of select.querySelectorAll("optgroup")) {
-        let shown = 0;
-        for (const option of group.querySelectorAll("option")) {
-          const match = !wanted || option.textContent.toLowerCase().includes(wanted);
-          option.hidden = !match;
-          if (match) shown += 1;
-        }
-        group.hidden = shown === 0;
-      }
     });
   }
 })();

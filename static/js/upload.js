@@ -65,7 +65,9 @@
     }
     text.textContent = text.dataset.sending;
     const xhr = new XMLHttpRequest();
-    xhr.open(form.method || "POST", form.action || window.location.href);
+    // The attributes, not form.method / form.action: a field named "method" (how a payment was made) would
+    // stand in for the property, and the request would never be sent.
+    xhr.open(form.getAttribute("method") || "POST", form.getAttribute("action") || window.location.href);
     xhr.upload.addEventListener("progress", (event) => {
       if (event.lengthComputable) bar.value = Math.round((event.loaded / event.total) * 100);
     });

@@ -26,7 +26,7 @@ from sqlalchemy import func, or_, select
 from werkzeug.datastructures import FileStorage
 
 from merchant_alliance.accounts import services as accounts
-from merchant_alliance.accounts.models import Invitation, Membership, Role
+from merchant_alliance.accounts.models import Alliance, Invitation, Membership, Role
 from merchant_alliance.audit import AuditEvent
 from merchant_alliance.extensions import db
 from merchant_alliance.funds import expenses, pledges
@@ -128,6 +128,8 @@ ROUTES: dict[str, Access] = {
     "/alliances/<int:alliance_id>/shops/new": LEAD_ONLY,
     "/alliances/<int:alliance_id>/shops/import": LEAD_ONLY,
     "/alliances/<int:alliance_id>/projects": access(STAFF, "contractor owner"),
+    # the alliance's renewal goal, shown on its leads' home: its leads set it
+    "/alliances/<int:alliance_id>/renewal-goal": access("lead", "admin officer treasurer contractor owner"),
     "/invitations/<int:invitation_id>/revoke": access("admin lead"),
     # a lead appointed by another lead is confirmed or declined from outside the alliance's leadership
     "/memberships/<int:membership_id>/confirm": access("admin officer", "lead treasurer contractor owner"),
@@ -500,6 +502,7 @@ def side_b_state(world, b: dict[str, Any]) -> tuple:
                           .where(SiteLogEntry.order_id == b["work_order_id"])),
         db.session.execute(select(HazardReport.state, HazardReport.signboard_id, HazardReport.published)
                            .where(HazardReport.id == b["report_id"])).one(),
+        db.session.scalar(select(Alliance.renewal_goal).where(Alliance.id == b["alliance_id"])),
     )
 
 

@@ -157,7 +157,7 @@ def test_money_in_an_approved_expense_out_and_the_open_books_show_it(app, phone:
 
 
 def test_every_page_of_the_books_fits_a_phone(app, phone: Phone, alliance_people):
-    """The open books on a 390 px screen: nothing scrolls sideways (wide tables scroll in their own box) and
+    """The open books on a 390 px screen: nothing scrolls sideways (each line of a table is a card) and
     every button is big enough to tap, for the treasurer and for a member."""
     alliance_id, shop_id = alliance_people["alliance_id"], alliance_people["shop_id"]
     session = _fresh()

@@ -232,10 +232,13 @@ def test_each_move_is_on_the_timeline_in_order_and_the_people_concerned_hear_of_
 
 def test_submitting_needs_a_complete_design_and_after_a_change_request_a_new_version(proposal, cast):
     incomplete = proposal(title="未完成", versions=0)
+    unphotographed = proposal(title="招牌没有照片", versions=0)
+    unphotographed.signboard.photos.clear()  # registered without a photo: nothing to reuse
+    add_version(unphotographed, by=cast.owner, current=False)
     cases = [
         (incomplete, "Add a design version before submitting."),
         (proposal(mockup=False), "Add at least one mock-up of the new design before submitting."),
-        (proposal(current=False), "Add at least one photo of the sign as it is now before submitting."),
+        (unphotographed, "Add at least one photo of the sign as it is now before submitting."),
     ]
     complete_then_not = proposal()
     add_version(complete_then_not, by=cast.owner, mockup=False)  # the latest version is the one checked

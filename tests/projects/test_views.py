@@ -6,7 +6,7 @@ import io
 import re
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from merchant_alliance.audit import AuditEvent
 from merchant_alliance.extensions import db
@@ -67,15 +67,16 @@ def test_a_shop_owner_records_the_sign_proposes_a_renovation_adds_the_design_and
     shop_id = world.a.shop.id
     response = owner.get(f"/shops/{shop_id}/projects/new")
     assert response.status_code == 302
-    assert response.headers["Location"] == f"/shops/{shop_id}/signboards/new"
+    assert response.headers["Location"] == f"/shops/{shop_id}/signboards/new?then=propose"
 
-    response = owner.post(f"/shops/{shop_id}/signboards/new", content_type="multipart/form-data", data={
+    response = owner.post(f"/shops/{shop_id}/signboards/new?then=propose", content_type="multipart/form-data", data={
         "position": "正门上方", "sign_type": "wall_parallel", "width_m": "5.20", "height_m": "1.00",
         "projection_m": "0.40", "clearance_m": "2.60", "material": "铁皮喷绘", "install_year": "2009",
         "condition": "worn", "photos": files("旧招牌.jpg"),
     })
     signboard_id = db.session.scalar(select(Signboard.id))
-    assert response.headers["Location"] == f"/signboards/{signboard_id}"
+    # Back to the proposal it stepped aside from, this sign chosen.
+    assert response.headers["Location"] == f"/shops/{shop_id}/projects/new?signboard={signboard_id}"
 
     page = text_of(owner.get(f"/shops/{shop_id}/projects/new?signboard={signboard_id}"))
     assert f'<option selected value="{signboard_id}">' in page
@@ -466,3 +467,39 @@ def test_the_first_screen_says_where_the_project_stands_why_and_the_one_next_ste
     assert len({label for _, label in labels}) == 2  # two reason boxes, two names
 
     assert 'data-testid="waiting-for"' in text_of(login_as(cast.owner).get(url))
+
+
+def test_a_busy_signboard_is_refused_before_anything_is_typed_and_links_to_its_proposal(app, world, proposal, cast):
+    """A sign with a proposal under way is not offered; the page names it and links to that proposal before the
+    owner types a title. With every sign busy there is no form at all, only the way to record another sign; a
+    forged post for the busy sign creates nothing."""
+    first = proposal(title="第一块招牌的申请")
+    owner = login_as(cast.owner)
+    url = f"/shops/{first.shop_id}/projects/new"
+    page = text_of(owner.get(url))
+    assert 'data-testid="busy-signboards"' in page and f'href="/projects/{first.id}"' in page
+    assert 'data-testid="no-free-signboard"' in page and 'name="title"' not in page
+    assert f'href="/shops/{first.shop_id}/signboards/new?then=propose"' in page
+    response = owner.post(url, data={"signboard_id": first.signboard_id, "title": "再来一个", "description": ""})
+    assert response.status_code == 200 and db.session.scalar(select(func.count(Project.id))) == 1
+
+    other = proposal(title="另一块", versions=0)  # a second sign of the same shop, free again once withdrawn
+    services.move(cast.owner, other, "withdraw")
+    page = text_of(owner.get(f"{url}?signboard={other.signboard_id}"))
+    assert f'<option selected value="{other.signboard_id}">' in page
+    assert f'value="{first.signboard_id}"' not in page
+    assert 'data-keep-draft="proposal-' in page  # what is typed survives stepping aside to record a sign
+
+
+def test_the_first_version_uses_the_photo_the_sign_was_registered_with(app, world, proposal, cast):
+    """The owner is not asked twice for the sign as it is now: version 1 without such a photo takes the ones the
+    signboard was registered with, and can be submitted."""
+    project = proposal(title="只上传设计稿", versions=0)
+    registered = list(project.signboard.photos)
+    assert registered
+    page = text_of(login_as(cast.owner).get(f"/projects/{project.id}/versions/new"))
+    assert 'data-testid="reuses-signboard-photos"' in page
+    version = add_version(project, by=cast.owner, current=False)
+    assert version.current_photos == registered
+    services.move(cast.owner, project, "submit")
+    assert state_of(project) == S.SUBMITTED

@@ -271,7 +271,7 @@ def preview_rows(page: str) -> dict[int, str]:
     body = page[page.index("<tbody>"):page.index("</tbody>")]
     rows = {}
     for row in re.findall(r"<tr.*?</tr>", body, re.S):
-        cells = re.findall(r"<td>(.*?)</td>", row, re.S)
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
         rows[int(cells[0])] = " ".join(html.unescape(m) for m in re.findall(r'<span class="error">(.*?)</span>',
                                                                              cells[-1]))
     return rows
