@@ -315,3 +315,17 @@ def test_the_register_page_issues_the_same_number_of_queries_for_5_or_60_shops(v
     add_shops(54)
     many = queries_for_register(60)
     assert few == many
+
+
+def test_the_shop_page_opens_with_what_its_owner_comes_for(visitor, world):
+    """An owner (or a lead) finds "propose a renovation" and the shop's projects at the top of the shop page,
+    before its register details; the treasurer, who may look but not propose, gets no such buttons."""
+    shop = world.a.shop
+    for person in (world.a.owner, world.a.lead):
+        page = visitor(person).get(f"/shops/{shop.id}").get_data(as_text=True)
+        actions = page.index('data-testid="shop-actions"')
+        assert actions < page.index("Register entry")
+        assert page.index(f'href="/shops/{shop.id}/projects/new"', actions) < page.index("Register entry")
+        assert 'href="#projects"' in page and 'id="projects"' in page
+    assert 'data-testid="shop-actions"' not in visitor(world.a.treasurer).get(f"/shops/{shop.id}").get_data(
+        as_text=True)
