@@ -20,6 +20,7 @@ from datetime import date, timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 from werkzeug.datastructures import FileStorage
 
 from merchant_alliance import audit, authz
@@ -98,7 +99,7 @@ ALREADY_REMOVED = _l("This sign is already closed in the registry as removed.")
 def remove(user: User, signboard: Signboard, note: str, photos: Sequence[FileStorage]) -> Signboard:
     """Close the sign in the registry as taken down, with a photo that shows it gone; committed. Its history
     stays; an inspection under way is cancelled; its public tag says it was removed."""
-    if not (authz.can(user, "edit", signboard) or authz.officer_of(user, signboard.street_id)):
+    if not authz.can(user, "close_as_removed", signboard):  # the shop's owner, its lead, the street's officer
         raise NotAllowed()
     note = (note or "").strip()
     if len(note) > 500:
@@ -205,7 +206,7 @@ def remind_due() -> tuple[int, int]:
         Signboard.removed_at.is_(None), Signboard.next_due_on.is_not(None), Signboard.next_due_on >= today,
         Signboard.next_due_on <= today + REMIND_BEFORE,
         Signboard.due_reminded_for.is_(None) | (Signboard.due_reminded_for != Signboard.next_due_on))
-    for sign in db.session.scalars(soon.order_by(Signboard.id)).all():
+    for sign in db.session.scalars(soon.options(joinedload(Signboard.shop)).order_by(Signboard.id)).all():
         if _claim(sign, "due_reminded_for"):
             notify(shop_people(sign.shop_id, sign.alliance_id),
                    N_("The safety inspection of %(shop)s's sign (%(sign)s) is due on %(day)s."),
@@ -216,7 +217,7 @@ def remind_due() -> tuple[int, int]:
     late = select(Signboard).where(
         Signboard.removed_at.is_(None), Signboard.next_due_on.is_not(None), Signboard.next_due_on < today,
         Signboard.overdue_notified_for.is_(None) | (Signboard.overdue_notified_for != Signboard.next_due_on))
-    for sign in db.session.scalars(late.order_by(Signboard.id)).all():
+    for sign in db.session.scalars(late.options(joinedload(Signboard.shop)).order_by(Signboard.id)).all():
         if _claim(sign, "overdue_notified_for"):
             notify(officers_of_street(sign.street_id) | shop_people(sign.shop_id, sign.alliance_id),
                    N_("The safety inspection of %(shop)s's sign (%(sign)s) is overdue (due %(day)s)."),

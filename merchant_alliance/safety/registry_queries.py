@@ -34,8 +34,8 @@ from merchant_alliance.safety.models import (
     Inspection,
     RectificationOrder,
 )
-from merchant_alliance.shops import risk as risk_rules
-from merchant_alliance.shops.models import Risk, Shop, Signboard, SignCondition, SignType, signboard_photos
+from merchant_alliance.shops.models import Risk, Shop, Signboard, SignType, signboard_photos
+from merchant_alliance.shops.risk import risk_factors
 from merchant_alliance.timeutil import FIRST_DAY
 
 PAGE_SIZE = 50
@@ -326,30 +326,12 @@ class RiskReason:
 
 
 def risk_reasons(signboard: Signboard, today: date) -> list[RiskReason]:
-    """Why the sign has its risk points (shops.risk's rules, one line each); their sum is risk_points."""
-    r = risk_rules
-    reasons = []
-    kind = SignType(signboard.sign_type)
-    if points := r.KIND_POINTS.get(kind, 0):
-        reasons.append(RiskReason(str(RISK_REASONS["kind"] % {"kind": kind.label}), points))
-    area = (signboard.width_m or 0) * (signboard.height_m or 0)
-    if points := 2 if area >= r.LARGE_AREA_M2 else 1 if area >= r.MEDIUM_AREA_M2 else 0:
-        reasons.append(RiskReason(str(RISK_REASONS["area"] % {"area": f"{area:.1f}"}), points))
-    if signboard.clearance_m is not None:
-        top = signboard.clearance_m + (signboard.height_m or 0)
-        if top >= r.HIGH_TOP_M:
-            reasons.append(RiskReason(str(RISK_REASONS["height"] % {"height": f"{top:.1f}"}), 1))
-    if signboard.install_year:
-        age = today.year - signboard.install_year
-        if points := 2 if age >= r.OLD_YEARS else 1 if age >= r.AGEING_YEARS else 0:
-            reasons.append(RiskReason(str(RISK_REASONS["age"] % {"years": age}), points))
-    if signboard.illuminated:
-        reasons.append(RiskReason(str(RISK_REASONS["lit"]), 2))
-    if signboard.last_passed is False:
-        reasons.append(RiskReason(str(RISK_REASONS["failed"]), 2))
-    if signboard.condition == SignCondition.WORN:
-        reasons.append(RiskReason(str(RISK_REASONS["worn"]), 1))
-    return reasons
+    """Why the sign has its risk points, one line per rule it scores on (shops.risk); their sum is risk_points."""
+    shown = {"kind": lambda v: {"kind": v.label}, "area": lambda v: {"area": f"{v:.1f}"},
+             "height": lambda v: {"height": f"{v:.1f}"}, "age": lambda v: {"years": v}}
+    return [RiskReason(str(RISK_REASONS[f.key] % shown[f.key](f.value)) if f.key in shown
+                       else str(RISK_REASONS[f.key]), f.points)
+            for f in risk_factors(signboard, today)]
 
 
 # --- a day's route ----------------------------------------------------------------------------------------------

@@ -24,7 +24,6 @@ from merchant_alliance.safety import registry_queries as queries
 from merchant_alliance.safety.models import InspectionState
 from merchant_alliance.safety.pages import for_logged_in_users, street_or_404
 from merchant_alliance.safety.registry_forms import PlanForm, RemovalForm
-from merchant_alliance.shops.risk import risk_points
 from merchant_alliance.timeutil import local_today
 
 bp = for_logged_in_users(Blueprint("registry", __name__))
@@ -115,10 +114,11 @@ def _sign_page(signboard, removal_form: RemovalForm | None = None):
     removed = signboard.removed_at is not None
     may_remove = not removed and authz.can(current_user, "close_as_removed", signboard)
     under_way = next((i for i in history.inspections if i.state == InspectionState.OPEN), None)
+    reasons = queries.risk_reasons(signboard, today)
     return render_template(
         "safety/registry_sign.html", signboard=signboard, shop=signboard.shop, history=history, today=today,
         status=registry.status_of(signboard, today), status_labels=registry.STATUS_LABELS,
-        reasons=queries.risk_reasons(signboard, today), points=risk_points(signboard, today),
+        reasons=reasons, points=sum(reason.points for reason in reasons),
         interval=checklists.shown_settings(street_id).interval_for(signboard.risk) if officer else None,
         officer=officer, under_way=under_way, may_inspect=officer and not removed and under_way is None,
         confirm_form=ConfirmForm(), removal_form=(removal_form or RemovalForm(formdata=None)) if may_remove else None,

@@ -6,6 +6,7 @@ when the sign is edited or inspected, and daily for all signs (they age).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -22,24 +23,43 @@ OLD_YEARS, AGEING_YEARS = 10, 5
 HIGH_FROM, MEDIUM_FROM = 4, 2
 
 
-def risk_points(signboard: Signboard, today: date | None = None) -> int:
-    """How many risk points the sign has (see the module's rules)."""
+@dataclass(frozen=True)
+class Factor:
+    """One reason the sign scores risk points: `key` names the rule, `value` what was measured."""
+
+    key: str  # kind, area, height, age, lit, failed or worn
+    points: int
+    value: object = None
+
+
+def risk_factors(signboard: Signboard, today: date | None = None) -> list[Factor]:
+    """Each rule the sign scores points on (see the module's rules), in a fixed order."""
     today = today or local_today()
-    points = KIND_POINTS.get(SignType(signboard.sign_type), 0)
+    found = []
+    kind = SignType(signboard.sign_type)
+    if points := KIND_POINTS.get(kind, 0):
+        found.append(Factor("kind", points, kind))
     area = (signboard.width_m or 0) * (signboard.height_m or 0)
-    points += 2 if area >= LARGE_AREA_M2 else 1 if area >= MEDIUM_AREA_M2 else 0
-    if signboard.clearance_m is not None and signboard.clearance_m + (signboard.height_m or 0) >= HIGH_TOP_M:
-        points += 1
+    if points := 2 if area >= LARGE_AREA_M2 else 1 if area >= MEDIUM_AREA_M2 else 0:
+        found.append(Factor("area", points, area))
+    if signboard.clearance_m is not None and (top := signboard.clearance_m + (signboard.height_m or 0)) >= HIGH_TOP_M:
+        found.append(Factor("height", 1, top))
     if signboard.install_year:
         age = today.year - signboard.install_year
-        points += 2 if age >= OLD_YEARS else 1 if age >= AGEING_YEARS else 0
+        if points := 2 if age >= OLD_YEARS else 1 if age >= AGEING_YEARS else 0:
+            found.append(Factor("age", points, age))
     if signboard.illuminated:
-        points += 2  # wiring: fire and shock
+        found.append(Factor("lit", 2))  # wiring: fire and shock
     if signboard.last_passed is False:
-        points += 2
+        found.append(Factor("failed", 2))
     if signboard.condition == SignCondition.WORN:
-        points += 1
-    return points
+        found.append(Factor("worn", 1))
+    return found
+
+
+def risk_points(signboard: Signboard, today: date | None = None) -> int:
+    """How many risk points the sign has."""
+    return sum(factor.points for factor in risk_factors(signboard, today))
 
 
 def risk_of(signboard: Signboard, today: date | None = None) -> Risk:

@@ -225,3 +225,32 @@ def test_the_officers_home_and_the_signs_card_show_its_reports(app, world):
     assert [r.id for r in card["reports"]] == [urgent.report_id]
     assert views.signboard_panel(signboard, world.a.owner) == {}
     assert views.signboard_panel(signboard, world.b.officer) == {}
+
+
+def test_a_report_is_linked_only_to_a_standing_sign_of_its_street_and_inspected_only_once_linked(app, world):
+    """Accepting or inspecting a report about a typed house number waits for its sign; linking it to another
+    street's sign, to a sign taken down, or to no sign at all is refused, and each refusal changes nothing."""
+    from merchant_alliance.safety import registry
+    from tests.reports.reporting import upload
+
+    entry = report(world.a, shop_id=None, house_number="1234")
+    case_id = entry.report_id
+    officer = login_as(world.a.officer)
+    for action in ("accept", "inspect"):
+        response = officer.post(f"/reports/{case_id}/{action}", follow_redirects=True)
+        assert flashed_errors(response) == ["Link the report to a sign first."], action
+    theirs = sign_on(world.b)
+    gone = sign_on(world.a, "侧门旧灯箱")
+    registry.remove(world.a.officer, gone, "已拆除", [upload()])
+    events = db.session.scalar(select(func.count()).select_from(AuditEvent))
+    for signboard_id in (theirs.id, gone.id, 999999, "x"):
+        response = officer.post(f"/reports/{case_id}/link", data={"signboard": str(signboard_id)},
+                                follow_redirects=True)
+        assert response.status_code == 200
+        assert flashed_errors(response), signboard_id
+    db.session.expire_all()
+    case = db.session.get(HazardReport, case_id)
+    assert (case.state, case.signboard_id) == (ReportState.NEW, None)
+    assert case.place_key == f"house:{world.a.alliance.id}:1234"
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == events
+    assert open_reports_of(theirs.id)[0] == 0 and db.session.get(type(gone), gone.id).open_reports == 0
