@@ -62,6 +62,17 @@ class Transition:
     button: bool = True  # False: taken only by a service (an inspection's result), never from a button
 
 
+@dataclass(frozen=True)
+class Standing:
+    """Where an object stands for one person: `step` is "act" (the one button `first` moves it on), "decide"
+    (several outcomes to choose between, below what they are about), "wait" (for the rows in `waiting_for`,
+    which others take) or "end" (no row leaves its state)."""
+
+    step: str
+    first: Transition | None = None
+    waiting_for: tuple[LazyString | str, ...] = ()
+
+
 Guard = Callable[[Any, "User", Attempt], "str | LazyString | None"]  # (object, user, attempt) → refusal or None
 AfterHook = Callable[[Any, "User", Transition, Attempt], None]
 
@@ -162,6 +173,29 @@ class Workflow(Generic[T]):
     def actions_for(self, user: User, obj: T) -> list[Transition]:
         """The rows this user may take on the object now: the buttons they see (guards still have their say)."""
         return [t for (state, _), t in self._rows.items() if state == obj.state and t.button and t.who(user, obj)]
+
+    def standing(self, user: User, obj: T, actions: list[Transition] | None = None) -> Standing:
+        """What the first screen of the object's page offers this person (`actions`: their rows, when the page
+        has them already). A choice between outcomes (a forward button beside one that needs a reason, a
+        reasoned move that is no refusal, or several forward buttons) is a decision, taken after looking at
+        the object; else one forward button is the step; else the forward rows of the state that others take
+        are what it waits for (a refusal left to this person, like rejecting, is no step forward); a state no
+        row leaves is the end."""
+        actions = self.actions_for(user, obj) if actions is None else actions
+        forward = [t for t in actions if t.style == "primary" and not t.needs_reason]
+        reasoned = [t for t in actions if t.needs_reason]
+        if (forward and reasoned) or any(t.style != "danger" for t in reasoned) or len(forward) > 1:
+            return Standing("decide")
+        if forward:
+            return Standing("act", first=forward[0])
+        mine = {t.action for t in actions}
+        others = tuple(dict.fromkeys(
+            t.label for t in self.rows if t.source == obj.state and t.button and t.style == "primary"
+            and t.action not in mine))
+        if others:
+            return Standing("wait", waiting_for=others)
+        ends = not any(t.source == obj.state for t in self.rows)
+        return Standing("end" if ends else "wait")
 
     def not_now(self, obj: T, action: str) -> str:
         """Why `action` is not possible in the object's state."""

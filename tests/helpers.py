@@ -92,3 +92,10 @@ def flashed_errors(response) -> list[str]:
     """The error messages flashed at the top of the page, as the reader sees them."""
     return [html.unescape(message) for message in
             re.findall(r'<p class="flash flash-error">(.*?)</p>', response.get_data(as_text=True), re.S)]
+
+
+def first_screen(response) -> str:
+    """The "where it stands" card that opens an object page (state, why, this person's next step), as HTML."""
+    page = response.get_data(as_text=True)
+    start = page.index('data-testid="standing"')
+    return page[start:page.index("</section>", start)]

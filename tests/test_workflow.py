@@ -296,3 +296,26 @@ def test_the_engine_knows_no_domain():
     from tests.test_dependencies import ALL_DOMAINS, graph, top
 
     assert {top(name) for name in graph()["merchant_alliance.workflow"]} & ALL_DOMAINS == set()
+
+
+def test_the_first_screen_step_is_read_off_the_table_for_each_person(world, project):
+    """One forward button is the step; a choice with a reasoned outcome is a decision; someone with no forward
+    row waits for the forward rows others take (a refusal left to them is no step); a state no row leaves ends."""
+    flow = toy()
+    owner, lead = world.a.owner, world.a.lead
+    mine = flow.standing(owner, project)
+    assert (mine.step, mine.first) == ("act", SEND)  # "drop" is beside it, but no step forward
+    assert flow.standing(lead, project).waiting_for == ("Send",)
+
+    set_committed_value(project, "state", S.SUBMITTED)
+    assert flow.standing(lead, project).step == "decide"  # accept or send back: look first
+    assert (flow.standing(owner, project).step, flow.standing(owner, project).waiting_for) == ("wait", ("Accept",))
+    refusal_only = Workflow("refusal", Project, not_now="-", conflict=CONFLICT)
+    refusal_only.add(ACCEPT, Transition(S.SUBMITTED, "refuse", S.REJECTED, may("review"), "Refuse",
+                                        needs_reason=True, style="danger"))
+    assert refusal_only.standing(lead, project).step == "decide"  # accept, or refuse with a reason
+    assert refusal_only.standing(lead, project, actions=[refusal_only.find(S.SUBMITTED, "refuse")]).waiting_for \
+        == ("Accept",)
+
+    set_committed_value(project, "state", S.DESIGN_APPROVED)
+    assert flow.standing(owner, project).step == "end"

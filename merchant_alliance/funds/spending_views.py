@@ -240,6 +240,7 @@ def expense(request_id: int):
     return render_template(
         "funds/expense.html", req=found, alliance=found.fund.alliance,
         actions=expenses.actions_for(current_user, found), needed=expenses.approvals_needed(found),
+        standing=expenses.expense_requests.standing(current_user, found),
         can_see_receipts=authz.can(current_user, "view_receipts", found.fund.alliance),
         payment_form=PaymentForm(), receipts_form=ReceiptsForm(),
     )

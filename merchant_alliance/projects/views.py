@@ -168,27 +168,14 @@ def _project_details(project: Project) -> dict:
 
 def _standing(project: Project, entries: list, actions: list, blocked: dict) -> dict:
     """The first screen of the project page: why it is where it is (the latest reason someone gave for a move)
-    and the one next step for this person, from the workflow table: the step the rules ask for first (a new
-    version), else their one button (or the decision below the design when there are several), else who acts
-    next."""
+    and the one next step for this person, from the workflow table (`Workflow.standing`), except that the step
+    the rules ask for first (a new version) comes before any button."""
     reason = next((entry for entry in reversed(entries) if entry.details.get("reason")), None)
-    primary = [t for t in actions if t.style == "primary" and not t.needs_reason]
     if blocked and _can_add_version(project):
-        step = "add_version"
-    elif any(t.needs_reason for t in actions):
-        step = "decide"  # choices between outcomes: the person looks at the design first
-    elif len(primary) == 1:
-        step = "act"
-    elif primary:
-        step = "decide"
-    else:  # nothing moves it forward from here for this person (withdrawing is no step forward)
-        step = "wait"
-    mine = {t.action for t in actions}
-    waiting_for = [t.label for t in lifecycle.rows
-                   if t.source == project.state and t.button and t.style == "primary" and t.action not in mine] \
-        if step == "wait" else []
-    return {"reason": reason, "step": step, "waiting_for": waiting_for,
-            "first": primary[0].action if step == "act" else None}
+        return {"reason": reason, "step": "add_version", "waiting_for": (), "first": None}
+    standing = lifecycle.standing(current_user, project, actions)
+    return {"reason": reason, "step": standing.step, "waiting_for": standing.waiting_for,
+            "first": standing.first.action if standing.first else None}
 
 
 @bp.route("/projects/<int:project_id>/versions/new", methods=["GET", "POST"])

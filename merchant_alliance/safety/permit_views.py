@@ -22,6 +22,7 @@ from merchant_alliance.safety.permit_forms import (
     GrantForm,
     PlanForm,
 )
+from merchant_alliance.workflow import Standing
 
 bp = Blueprint("permits", __name__)
 
@@ -90,7 +91,10 @@ def permit(permit_id: int):
     permit = _permit_or_404(permit_id)
     project = permit.project
     version = permits.approved_design(project)
-    actions = {t.action for t in permits.permits.actions_for(current_user, permit)}
+    rows = permits.permits.actions_for(current_user, permit)
+    actions = {t.action for t in rows}
+    can_revise = authz.can(current_user, "propose", project) and lifecycle.allows(project, "request_permit")
+    can_upload = authz.can(current_user, "submit", permit) and permits.permits.allows(permit, "upload_district")
     advice = []
     if actions:  # shown to the officer deciding, as advice
         plan = {**permits.plan_of(permit), "sign_type": version.sign_type if version else None}
@@ -98,12 +102,20 @@ def permit(permit_id: int):
             plan, max_reach_m=guideline_for(permit.street_id).max_projection_projecting_m)
     return render_template(
         "safety/permit.html", permit=permit, project=project, version=version, actions=actions, advice=advice,
-        history=permits.history(permit),
-        can_revise=authz.can(current_user, "propose", project) and lifecycle.allows(project, "request_permit"),
-        can_upload=authz.can(current_user, "submit", permit) and permits.permits.allows(permit, "upload_district"),
+        history=permits.history(permit), can_revise=can_revise, can_upload=can_upload,
+        standing=_standing(permit, rows, can_revise, can_upload),
         grant_form=GrantForm(), reason_form=DecisionReasonForm(), upload_form=DistrictUploadForm(),
         number_form=DistrictNumberForm(),
     )
+
+
+def _standing(permit: Permit, rows: list, can_revise: bool, can_upload: bool) -> Standing:
+    """The permit's next step for this person: the shop's own steps (sending a revised plan after a denial,
+    which is the project's move; bringing the district's permit) come before waiting for the office."""
+    standing = permits.permits.standing(current_user, permit, rows)
+    if standing.step in ("wait", "end") and (can_revise or can_upload):
+        return Standing("revise" if can_revise else "upload")
+    return standing
 
 
 # What each decision form's action is, and who may send it (authz.require: 404 for who may not see the permit).

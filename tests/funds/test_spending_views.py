@@ -27,7 +27,7 @@ from merchant_alliance.projects.models import ProjectState
 from tests.factories import user_with_role
 from tests.fixtures.funds import approved_project, entry, give, key, promise
 from tests.funds.test_budgets import RULE, books
-from tests.helpers import login_as
+from tests.helpers import first_screen, login_as
 from tests.projects.helpers import count, fresh_jpeg, put_in_state, stored_files, text_of, upload
 
 pytestmark = pytest.mark.usefixtures("in_request")  # services called directly tell people, with links
@@ -421,6 +421,44 @@ def test_four_eyes_through_the_buttons_and_every_step_on_the_timeline(app, world
     assert log.count(f"Expense request #{request.id}") == 5
     for action in ("expense.created", "expense.submitted", "expense.approved", "expense.paid"):
         assert action_label(action) in log, action
+
+
+def test_the_expense_page_opens_with_its_state_why_and_each_persons_next_step(app, world, cast, fund, project):
+    """Who asked reads how many approvals it has and what comes next; a lead who may approve is sent to the
+    request before the choice; one who approved already waits; the treasurer pays from the first screen; a
+    rejected request says why."""
+    give(cast.treasurer, fund, 20_000_00)
+    request = expenses.create_request(cast.lead, fund, payee="鑫达广告工程部", amount_fen=6_000_00, project=project,
+                                      purpose="新店招制作与安装", receipts=[upload()], idempotency_key=key())
+    url = f"/fund/expenses/{request.id}"
+    asked = first_screen(login_as(cast.lead).get(url))
+    assert "Awaiting approval" in asked and "0 of 2" in asked
+    assert 'data-testid="waiting-for"' in asked and "Approve" in asked and "next-step" not in asked
+
+    deciding = login_as(cast.co_lead).get(url)
+    assert 'href="#decision" data-testid="next-step"' in first_screen(deciding)
+    page = deciding.get_data(as_text=True)
+    assert page.index("新店招制作与安装") < page.index('id="decision"')  # what it is for, before the choice
+    assert page.count('data-action="approve"') == 1
+
+    expenses.approve(cast.co_lead, request)
+    db.session.commit()
+    approved_once = first_screen(login_as(cast.co_lead).get(url))
+    assert "1 of 2" in approved_once and "next-step" not in approved_once and 'data-testid="waiting-for"' in \
+        approved_once
+    expenses.approve(user_with_role(Role.ALLIANCE_LEAD, alliance=world.a.alliance), request)
+    db.session.commit()
+    paying = login_as(cast.treasurer).get(url)
+    assert "Approved, to be paid" in first_screen(paying) and 'data-action="pay"' in first_screen(paying)
+    assert paying.get_data(as_text=True).count('data-action="pay"') == 1
+    assert "Record the payment" in first_screen(login_as(cast.lead).get(url))  # what the lead waits for
+
+    refused = expenses.create_request(cast.treasurer, fund, payee="另一家", amount_fen=100_00, purpose="灯箱",
+                                      receipts=[upload()], idempotency_key=key())
+    expenses.reject(cast.lead, refused, "报价偏高，请再询两家")
+    db.session.commit()
+    why = first_screen(login_as(cast.treasurer).get(f"/fund/expenses/{refused.id}"))
+    assert "Rejected" in why and "报价偏高，请再询两家" in why
 
 
 def test_a_refund_is_asked_for_through_the_form_and_only_to_a_shop_of_this_alliance(app, world, cast,

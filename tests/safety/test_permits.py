@@ -33,7 +33,7 @@ from tests.factories import user_with_role
 from tests.fixtures.funds import give, key, promise
 from tests.fixtures.projects import make_project
 from tests.fixtures.safety import DENIAL, PLAN, plan, send_plan
-from tests.helpers import counted_queries, flashed_errors, login_as
+from tests.helpers import counted_queries, first_screen, flashed_errors, login_as
 from tests.projects.helpers import count, fresh_jpeg, state_of, text_of, upload, written
 
 pytestmark = pytest.mark.usefixtures("in_request")
@@ -487,6 +487,43 @@ def test_the_officer_decides_on_the_permit_page_and_the_project_page_shows_each_
     assert "the project can now be funded" in text_of(lead.get(project_url))
     timeline = text_of(owner.get(f"/projects/{project.id}/timeline"))
     assert "granted the structural permit" in timeline and "夜间施工须报备" in timeline
+
+
+def test_the_permit_page_opens_with_its_state_why_and_each_persons_next_step(app, world, cast, project):
+    """The officer is sent to the plan before the choices; the shop reads why it was denied and revises from the
+    first screen, then brings the district's permit from there; the officer sees it before recording its number."""
+    permit = send_plan(project, by=cast.owner)
+    owner, officer = login_as(cast.owner), login_as(cast.officer)
+    url = f"/permits/{permit.id}"
+    deciding = officer.get(url)
+    assert 'href="#decision" data-testid="next-step"' in first_screen(deciding)
+    page = deciding.get_data(as_text=True)
+    assert page.index('id="plan"') < page.index('id="decision"')  # the plan before the choices
+    assert all(page.count(f'data-action="{a}"') == 1 for a in ("grant", "deny", "require-district"))
+    waiting = first_screen(owner.get(url))
+    assert "next-step" not in waiting and "Grant the permit" in waiting  # what the office does next
+
+    officer.post(f"{url}/deny", data={"reason": DENIAL})
+    denied = first_screen(owner.get(url))
+    assert "Denied" in denied and DENIAL in denied and 'data-action="revise"' in denied
+    assert "next-step" not in first_screen(officer.get(url))
+
+    send_plan(project, by=cast.owner)
+    officer.post(f"{url}/district", data={"reason": "须区级常规许可"})
+    brought = owner.get(url)
+    assert "须区级常规许可" in first_screen(brought) and 'data-action="upload-district"' in first_screen(brought)
+    assert brought.get_data(as_text=True).count('data-action="upload-district"') == 1
+    owner.post(f"{url}/upload", data={"photos": [(io.BytesIO(fresh_jpeg()), "区级许可.jpg")]},
+               content_type="multipart/form-data")
+    recording = officer.get(url)
+    assert 'href="#decision" data-testid="next-step"' in first_screen(recording)  # record, or deny: the district
+    page = recording.get_data(as_text=True)                                        # may refuse too
+    assert page.count('data-action="record-district"') == page.count('data-action="deny"') == 1
+    assert page.index("区级许可") < page.index('id="decision"')  # the district's permit is seen before deciding
+
+    officer.post(f"{url}/record", data={"number": "沪静绿容许〔2026〕8号", "conditions": ""})
+    granted = first_screen(owner.get(url))
+    assert "Granted" in granted and "须区级常规许可" not in granted  # an old reason is no longer the why
 
 
 def test_the_district_steps_on_the_pages(app, world, cast, project):
