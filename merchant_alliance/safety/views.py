@@ -34,6 +34,7 @@ from merchant_alliance.safety.permissions import officer_of_project
 from merchant_alliance.shops.models import Signboard
 from merchant_alliance.timeutil import local_today
 from merchant_alliance.urls import external_url
+from merchant_alliance.workflow import Standing
 
 bp = Blueprint("safety", __name__)
 
@@ -138,7 +139,18 @@ def rectification(order_id: int):
     deadline_form = DeadlineForm(deadline=order.deadline) if manage else None
     return render_template(
         "safety/rectification.html", order=order, texts=texts, fix_forms=fix_forms, confirm_form=ConfirmForm(),
-        can_reinspect=manage, deadline_form=deadline_form, overdue=queries.is_overdue(order))
+        can_reinspect=manage, deadline_form=deadline_form, overdue=queries.is_overdue(order),
+        standing=_rectification_standing(order, can_fix, manage))
+
+
+def _rectification_standing(order: RectificationOrder, can_fix: bool, manage: bool) -> Standing:
+    """The shop's step is the first item still to fix; the officer's, once every item is reported fixed, the
+    re-inspection (which they may also start earlier, from below the items)."""
+    if order.state == RectificationState.CLOSED:
+        return Standing("end")
+    if order.state == RectificationState.OPEN:
+        return Standing("fix") if can_fix else Standing("wait", waiting_for=(_("Report every item fixed"),))
+    return Standing("act") if manage else Standing("wait", waiting_for=(_("Start the re-inspection"),))
 
 
 @bp.route("/rectifications/<int:order_id>/deadline", methods=["POST"])

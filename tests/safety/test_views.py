@@ -13,7 +13,7 @@ from sqlalchemy import select
 from merchant_alliance.extensions import db
 from merchant_alliance.safety import inspections
 from merchant_alliance.safety.models import Certificate, Inspection, InspectionState, Outcome, RectificationOrder
-from tests.helpers import counted_queries, login_as
+from tests.helpers import counted_queries, first_screen, login_as
 from tests.projects.helpers import fresh_jpeg, text_of
 from tests.safety.test_inspections import answer_all, installed
 
@@ -216,6 +216,32 @@ def test_the_inspection_and_rectification_pages_issue_as_many_queries_for_many_a
     inspections.finish(world.a.officer, other)
     one = db.session.scalar(select(RectificationOrder).where(RectificationOrder.inspection_id == other.id))
     assert queries_for(login_as(world.a.lead), f"/rectifications/{one.id}") == many
+
+
+def test_the_rectification_page_opens_with_what_is_left_to_fix_and_each_persons_next_step(app, world):
+    """The shop reads which items are still to fix and jumps to the first; the officer waits for them, and once
+    every item is reported fixed, starts the re-inspection from the first screen."""
+    _, inspection, officer = started(world)
+    answer_all(world.a.officer, inspection, failing={"S05": "螺栓松动", "S02": "面板开裂"})
+    inspections.finish(world.a.officer, inspection)
+    db.session.commit()
+    order = db.session.scalar(select(RectificationOrder).where(RectificationOrder.inspection_id == inspection.id))
+    url, owner = f"/rectifications/{order.id}", login_as(world.a.owner)
+    first = order.items[0]
+    shop = first_screen(owner.get(url))
+    assert "2 items still to fix" in shop and "S02" in shop and "S05" in shop
+    assert f'href="#item-{first.code}" data-testid="next-step"' in shop
+    waiting = first_screen(officer.get(url))
+    assert "next-step" not in waiting and "Report every item fixed" in waiting
+    assert officer.get(url).get_data(as_text=True).count('data-action="reinspect"') == 1  # below, if needed early
+
+    for item in order.items:
+        owner.post(f"{url}/items/{item.id}/fixed", data={f"fix{item.id}-fixed_note": "已修", f"fix{item.id}-photos":
+                                                         [photo()]}, content_type="multipart/form-data")
+    reinspect = officer.get(url)
+    assert 'data-action="reinspect"' in first_screen(reinspect) and "still to fix" not in first_screen(reinspect)
+    assert reinspect.get_data(as_text=True).count('data-action="reinspect"') == 1
+    assert "Start the re-inspection" in first_screen(owner.get(url))  # what the shop waits for now
 
 
 def test_the_officer_sets_a_later_deadline_from_the_rectification_page(app, world):
