@@ -27,6 +27,7 @@ from tests.fixtures.funds import entry, give, key, promise
 from tests.fixtures.projects import REASON, make_project
 from tests.helpers import counted_queries, flashed_errors, login_as
 from tests.projects.helpers import SIGNBOARD, put_in_state, text_of, upload
+from tests.reports.reporting import report
 from tests.safety.test_inspections import answer_all
 
 S = ProjectState
@@ -318,3 +319,28 @@ def test_a_person_holding_several_roles_sees_the_cards_of_each(app, world):
     db.session.commit()
     page = home(lead_and_owner)
     assert 'id="owner-projects"' in page and 'id="lead-work"' in page and 'id="lead-money"' in page
+
+
+def test_every_home_shows_a_change_at_once_whether_it_is_cached_or_built_each_time(app, world):
+    """The owner's and lead's homes are cached under their own alliance's version, so a new design to review or
+    a change asked shows on the next view; an officer's home reads across the street's alliances and is built
+    on every view, so a new report on any road shows at once (a second view is never an old page)."""
+    a = world.a
+    lead, owner, officer = login_as(a.lead), login_as(a.owner), login_as(a.officer)
+    for client in (lead, owner, officer):
+        client.get("/")  # and again below: a cached page would be served the second time
+    project = make_project(S.SUBMITTED, by=a.owner, shop=a.shop, title="新的设计稿")
+    assert "新的设计稿" in section(text_of(lead.get("/")), "designs-to-review")
+    put_in_state(project, S.CHANGES_REQUESTED)
+    assert "新的设计稿" in text_of(owner.get("/"))
+    assert 'data-testid="new-reports-total">0<' in text_of(officer.get("/"))
+    report(a, description="招牌一角松动")
+    db.session.commit()
+    assert 'data-testid="new-reports-total">1<' in text_of(officer.get("/"))
+    assert "overdue-signs" not in text_of(officer.get("/"))
+    sign = register_signboard(a.owner, a.shop, SIGNBOARD, [upload()])
+    db.session.commit()
+    officer.get("/")
+    sign.next_due_on = local_today() - timedelta(days=3)  # a change in one alliance only
+    db.session.commit()
+    assert f"/signboards/{sign.id}/registry" in section(text_of(officer.get("/")), "overdue-signs")

@@ -82,9 +82,15 @@ step = st.one_of(
 def test_every_cached_page_is_the_page_built_afresh_after_any_sequence_of_writes(app, world, fund, steps):
     side = world.a
     project = make_project(ProjectState.DRAFT, by=side.owner, shop=side.shop)
-    client = login_as(side.lead)
-    paths = cached_pages(side.alliance.id, [project.id])
-    assert_cached_pages_are_fresh(app, client, paths)
+    client, owner = login_as(side.lead), login_as(side.owner)
+    paths = [*cached_pages(side.alliance.id, [project.id]), "/"]
+    owners_pages = ["/", "/projects/mine", f"/shops/{side.shop.id}"]  # the owner's home and projects are cached too
+
+    def assert_fresh() -> None:
+        assert_cached_pages_are_fresh(app, client, paths)
+        assert_cached_pages_are_fresh(app, owner, owners_pages)
+
+    assert_fresh()
     for operation, *values in steps:
         try:
             if operation == "record":
@@ -117,7 +123,7 @@ def test_every_cached_page_is_the_page_built_afresh_after_any_sequence_of_writes
             db.session.commit()
         except DomainError:
             db.session.rollback()  # refused: nothing written, and the pages must say so
-        assert_cached_pages_are_fresh(app, client, paths)
+        assert_fresh()
 
 
 def test_a_second_view_comes_from_the_cache_with_fewer_queries_and_its_own_form_keys(app, world, fund):

@@ -13,7 +13,7 @@ from merchant_alliance.accounts.models import Alliance, Role, Street
 from merchant_alliance.errors import ERROR_MESSAGES, form_refusal, refusals
 from merchant_alliance.extensions import db
 from merchant_alliance.inputs import int_arg, page_arg
-from merchant_alliance.pagecache import alliance_scope, lazy
+from merchant_alliance.pagecache import alliance_scope, lazy, own_scopes
 from merchant_alliance.projects import queries, services
 from merchant_alliance.projects.forms import (
     CommentForm,
@@ -279,8 +279,8 @@ def timeline(project_id: int):
 
 @bp.route("/projects/mine")
 def mine():
-    return render_template("projects/list.html", rows=queries.projects_of_owner(current_user), alliance=None,
-                           counts=None, state=None, cache_scopes=None)
+    return render_template("projects/list.html", rows=lazy(queries.projects_of_owner, current_user), alliance=None,
+                           counts=None, state=None, cache_scopes=sorted(own_scopes(current_user)))
 
 
 @bp.route("/alliances/<int:alliance_id>/projects")
