@@ -60,17 +60,42 @@ class Transition:
     style: str = "primary"  # how its button looks: primary, secondary or danger
     event: str = ""  # the audit event's name after the workflow's prefix; the action's own name when empty
     button: bool = True  # False: taken only by a service (an inspection's result), never from a button
+    page: str = ""  # the endpoint of the form page through which the row is taken (`<model>_id` = the object's id)
+    by: Who | None = None  # whose step it is, when fewer people are expected to take it than may (`who`)
+
+    def expected_of(self, user: User, obj: Any) -> bool:
+        """Whether this is `user`'s own step (not one they merely may take for someone else)."""
+        return (self.by or self.who)(user, obj)
+
+
+@dataclass(frozen=True)
+class Step:
+    """An activity offered as someone's next step on the object's page: `label` links to the form page `page`
+    (`<model>_id` = the object's id) for whom `who` allows and `by` expects, while `needed(obj)` says it is
+    still to do (a budget not set yet)."""
+
+    label: LazyString | str
+    who: Who
+    page: str
+    by: Who | None = None
+    needed: Callable[[Any], bool] | None = None
+
+    def expected_of(self, user: User, obj: Any) -> bool:
+        return (self.by or self.who)(user, obj)
 
 
 @dataclass(frozen=True)
 class Standing:
     """Where an object stands for one person: `step` is "act" (the one button `first` moves it on), "decide"
-    (several outcomes to choose between, below what they are about), "wait" (for the rows in `waiting_for`,
-    which others take) or "end" (no row leaves its state)."""
+    (several outcomes to choose between, below what they are about), "go" (to the form page `page`, whose link
+    says `label`), "wait" (for the steps in `waiting_for`, which others take) or "end" (no row leaves its
+    state)."""
 
     step: str
     first: Transition | None = None
     waiting_for: tuple[LazyString | str, ...] = ()
+    label: LazyString | str = ""
+    page: str = ""
 
 
 Guard = Callable[[Any, "User", Attempt], "str | LazyString | None"]  # (object, user, attempt) → refusal or None
@@ -109,6 +134,7 @@ class Workflow(Generic[T]):
         self._after: list[tuple[Enum | None, str, AfterHook]] = []
         self._explanations: list[tuple[Enum | None, str, LazyString | str]] = []
         self._activities: dict[str, frozenset[Enum]] = {}
+        self._steps: dict[str, Step] = {}
 
     # --- the table ------------------------------------------------------------------------------------
 
@@ -145,12 +171,15 @@ class Workflow(Generic[T]):
             if (state, action, message) not in self._explanations:
                 self._explanations.append((state, action, message))
 
-    def allow(self, activity: str, *states: Enum) -> None:
+    def allow(self, activity: str, *states: Enum, step: Step | None = None) -> None:
         """Something done to an object without moving it (add a version, set a budget) that only these states
-        allow: ask `allows(obj, activity)`, and `hold(obj, activity)` where it is written."""
+        allow: ask `allows(obj, activity)`, and `hold(obj, activity)` where it is written. With `step`, the
+        object's page offers it as a next step (see `standing`)."""
         wanted = frozenset(states)
         if self._activities.setdefault(activity, wanted) != wanted:
             raise ValueError(f"{activity} is already allowed in other states")
+        if step is not None:
+            self._steps[activity] = step
 
     @property
     def rows(self) -> list[Transition]:
@@ -174,28 +203,43 @@ class Workflow(Generic[T]):
         """The rows this user may take on the object now: the buttons they see (guards still have their say)."""
         return [t for (state, _), t in self._rows.items() if state == obj.state and t.button and t.who(user, obj)]
 
-    def standing(self, user: User, obj: T, actions: list[Transition] | None = None) -> Standing:
-        """What the first screen of the object's page offers this person (`actions`: their rows, when the page
-        has them already). A choice between outcomes (a forward button beside one that needs a reason, a
-        reasoned move that is no refusal, or several forward buttons) is a decision, taken after looking at
-        the object; else one forward button is the step; else the forward rows of the state that others take
-        are what it waits for (a refusal left to this person, like rejecting, is no step forward); a state no
-        row leaves is the end."""
+    def standing(self, user: User, obj: T, actions: list[Transition] | None = None,
+                 blocked: Iterable[str] = ()) -> Standing:
+        """What the first screen of the object's page offers this person, from the table. `actions`: their
+        button rows the guards allow now (all of them by default); `blocked`: the actions of their rows a guard
+        refuses whatever they send.
+
+        In order: a choice between outcomes (a forward button beside one that needs a reason, a reasoned move
+        that is no refusal, or several forward buttons) is a decision, taken after looking at the object; one
+        forward button is the step; else a row taken through a form page, then an activity step still needed;
+        otherwise the forward steps others are expected to take are what it waits for (a refusal left to this
+        person, like rejecting, is no step forward), and a state no row leaves is the end. Only steps expected
+        of the person count as theirs (`by`): a lead who may propose for a shop still waits for the shop."""
         actions = self.actions_for(user, obj) if actions is None else actions
-        forward = [t for t in actions if t.style == "primary" and not t.needs_reason]
-        reasoned = [t for t in actions if t.needs_reason]
+        blocked = set(blocked)
+        mine = [t for t in actions if t.action not in blocked and t.expected_of(user, obj)]
+        forward = [t for t in mine if t.style == "primary" and not t.needs_reason]
+        reasoned = [t for t in mine if t.needs_reason]
         if (forward and reasoned) or any(t.style != "danger" for t in reasoned) or len(forward) > 1:
             return Standing("decide")
         if forward:
             return Standing("act", first=forward[0])
-        mine = {t.action for t in actions}
-        others = tuple(dict.fromkeys(
-            t.label for t in self.rows if t.source == obj.state and t.button and t.style == "primary"
-            and t.action not in mine))
+        here = [t for t in self.rows if t.source == obj.state]
+        steps = [(t.label, t.page) for t in here if t.page and t.who(user, obj) and t.expected_of(user, obj)]
+        steps += [(s.label, s.page) for s in self._steps_now(obj) if s.who(user, obj) and s.expected_of(user, obj)]
+        if steps:
+            return Standing("go", label=steps[0][0], page=steps[0][1])
+        others = [t.label for t in here if t.style == "primary" and not t.needs_reason and t.action not in blocked
+                  and not (t.who(user, obj) and t.expected_of(user, obj))]
+        others += [s.label for s in self._steps_now(obj) if not s.expected_of(user, obj)]
         if others:
-            return Standing("wait", waiting_for=others)
-        ends = not any(t.source == obj.state for t in self.rows)
-        return Standing("end" if ends else "wait")
+            return Standing("wait", waiting_for=tuple(dict.fromkeys(others)))
+        return Standing("wait" if here else "end")
+
+    def _steps_now(self, obj: T) -> list[Step]:
+        """The activity steps the object's state allows that are still to do."""
+        return [step for activity, step in self._steps.items()
+                if obj.state in self._activities[activity] and (step.needed is None or step.needed(obj))]
 
     def not_now(self, obj: T, action: str) -> str:
         """Why `action` is not possible in the object's state."""

@@ -23,7 +23,7 @@ from merchant_alliance.projects.lifecycle import BEFORE_CONTRACT, lifecycle
 from merchant_alliance.projects.models import Project, ProjectState
 from merchant_alliance.projects.services import propose_renovation
 from merchant_alliance.shops.services import register_signboard
-from merchant_alliance.workflow import Attempt, Transition, Workflow, may
+from merchant_alliance.workflow import Attempt, Step, Transition, Workflow, may
 from tests.concurrency import at_once
 from tests.projects.helpers import SIGNBOARD, state_of, upload
 
@@ -314,8 +314,29 @@ def test_the_first_screen_step_is_read_off_the_table_for_each_person(world, proj
     refusal_only.add(ACCEPT, Transition(S.SUBMITTED, "refuse", S.REJECTED, may("review"), "Refuse",
                                         needs_reason=True, style="danger"))
     assert refusal_only.standing(lead, project).step == "decide"  # accept, or refuse with a reason
-    assert refusal_only.standing(lead, project, actions=[refusal_only.find(S.SUBMITTED, "refuse")]).waiting_for \
-        == ("Accept",)
+    held = refusal_only.standing(lead, project, actions=[refusal_only.find(S.SUBMITTED, "refuse")], blocked=["accept"])
+    assert held.step == "wait"  # a guard holds "accept" back: refusing alone is no step forward
 
     set_committed_value(project, "state", S.DESIGN_APPROVED)
+    assert flow.standing(owner, project).step == "end"
+
+
+def test_a_step_through_a_form_page_is_offered_to_whom_it_is_expected_of_and_awaited_by_the_others(world, project):
+    """A row taken through a form, and an activity still to do, are the next step of whom they are expected of
+    (`by`); a lead who may act for the shop waits for it instead; an activity done already is no step."""
+    flow = toy()
+    shop_side = proposer
+    flow.add(Transition(S.DESIGN_APPROVED, "plan", S.PERMIT_REQUESTED, may("propose"), "Send the plan",
+                        button=False, page="permits.plan", by=shop_side))
+    budget_set = []
+    flow.allow("budget", S.DESIGN_APPROVED, S.PERMIT_REQUESTED,
+               step=Step("Set the budget", may("review"), "funds.budget", needed=lambda p: not budget_set))
+    owner, lead = world.a.owner, world.a.lead
+    set_committed_value(project, "state", S.DESIGN_APPROVED)
+    assert (flow.standing(owner, project).step, flow.standing(owner, project).page) == ("go", "permits.plan")
+    leads = flow.standing(lead, project)
+    assert (leads.step, leads.label, leads.page) == ("go", "Set the budget", "funds.budget")
+    budget_set.append(True)
+    assert flow.standing(lead, project).waiting_for == ("Send the plan",)  # may propose, but it is the shop's
+    set_committed_value(project, "state", S.PERMIT_REQUESTED)
     assert flow.standing(owner, project).step == "end"

@@ -34,7 +34,7 @@ from merchant_alliance.funds.shares import ShareRule, Shares, split_budget
 from merchant_alliance.i18n import N_
 from merchant_alliance.money import MAX_FEN, format_fen
 from merchant_alliance.pagecache import scopes_of
-from merchant_alliance.projects.lifecycle import Attempt, Transition, lifecycle, may
+from merchant_alliance.projects.lifecycle import Attempt, Step, Transition, lifecycle, may
 from merchant_alliance.projects.models import Project, ProjectState
 from merchant_alliance.timeutil import utcnow
 
@@ -210,7 +210,9 @@ def register_workflow_rows() -> None:
     """Add the `fund` step, its guard and hooks, and when a budget may be set, to the projects' lifecycle.
     Called by funds.init_app at start-up (projects never imports funds); calling it again changes nothing."""
     lifecycle.add(*FUND_ROWS)
-    lifecycle.allow("set_budget", *BUDGET_STATES)  # between design approval and funding
+    lifecycle.allow("set_budget", *BUDGET_STATES,  # between design approval and funding
+                    step=Step(_l("Set the budget"), may("manage_budget"), "funds.budget",
+                              needed=lambda project: budget_of(project) is None))
     lifecycle.add_guard(shares_are_covered, "fund")
     lifecycle.add_after(reserve_the_fund_share, "fund")
     lifecycle.add_after(tell_the_shop, "fund")

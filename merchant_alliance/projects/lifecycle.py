@@ -13,14 +13,14 @@ from typing import Any
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 
-from merchant_alliance import audit
+from merchant_alliance import audit, authz
 from merchant_alliance.accounts.models import User
 from merchant_alliance.extensions import db
 from merchant_alliance.i18n import N_
 from merchant_alliance.projects.models import Project, ProjectState
-from merchant_alliance.workflow import Attempt, Transition, Workflow, may
+from merchant_alliance.workflow import Attempt, Step, Transition, Workflow, may
 
-__all__ = ["BEFORE_CONTRACT", "Attempt", "Transition", "lifecycle", "may"]
+__all__ = ["BEFORE_CONTRACT", "Attempt", "Step", "Transition", "lifecycle", "may", "shop_side"]
 
 S = ProjectState
 
@@ -45,9 +45,16 @@ lifecycle: Workflow[Project] = Workflow(
 BEFORE_CONTRACT = (S.DRAFT, S.SUBMITTED, S.CHANGES_REQUESTED, S.DESIGN_APPROVED, S.PERMIT_REQUESTED,
                    S.PERMIT_GRANTED, S.PERMIT_DENIED, S.FUNDED)
 
+def shop_side(user: User, project: Project) -> bool:
+    """Who speaks for the shop in this proposal: its owners, or whoever proposed it on its behalf. A lead may
+    propose too, but the shop's steps are not the lead's next step (see `Workflow.standing`)."""
+    return authz.owns_shop(user, project.shop_id) or project.created_by_id == user.id
+
+
 lifecycle.add(
-    Transition(S.DRAFT, "submit", S.SUBMITTED, may("propose"), _l("Submit for review")),
-    Transition(S.CHANGES_REQUESTED, "submit", S.SUBMITTED, may("propose"), _l("Submit the new version")),
+    Transition(S.DRAFT, "submit", S.SUBMITTED, may("propose"), _l("Submit for review"), by=shop_side),
+    Transition(S.CHANGES_REQUESTED, "submit", S.SUBMITTED, may("propose"), _l("Submit the new version"),
+               by=shop_side),
     Transition(S.SUBMITTED, "approve_design", S.DESIGN_APPROVED, may("review"), _l("Approve the design")),
     Transition(S.SUBMITTED, "request_changes", S.CHANGES_REQUESTED, may("review"), _l("Ask for changes"),
                needs_reason=True, style="secondary"),
@@ -56,7 +63,8 @@ lifecycle.add(
       for state in BEFORE_CONTRACT),
 )
 # A shop adds design versions only while the alliance is not looking at one.
-lifecycle.allow("add_version", S.DRAFT, S.CHANGES_REQUESTED)
+lifecycle.allow("add_version", S.DRAFT, S.CHANGES_REQUESTED,
+                step=Step(_l("Add a new version"), may("propose"), "projects.new_version", by=shop_side))
 
 
 AUDIT_LABELS = {

@@ -139,7 +139,7 @@ def project(project_id: int):
     )
 
 
-_PROJECT_DETAILS = ("version", "findings", "violations", "actions", "blocked", "standing", "recent", "panels")
+_PROJECT_DETAILS = ("version", "findings", "violations", "actions", "blocked", "why", "standing", "recent", "panels")
 
 
 def _can_add_version(project: Project) -> bool:
@@ -162,20 +162,18 @@ def _project_details(project: Project) -> dict:
         else:
             blocked[transition.action] = refusal
     return {"version": version, "findings": findings, "violations": violations(findings), "actions": actions,
-            "blocked": blocked, "standing": _standing(project, entries, actions, blocked), "recent": entries[-5:],
+            "blocked": blocked, "why": _why(project, entries), "recent": entries[-5:],
+            "standing": lifecycle.standing(current_user, project, actions, blocked),
             "panels": panels.for_page("project", project, current_user)}  # cards other domains add
 
 
-def _standing(project: Project, entries: list, actions: list, blocked: dict) -> dict:
-    """The first screen of the project page: why it is where it is (the latest reason someone gave for a move)
-    and the one next step for this person, from the workflow table (`Workflow.standing`), except that the step
-    the rules ask for first (a new version) comes before any button."""
-    reason = next((entry for entry in reversed(entries) if entry.details.get("reason")), None)
-    if blocked and _can_add_version(project):
-        return {"reason": reason, "step": "add_version", "waiting_for": (), "first": None}
-    standing = lifecycle.standing(current_user, project, actions)
-    return {"reason": reason, "step": standing.step, "waiting_for": standing.waiting_for,
-            "first": standing.first.action if standing.first else None}
+def _why(project: Project, entries: list):
+    """The timeline entry that explains the project's state: the move into it, when a reason was given (an
+    older reason no longer explains where it is)."""
+    moves = [entry for entry in entries if entry.details.get("to")]
+    last = moves[-1] if moves else None
+    explains = last is not None and last.details.get("reason") and last.details["to"] == str(project.state)
+    return last if explains else None
 
 
 @bp.route("/projects/<int:project_id>/versions/new", methods=["GET", "POST"])

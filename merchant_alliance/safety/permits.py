@@ -31,7 +31,7 @@ from merchant_alliance.once import submit_once
 from merchant_alliance.pagecache import scopes_of
 from merchant_alliance.photos.models import Photo
 from merchant_alliance.photos.services import PreparedPhotos, prepare_photos, save_photos
-from merchant_alliance.projects.lifecycle import lifecycle
+from merchant_alliance.projects.lifecycle import lifecycle, shop_side
 from merchant_alliance.projects.models import DesignVersion, Project, ProjectState
 from merchant_alliance.safety.models import Permit, PermitCondition, PermitState, permit_photos
 from merchant_alliance.safety.permissions import officer_of_project
@@ -115,9 +115,9 @@ def district_permit_uploaded(permit: Permit, user: User, attempt: Attempt) -> La
 
 PROJECT_ROWS = (
     Transition(S.DESIGN_APPROVED, "request_permit", S.PERMIT_REQUESTED, may("propose"),
-               _l("Ask for the structural permit"), button=False),
+               _l("Send the structural plan"), button=False, page="permits.plan", by=shop_side),
     Transition(S.PERMIT_DENIED, "request_permit", S.PERMIT_REQUESTED, may("propose"), _l("Send the revised plan"),
-               button=False),
+               button=False, page="permits.plan", by=shop_side),
     Transition(S.PERMIT_REQUESTED, "grant_permit", S.PERMIT_GRANTED, officer_of_project,
                _l("Grant the structural permit"), button=False),
     Transition(S.PERMIT_REQUESTED, "deny_permit", S.PERMIT_DENIED, officer_of_project,

@@ -15,7 +15,7 @@ from merchant_alliance.projects import services
 from merchant_alliance.projects.lifecycle import Attempt
 from merchant_alliance.projects.models import Comment, DesignVersion, Project, ProjectState
 from merchant_alliance.shops.models import Signboard
-from tests.helpers import counted_queries, field_errors, flashed_errors, login_as
+from tests.helpers import counted_queries, field_errors, first_screen, flashed_errors, login_as
 from tests.projects.helpers import add_version, fresh_jpeg, put_in_state, state_of, text_of, upload, written
 
 S = ProjectState
@@ -467,6 +467,31 @@ def test_the_first_screen_says_where_the_project_stands_why_and_the_one_next_ste
     assert len({label for _, label in labels}) == 2  # two reason boxes, two names
 
     assert 'data-testid="waiting-for"' in text_of(login_as(cast.owner).get(url))
+    assert "底边离地须3米以上" not in first_screen(login_as(cast.owner).get(url))  # no longer why it waits
+
+
+def test_after_each_move_the_first_screen_offers_the_step_expected_of_each_person(app, world, proposal, cast):
+    """The lead who asked for changes waits for the shop (though a lead may add a version for it); once the
+    design is approved the shop is sent to the structural plan and the lead to the budget, each on the first
+    screen, and a reason from an earlier round no longer stands as the why."""
+    project = proposal(versions=1)
+    with app.test_request_context("/"):
+        services.move(cast.owner, project, "submit")
+        services.move(cast.lead, project, "request_changes", Attempt(reason="底边离地须3米以上"))
+    db.session.commit()
+    url = f"/projects/{project.id}"
+    leads = first_screen(login_as(cast.lead).get(url))
+    assert "next-step" not in leads and "Add a new version" in leads and 'data-testid="waiting-for"' in leads
+
+    add_version(project, by=cast.owner, width_m=Decimal("3.60"))
+    with app.test_request_context("/"):
+        services.move(cast.owner, project, "submit")
+        services.move(cast.lead, project, "approve_design")
+    db.session.commit()
+    shop = first_screen(login_as(cast.owner).get(url))
+    assert f'href="/projects/{project.id}/permit/plan" data-testid="next-step"' in shop
+    assert "底边离地须3米以上" not in shop
+    assert f'href="/projects/{project.id}/budget" data-testid="next-step"' in first_screen(login_as(cast.lead).get(url))
 
 
 def test_a_busy_signboard_is_refused_before_anything_is_typed_and_links_to_its_proposal(app, world, proposal, cast):
