@@ -51,9 +51,7 @@ def record(alliance_id: int):
             flash(_("Recorded: %(kind)s of %(amount)s.", kind=entry.kind.label,
                     amount=format_fen(abs(entry.amount_fen))), "success")
             return redirect(url_for("funds.overview", alliance_id=alliance.id))
-    # A browser never sends a chosen file again: say so when the form comes back refused with a receipt.
-    receipt_again = form.is_submitted() and bool(form.receipt.data)
-    return render_template("funds/record.html", alliance=alliance, fund=fund, form=form, receipt_again=receipt_again)
+    return render_template("funds/record.html", alliance=alliance, fund=fund, form=form)
 
 
 # --- project budgets -----------------------------------------------------------------------------

@@ -12,12 +12,13 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Serving photos, who may see them, and the checks `flask doctor` runs on the store."""
     from merchant_alliance import authz, doctor
-    from merchant_alliance.photos import permissions, services, upkeep, views
+    from merchant_alliance.photos import forms, permissions, services, upkeep, views
 
     app.register_blueprint(views.bp)
     authz.add_rules(permissions.RULES, visible_when=permissions.VISIBLE_WHEN)
     services.register_session_hooks()  # deletes stored objects whose transaction did not commit
     app.jinja_env.globals["photo_url"] = views.photo_url
     app.jinja_env.globals["document_url"] = views.document_url
+    app.jinja_env.tests["chosen_again"] = forms.files_chosen  # `{% if field is chosen_again %}`
     doctor.register_check("storage-orphans", upkeep.check_orphans)
     doctor.register_check("storage-missing", upkeep.check_missing)

@@ -48,12 +48,12 @@ def report_on_street(street_id: int):
     if len(roads) == 1:
         form.road.data = str(roads[0].alliance.id)
     if form.validate_on_submit():
-        return _receive(form, street, form.place(), again=lambda again: _street_form(street, form, roads, again))
-    return _street_form(street, form, roads, photos_again=_photos_chosen())
+        return _receive(form, street, form.place(), again=lambda: _street_form(street, form, roads))
+    return _street_form(street, form, roads)
 
 
-def _street_form(street: Street, form: StreetReportForm, roads: list, photos_again: bool = False):
-    return _form_page(street=street, form=form, roads=roads, signboard=None, photos_again=photos_again)
+def _street_form(street: Street, form: StreetReportForm, roads: list):
+    return _form_page(street=street, form=form, roads=roads, signboard=None)
 
 
 def _form_page(**context):
@@ -74,24 +74,25 @@ def report_on_tag(token: str):
     if found.status == Status.REMOVED:
         return _form_page(street=street, form=None, signboard=signboard, token=token, removed=True)
 
-    def again(photos_again: bool):
-        return _form_page(street=street, form=form, signboard=signboard, token=token, photos_again=photos_again)
+    def again():
+        return _form_page(street=street, form=form, signboard=signboard, token=token)
 
     if form.validate_on_submit():
         return _receive(form, street, {"signboard_id": signboard.id, "alliance_id": signboard.alliance_id},
                         again=again)
-    return again(_photos_chosen())
+    return again()
 
 
 def _receive(form: SignReportForm, street: Street, place: dict, again):
     """Send the report to the service; to the follow page when received, back to the form (every typed value
-    kept, each refusal under its field) when refused. `again(photos_again)` draws the form again."""
+    kept, each refusal under its field, the photos to choose again) when refused. `again()` draws the form
+    again."""
     chosen = _photos_chosen()
     with refusals(form, "photos") as attempt:
         entry = services.submit(street, photos=chosen, client=services.client_key(request.remote_addr or ""),
                                 **place, **form.values())
     if not attempt.ok:
-        return again(bool(chosen))  # the browser has dropped the photos: the page says to choose them again
+        return again()
     flash(_("Thank you: the street office has your report. Keep this page's link to follow it: %(url)s",
             url=external_url("reports.follow", token=entry.token)), "success")
     return redirect(url_for("reports.follow", token=entry.token), code=303)

@@ -80,7 +80,7 @@ def test_a_refused_entry_comes_back_with_everything_typed(world, fund):
     assert re.search(r'<textarea[^>]*name="purpose"[^>]*>\s*十一月会费（微信转账）</textarea>', page)
     for name, value in (("kind", "contribution"), ("method", "wechat_pay")):
         assert re.search(rf'<select[^>]*name="{name}".*?<option selected value="{value}">', page, re.S), name
-    assert 'data-testid="receipt-again"' in page
+    assert 'data-testid="photos-again"' in page
     assert entries(fund.id) == 0
 
 
@@ -91,7 +91,7 @@ def test_a_refusal_without_a_receipt_does_not_ask_for_one(world, fund):
         "method": "cash"})
     page = response.get_data(as_text=True)
     assert "A contribution comes from a shop" in html.unescape(page)
-    assert 'data-testid="receipt-again"' not in page
+    assert 'data-testid="photos-again"' not in page
 
 
 def test_an_entry_with_its_receipt_photo_is_recorded(world, fund):

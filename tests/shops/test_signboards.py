@@ -189,3 +189,16 @@ def test_the_sign_and_its_photos_are_seen_by_the_people_who_see_the_shop_and_by_
         assert "侧墙灯箱" not in text_of(response)
         assert client.get(f"/photos/{photo_id}/thumb").status_code == 404, user
     assert login_as(world.a.owner).get(f"/signboards/{signboard.id + 100}").status_code == 404
+
+
+def test_a_refused_sign_keeps_what_was_typed_and_says_to_choose_the_photos_again(app, world):
+    """A browser never sends a chosen file twice: the refused form keeps every typed value and says, under the
+    photo field, to choose the photos again (said only when photos had been chosen)."""
+    url, owner = f"/shops/{world.a.shop.id}/signboards/new", login_as(world.a.owner)
+    refused = text_of(owner.post(url, content_type="multipart/form-data",
+                                 data=FORM | {"width_m": "500", "photos": files("门头.jpg")}))
+    assert 'data-testid="photos-again"' in refused
+    assert 'value="正门上方"' in refused and 'value="500"' in refused and 'value="灯箱"' in refused
+    without = text_of(owner.post(url, content_type="multipart/form-data", data=FORM | {"width_m": "500"}))
+    assert 'data-testid="photos-again"' not in without
+    assert 'data-testid="photos-again"' not in text_of(owner.get(url))
