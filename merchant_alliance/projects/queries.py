@@ -21,25 +21,27 @@ from merchant_alliance.timeutil import utcnow
 def load_project(project_id: int, *, with_versions: bool = True) -> Project | None:
     """A project with its shop, alliance, signboard and creator, and (`with_versions`) its versions and their
     photos, loaded up front."""
-    statement = _project_statement()
-    if with_versions:
-        statement = statement.options(*_versions_options())
+    statement = _project_statement(with_versions)
     return db.session.scalar(statement, {"project_id": project_id})
 
 
 def load_versions(project: Project) -> list[DesignVersion]:
     """The project's versions and their photos, loaded into `project.versions` (for a project loaded without)."""
-    db.session.scalars(_project_statement().options(*_versions_options())
-                       .execution_options(populate_existing=True), {"project_id": project.id}).all()
+    db.session.scalars(_project_statement(True).execution_options(populate_existing=True),
+                       {"project_id": project.id}).all()
     return project.versions
 
 
 @functools.cache
-def _project_statement():
-    return select(Project).where(Project.id == bindparam("project_id")).options(
-        joinedload(Project.alliance), joinedload(Project.shop), joinedload(Project.signboard),
-        joinedload(Project.created_by),
-    )
+def _project_statement(whole: bool):
+    """The project with what every page of it checks (its shop and alliance); `whole`: with its signboard,
+    creator, versions and their photos too (what its body shows), built once each."""
+    statement = select(Project).where(Project.id == bindparam("project_id")).options(
+        joinedload(Project.alliance), joinedload(Project.shop))
+    if whole:
+        statement = statement.options(joinedload(Project.signboard), joinedload(Project.created_by),
+                                      *_versions_options())
+    return statement
 
 
 @functools.cache

@@ -139,7 +139,8 @@ def project(project_id: int):
     )
 
 
-_PROJECT_DETAILS = ("version", "findings", "violations", "actions", "blocked", "why", "standing", "recent", "panels")
+_PROJECT_DETAILS = ("signboard", "version", "findings", "violations", "actions", "blocked", "why", "standing", "recent",
+                    "panels")
 
 
 def _can_add_version(project: Project) -> bool:
@@ -161,8 +162,9 @@ def _project_details(project: Project) -> dict:
             actions.append(transition)
         else:
             blocked[transition.action] = refusal
-    return {"version": version, "findings": findings, "violations": violations(findings), "actions": actions,
-            "blocked": blocked, "why": _why(project, entries), "recent": entries[-5:],
+    return {"signboard": project.signboard, "version": version, "findings": findings,
+            "violations": violations(findings), "actions": actions, "blocked": blocked,
+            "why": _why(project, entries), "recent": entries[-5:],
             "standing": lifecycle.standing(current_user, project, actions, blocked),
             "panels": panels.for_page("project", project, current_user)}  # cards other domains add
 
