@@ -504,7 +504,7 @@ def test_a_busy_signboard_is_refused_before_anything_is_typed_and_links_to_its_p
     page = text_of(owner.get(url))
     assert 'data-testid="busy-signboards"' in page and f'href="/projects/{first.id}"' in page
     assert 'data-testid="no-free-signboard"' in page and 'name="title"' not in page
-    assert f'href="/shops/{first.shop_id}/signboards/new?then=propose"' in page
+    assert f'class="button primary" href="/shops/{first.shop_id}/signboards/new?then=propose"' in page  # the way on
     response = owner.post(url, data={"signboard_id": first.signboard_id, "title": "再来一个", "description": ""})
     assert response.status_code == 200 and db.session.scalar(select(func.count(Project.id))) == 1
 
