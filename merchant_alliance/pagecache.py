@@ -322,6 +322,32 @@ def cached(name: str, scopes: Iterable[str] | None, caller: Callable[[], str]) -
     return Markup(html)  # noqa: S704 - what a template rendered (and escaped) before
 
 
+# Rows kept in this process by `remembered`, under the versions of their scopes when they were read.
+_REMEMBERED: dict[tuple, tuple] = {}
+REMEMBERED_MAX = 2000
+
+
+def remembered(name: str, scopes: Iterable[str], load: Callable[[], tuple | None]) -> tuple | None:
+    """The ORM rows `load()` reads (a tuple, or None), kept in this process under the versions of `scopes` (and
+    `global`), and put into the request's session without a query while those versions hold: any write to the
+    rows changes a version (see above), so kept rows are never stale. As for fragments, only GET requests use
+    what is kept. Rows put back are clean copies (`Session.merge(load=False)`); a row's unloaded attributes load
+    as usual when read."""
+    if not has_request_context() or request.method not in ("GET", "HEAD") or \
+            not current_app.config.get("PAGE_CACHE", True):
+        return load()
+    key = (name, versions(scopes))
+    kept = _REMEMBERED.get(key)
+    if kept is not None:
+        return tuple(db.session.merge(row, load=False) for row in kept)
+    rows = load()
+    if rows is not None:
+        if len(_REMEMBERED) >= REMEMBERED_MAX:
+            _REMEMBERED.clear()
+        _REMEMBERED[key] = rows  # detached when this request's session closes; merged into the next ones
+    return rows
+
+
 def lazy(build: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """A value for a template, built the first time the template uses it (never, when the fragment
     that uses it comes from the cache)."""

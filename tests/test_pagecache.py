@@ -19,12 +19,12 @@ from hypothesis import strategies as st
 from sqlalchemy import select, update
 
 from merchant_alliance import pagecache
-from merchant_alliance.accounts.models import Role
+from merchant_alliance.accounts.models import Alliance, Role
 from merchant_alliance.accounts.services import grant_role
 from merchant_alliance.errors import DomainError
 from merchant_alliance.extensions import db
 from merchant_alliance.funds import pledges, services
-from merchant_alliance.funds.models import EntryKind, PaymentMethod, Pledge
+from merchant_alliance.funds.models import EntryKind, Fund, PaymentMethod, Pledge
 from merchant_alliance.notifications.services import mark_read, notify
 from merchant_alliance.pagecache import GLOBAL, CacheVersion, alliance_scope
 from merchant_alliance.projects import services as project_services
@@ -142,6 +142,32 @@ def test_a_second_view_comes_from_the_cache_with_fewer_queries_and_its_own_form_
     # The comment form's one-time key is new on every view: two comments typed on two views are two comments.
     keys = [re.search(r'name="idempotency_key"[^>]*?value="([^"]+)"', html)[1] for html in (first, second)]
     assert keys[0] != keys[1]
+
+
+def test_the_alliance_and_its_main_fund_are_kept_between_views_until_either_changes(app, world, fund):
+    """A fund page reads its alliance and main fund once; the next views take them from the process without a
+    query, until a write to either (a renamed fund, then a renamed alliance) changes their version. Each view
+    starts with an empty session, as a request does, so a kept row is all the page could show."""
+    client, path = login_as(world.a.treasurer), f"/alliances/{world.a.alliance.id}/fund"
+
+    def view() -> tuple[str, list[str]]:
+        db.session.expunge_all()
+        with counted_queries() as statements:
+            html = page(client, path)
+        return html, [sql for sql in statements if "FROM alliances JOIN funds" in " ".join(sql.split())]
+
+    view()
+    assert view()[1] == []  # kept
+    db.session.execute(update(Fund).where(Fund.id == fund.id).values(name="公共维修基金")
+                       .execution_options(synchronize_session=False, cache_scopes=[alliance_scope(fund.alliance_id)]))
+    db.session.commit()
+    html, read = view()
+    assert "公共维修基金" in html and len(read) == 1
+    db.session.execute(update(Alliance).where(Alliance.id == world.a.alliance.id).values(name="愚园路新联盟")
+                       .execution_options(synchronize_session=False))  # a global write
+    db.session.commit()
+    html, read = view()
+    assert "愚园路新联盟" in html and "公共维修基金" in html and len(read) == 1
 
 
 def logged_in_with_csrf(app, user):

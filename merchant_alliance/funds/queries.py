@@ -23,6 +23,7 @@ from merchant_alliance.funds.models import (
     Pledge,
     ProjectBudget,
 )
+from merchant_alliance.pagecache import alliance_scope, remembered
 from merchant_alliance.projects.lifecycle import lifecycle
 from merchant_alliance.projects.models import Project
 from merchant_alliance.shops.models import Shop
@@ -31,9 +32,14 @@ EXPENSE_PAGE_SIZE = 50
 
 
 def alliance_and_main_fund(alliance_id: int) -> tuple[Alliance, Fund] | None:
-    """The alliance and its main fund, in one query (None when there is no such alliance)."""
-    row = db.session.execute(_alliance_and_main_fund(), {"alliance_id": alliance_id}).first()
-    return (row[0], row[1]) if row else None
+    """The alliance and its main fund, in one query, or none while their versions have not changed since this
+    process last read them (`pagecache.remembered`); None when there is no such alliance."""
+
+    def load() -> tuple[Alliance, Fund] | None:
+        row = db.session.execute(_alliance_and_main_fund(), {"alliance_id": alliance_id}).first()
+        return (row[0], row[1]) if row else None
+
+    return remembered(f"alliance-and-main-fund:{alliance_id}", [alliance_scope(alliance_id)], load)
 
 
 @functools.cache
