@@ -436,15 +436,20 @@ def test_the_project_pages_and_lists_issue_as_many_queries_for_a_little_data_as_
     assert queries() == small
 
 
-def test_the_first_screen_says_where_the_project_stands_why_and_the_one_next_step(app, world, proposal, cast):
-    """After "ask for changes" the owner's page opens with the state, the lead's reason and "add a new version"
-    (not a submit the rules would refuse); the lead's page sends them to the design first, and the decision
-    comes after it, each reason box named by its choice; someone with nothing to do reads who acts next."""
-    project = proposal(versions=1)
+def changes_asked(app, project, cast):
+    """The owner submits the project and the lead asks for changes, saying "底边离地须3米以上"."""
     with app.test_request_context("/"):
         services.move(cast.owner, project, "submit")
         services.move(cast.lead, project, "request_changes", Attempt(reason="底边离地须3米以上"))
     db.session.commit()
+    return project
+
+
+def test_the_first_screen_says_where_the_project_stands_why_and_the_one_next_step(app, world, proposal, cast):
+    """After "ask for changes" the owner's page opens with the state, the lead's reason and "add a new version"
+    (not a submit the rules would refuse); the lead's page sends them to the design first, and the decision
+    comes after it, each reason box named by its choice; someone with nothing to do reads who acts next."""
+    project = changes_asked(app, proposal(versions=1), cast)
     url = f"/projects/{project.id}"
 
     page = text_of(login_as(cast.owner).get(url))
@@ -474,11 +479,7 @@ def test_after_each_move_the_first_screen_offers_the_step_expected_of_each_perso
     """The lead who asked for changes waits for the shop (though a lead may add a version for it); once the
     design is approved the shop is sent to the structural plan and the lead to the budget, each on the first
     screen, and a reason from an earlier round no longer stands as the why."""
-    project = proposal(versions=1)
-    with app.test_request_context("/"):
-        services.move(cast.owner, project, "submit")
-        services.move(cast.lead, project, "request_changes", Attempt(reason="底边离地须3米以上"))
-    db.session.commit()
+    project = changes_asked(app, proposal(versions=1), cast)
     url = f"/projects/{project.id}"
     leads = first_screen(login_as(cast.lead).get(url))
     assert "next-step" not in leads and "Add a new version" in leads and 'data-testid="waiting-for"' in leads
