@@ -38,7 +38,8 @@ from sqlalchemy import BigInteger, String, bindparam, event, inspect, select
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, make_transient_to_detached, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.local import LocalProxy
 
 from merchant_alliance.extensions import db
@@ -344,8 +345,20 @@ def remembered(name: str, scopes: Iterable[str], load: Callable[[], tuple | None
     if rows is not None:
         if len(_REMEMBERED) >= REMEMBERED_MAX:
             _REMEMBERED.clear()
-        _REMEMBERED[key] = rows  # detached when this request's session closes; merged into the next ones
+        _REMEMBERED[key] = tuple(_detached_copy(row) for row in rows)  # never the request's own instances
     return rows
+
+
+def _detached_copy(row: Any) -> Any:
+    """A copy of `row`'s loaded columns that no session holds (so another thread's request may merge it while
+    this one goes on using, expiring or closing its own row)."""
+    state = inspect(row)
+    copy = state.mapper.class_manager.new_instance()
+    for attribute in state.mapper.column_attrs:
+        if attribute.key in state.dict:
+            set_committed_value(copy, attribute.key, state.dict[attribute.key])
+    make_transient_to_detached(copy)
+    return copy
 
 
 def lazy(build: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

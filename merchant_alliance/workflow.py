@@ -225,13 +225,14 @@ class Workflow(Generic[T]):
         if forward:
             return Standing("act", first=forward[0])
         here = [t for t in self.rows if t.source == obj.state]
+        to_do = self._steps_now(obj)
         steps = [(t.label, t.page) for t in here if t.page and t.who(user, obj) and t.expected_of(user, obj)]
-        steps += [(s.label, s.page) for s in self._steps_now(obj) if s.who(user, obj) and s.expected_of(user, obj)]
+        steps += [(s.label, s.page) for s in to_do if s.who(user, obj) and s.expected_of(user, obj)]
         if steps:
             return Standing("go", label=steps[0][0], page=steps[0][1])
         others = [t.label for t in here if t.style == "primary" and not t.needs_reason and t.action not in blocked
                   and not (t.who(user, obj) and t.expected_of(user, obj))]
-        others += [s.label for s in self._steps_now(obj) if not s.expected_of(user, obj)]
+        others += [s.label for s in to_do if not s.expected_of(user, obj)]
         if others:
             return Standing("wait", waiting_for=tuple(dict.fromkeys(others)))
         return Standing("wait" if here else "end")

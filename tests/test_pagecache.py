@@ -170,6 +170,18 @@ def test_the_alliance_and_its_main_fund_are_kept_between_views_until_either_chan
     assert "愚园路新联盟" in html and "公共维修基金" in html and len(read) == 1
 
 
+def test_a_kept_row_is_a_copy_that_a_requests_unsaved_change_never_reaches(app, world, fund):
+    """What is kept is a copy no session holds: a request that changes its own fund row and never commits it
+    (a refused form, another thread's work in progress) leaves the next view showing the saved name."""
+    client, path = login_as(world.a.treasurer), f"/alliances/{world.a.alliance.id}/fund"
+    db.session.expunge_all()
+    page(client, path)
+    own = db.session.get(Fund, fund.id)
+    own.name = "未保存的名字"
+    db.session.expunge_all()  # the change is dropped, never committed
+    assert "未保存的名字" not in page(client, path) and fund.name in page(client, path)
+
+
 def logged_in_with_csrf(app, user):
     client = app.test_client()
     html = client.get("/login").get_data(as_text=True)
