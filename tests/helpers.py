@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import current_app, g
+from flask import current_app, g, has_app_context
 from flask.testing import FlaskClient
 from sqlalchemy import event, select
 
@@ -71,6 +71,8 @@ class IsolatedClient(FlaskClient):
     """
 
     def open(self, *args, **kwargs):
+        if not has_app_context():  # (a thread of the test's) the request pushes an app context of its own
+            return super().open(*args, **kwargs)
         saved = dict(vars(g))
         vars(g).clear()
         try:
