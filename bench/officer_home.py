@@ -120,7 +120,7 @@ class Spec:
 
 @dataclass
 class Expected:
-    """What one street's officer must see: the four figures of the "Waiting for you" card, and the details."""
+    """What one street's officer must see: the five figures of the "Waiting for you" card, and the details."""
 
     permits: int = 0  # requested
     installed: int = 0  # waiting for their acceptance inspection
@@ -130,12 +130,13 @@ class Expected:
     expiring: int = 0  # current certificates due within EXPIRING_WITHIN (or already past due)
     past_due: int = 0  # of those, already past due (the sign's last inspection failed, or it is late)
     removed: int = 0  # signs closed in the registry as taken down
+    overdue_signs: int = 0  # signs in use whose next inspection is past due (the registry's line)
 
     @property
     def badges(self) -> list[int]:
         """The card's badges in order (the second: installed signs and the open inspections listed)."""
         return [self.permits, self.installed + min(self.open_inspections, LIST_LIMIT), self.rectifications,
-                self.expiring]
+                self.overdue_signs, self.expiring]
 
 
 @dataclass
@@ -450,6 +451,8 @@ def fill_street(fill: Filler, street_id: int, spec: Spec, password_hash: str, to
                      removed_by_id=officer_id, removal_note="招牌已拆除，墙面已修补。",
                      condition=SignCondition.REMOVED, next_due_on=None)
         expected.removed += 1
+    expected.overdue_signs = sum(board["next_due_on"] is not None and board["next_due_on"] < today
+                                 for board in boards.values())  # (a sign taken down has no next date)
     fill.rows(Signboard, list(boards.values()))
     fill.rows(Project, projects)
     fill.rows(DesignVersion, versions)
